@@ -1,0 +1,37 @@
+# The two set-up commands of the README: `make demo` (main job) and `make test` (tests).
+PY := .venv/bin/python
+LOGDIR ?= runs
+PORT ?= 8050
+
+.PHONY: setup setup-browser demo examples dashboard test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+setup-browser:
+	bash scripts/setup.sh --browser
+
+# Main job: train the examples into $(LOGDIR)/, then serve the dashboard on them.
+demo: setup examples
+	.venv/bin/flowlog-dashboard --logdir $(LOGDIR) --port $(PORT)
+
+examples: setup
+	$(PY) examples/computation_graph.py
+	$(PY) examples/linear_regression.py --logdir $(LOGDIR)
+	$(PY) examples/logistic_regression.py --logdir $(LOGDIR)
+	$(PY) examples/mlp.py --logdir $(LOGDIR)
+	$(PY) examples/nan_debugging.py --logdir $(LOGDIR)
+
+test: setup-browser
+	.venv/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check . || true
+
+bench: setup
+	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/writer.py
+	$(PY) benchmarks/render.py
+	$(PY) benchmarks/dashboard.py

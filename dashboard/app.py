@@ -1,0 +1,89 @@
+"""The Dash app: runs panel + one tab per view. Views read the log only through the reader API."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dash
+from dash import dcc, html
+
+from flowlog.reader import Logdir
+
+ASSETS = Path(__file__).parent / "assets"
+
+# Shared component ids, so views can talk to each other without importing each other.
+SELECTED_RUNS = "selected-runs"  # dcc.Store: list of selected run names (written by runs panel, hparams)
+RUNS_INFO = "runs-info"  # dcc.Store: [{name, color, status, ...}] refreshed on the interval
+REFRESH = "refresh"  # dcc.Interval driving live updates
+TABS = "view-tabs"  # dcc.Tabs: value is a view's TAB_ID
+FOCUS = "focus"  # dcc.Store: {"run", "node", "step"} — cross-view navigation (curve <-> graph)
+
+
+@dataclass
+class AppContext:
+    logdir: Logdir
+    reload_interval: float = 2.0
+    extra: dict = field(default_factory=dict)
+
+
+def _views():
+    from flowlog.dashboard.views import graph, histograms, hparams, scalars
+
+    return [scalars, graph, histograms, hparams]
+
+
+def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
+    """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``)."""
+    ctx = AppContext(logdir=Logdir(logdir), reload_interval=reload_interval)
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        title="flowlog",
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    from flowlog.dashboard import runs_panel
+
+    views = _views()
+    app.layout = html.Div(
+        className="fl-app",
+        children=[
+            dcc.Store(id=SELECTED_RUNS, storage_type="memory"),
+            dcc.Store(id=RUNS_INFO),
+            dcc.Store(id=FOCUS),
+            dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
+            runs_panel.layout(ctx),
+            html.Main(
+                className="fl-main",
+                children=dcc.Tabs(
+                    id=TABS,
+                    value=views[0].TAB_ID,
+                    children=[
+                        dcc.Tab(label=v.TAB_LABEL, value=v.TAB_ID, children=v.layout(ctx))
+                        for v in views
+                    ],
+                ),
+            ),
+        ],
+    )
+    runs_panel.register(app, ctx)
+    for view in views:
+        view.register(app, ctx)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowlog-dashboard", description=__doc__)
+    parser.add_argument("--logdir", default="runs", help="directory of run logs (searched recursively)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--reload-interval", type=float, default=2.0, help="seconds between refreshes")
+    parser.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
+    args = parser.parse_args(argv)
+    app = create_app(args.logdir, reload_interval=args.reload_interval)
+    url = f"http://{args.host}:{args.port}/"
+    print(f"flowlog dashboard for {args.logdir} at {url}  (Ctrl-C to stop)", flush=True)
+    app.run(host=args.host, port=args.port, debug=False)
+    return 0
