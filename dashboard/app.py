@@ -5,16 +5,20 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dash
 from dash import dcc, html
 
-from flowlog.reader import Logdir
+if TYPE_CHECKING:  # imported lazily so the math modules import without the reader
+    from flowlog.reader import Logdir
 
 ASSETS = Path(__file__).parent / "assets"
 
 # Shared component ids, so views can talk to each other without importing each other.
-SELECTED_RUNS = "selected-runs"  # dcc.Store: list of selected run names (written by runs panel, hparams)
+SELECTED_RUNS = (
+    "selected-runs"  # dcc.Store: list of selected run names (written by runs panel, hparams)
+)
 RUNS_INFO = "runs-info"  # dcc.Store: [{name, color, status, ...}] refreshed on the interval
 REFRESH = "refresh"  # dcc.Interval driving live updates
 TABS = "view-tabs"  # dcc.Tabs: value is a view's TAB_ID
@@ -36,6 +40,8 @@ def _views():
 
 def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``)."""
+    from flowlog.reader import Logdir
+
     ctx = AppContext(logdir=Logdir(logdir), reload_interval=reload_interval)
     app = dash.Dash(
         __name__,
@@ -76,10 +82,14 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flowlog-dashboard", description=__doc__)
-    parser.add_argument("--logdir", default="runs", help="directory of run logs (searched recursively)")
+    parser.add_argument(
+        "--logdir", default="runs", help="directory of run logs (searched recursively)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     parser.add_argument("--port", type=int, default=8050)
-    parser.add_argument("--reload-interval", type=float, default=2.0, help="seconds between refreshes")
+    parser.add_argument(
+        "--reload-interval", type=float, default=2.0, help="seconds between refreshes"
+    )
     parser.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     args = parser.parse_args(argv)
     app = create_app(args.logdir, reload_interval=args.reload_interval)

@@ -1,0 +1,101 @@
+"""Bucket math for drawing long series: keep each bucket's min and max point so spikes survive.
+
+A line through every bucket's min and max (in step order) looks like the full series at screen
+resolution, at a cost of 2 points per bucket; ranges with few points are returned whole.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+def bucket_index(x: np.ndarray, lo: float, hi: float, buckets: int) -> np.ndarray:
+    """Bucket number in ``[0, buckets)`` of each ``x`` in ``[lo, hi]`` (equal-width buckets)."""
+    if buckets < 1:
+        raise ValueError(f"buckets must be >= 1, got {buckets}")
+    if not hi > lo:
+        return np.zeros(np.shape(x), dtype=np.int64)
+    b = np.floor((np.asarray(x, dtype=np.float64) - lo) * (buckets / (hi - lo))).astype(np.int64)
+    return np.clip(b, 0, buckets - 1)
+
+
+def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None = None):
+    """Indices (sorted) of the points to draw for ``y`` over ``x`` within ``[lo, hi]``.
+
+    Per bucket: the finite min and max of ``y``; every non-finite point's first occurrence per
+    bucket too, so NaN/Inf stay visible. With at most ``2 * buckets`` points in range, all of them.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+    lo = x[0] if lo is None and x.size else lo
+    hi = x[-1] if hi is None and x.size else hi
+    inside = np.flatnonzero((x >= lo) & (x <= hi)) if x.size else np.empty(0, np.int64)
+    if inside.size <= 2 * buckets:
+        return inside
+    b = bucket_index(x[inside], float(lo), float(hi), buckets)
+    fin = np.isfinite(y[inside])
+    picks = []
+    if fin.any():
+        idx, bf, yf = inside[fin], b[fin], y[inside][fin]
+        order = np.lexsort((yf, bf))  # by bucket, then by value
+        sb = bf[order]
+        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
+        ends = np.r_[starts[1:], sb.size] - 1
+        picks += [idx[order[starts]], idx[order[ends]]]
+    if not fin.all():
+        idx, bn = inside[~fin], b[~fin]
+        kind = np.where(np.isnan(y[idx]), 2, np.where(y[idx] > 0, 1, -1))
+        key = bn * 4 + kind + 1
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        picks.append(idx[first])
+    return np.unique(np.concatenate(picks))
+
+
+def nonfinite_points(x, y):
+    """``{"nan": x[...], "+inf": x[...], "-inf": x[...]}`` positions of non-finite values."""
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x)
+    return {
+        "nan": x[np.isnan(y)],
+        "+inf": x[np.isposinf(y)],
+        "-inf": x[np.isneginf(y)],
+    }
+
+
+def group_stats(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 1000):
+    """Mean and std over runs of ``ys`` resampled onto a common grid of ``points`` x values.
+
+    Runs log at different steps, so each is linearly interpolated onto the grid spanning the
+    steps all runs cover; non-finite values are ignored (nanmean), a grid point with no finite
+    value is NaN. Returns ``(grid, mean, std, n)``.
+    """
+    if not xs:
+        raise ValueError("group_stats needs at least one series")
+    pairs = [
+        (np.asarray(x, np.float64), np.asarray(y, np.float64)) for x, y in zip(xs, ys, strict=True)
+    ]
+    pairs = [(x[np.isfinite(y)], y[np.isfinite(y)]) for x, y in pairs]
+    pairs = [(x, y) for x, y in pairs if x.size]
+    if not pairs:
+        empty = np.empty(0)
+        return empty, empty, empty, 0
+    lo = max(x[0] for x, _ in pairs)
+    hi = min(x[-1] for x, _ in pairs)
+    if hi < lo:  # no common range: use the union so something is drawn
+        lo, hi = min(x[0] for x, _ in pairs), max(x[-1] for x, _ in pairs)
+    grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo], np.float64)
+    stack = np.vstack(
+        [
+            np.where((grid >= x[0]) & (grid <= x[-1]), np.interp(grid, x, y), np.nan)
+            for x, y in pairs
+        ]
+    )
+    with warnings.catch_warnings():  # all-NaN grid columns are expected where runs end early
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stack, axis=0)
+        std = np.nanstd(stack, axis=0)
+    return grid, mean, std, len(pairs)
