@@ -1,0 +1,466 @@
+"""Reader API (contract 4): discover runs under a logdir and read them while they are written.
+
+Databases are opened read-only (``mode=ro`` URI) with a busy timeout; WAL lets readers see
+each committed flush without blocking the writer. A file that is not a readable flowlog log is
+skipped with a warning naming it and why (``Logdir.warnings``, :mod:`warnings`, logging).
+Run names are paths relative to the logdir without the ``.flowlog.db`` suffix, and
+``Logdir.run(name)`` only opens a run that discovery found, so a name supplied by a dashboard
+request can never reach a file outside the logdir.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from flowlog import schema
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Logdir", "Run", "RunInfo", "TagInfo", "Series", "Buckets", "Histogram"]
+
+#: a 'running' run whose heartbeat is older than this many flush intervals (+ grace) crashed
+STALE_FLUSHES = 3
+STALE_GRACE_SECS = 60.0
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    path: str
+    start_time: float
+    end_time: float | None
+    status: str  # 'running' | 'finished' | 'crashed'
+    host: str
+    pid: int
+    cmdline: list[str]
+    last_step: int | None
+    heartbeat: float
+    flowlog_version: str
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    tag: str
+    kind: str  # 'scalar' | 'histogram' | 'text'
+    count: int
+    first_step: int | None
+    last_step: int | None
+    node: str | None  # graph node name for watch tags
+
+
+class Series(NamedTuple):
+    step: np.ndarray  # int64
+    wall: np.ndarray  # float64
+    value: np.ndarray  # float64; NaN and ±Inf as logged
+
+
+class Buckets(NamedTuple):
+    """Downsampled series; min/max/mean over the finite points of each bucket (NaN if none)."""
+
+    step: np.ndarray  # first step in the bucket (int64)
+    last_step: np.ndarray  # last step in the bucket (int64)
+    wall: np.ndarray  # wall time of the bucket's last point
+    min: np.ndarray
+    max: np.ndarray
+    mean: np.ndarray
+    count: np.ndarray  # points in the bucket, including non-finite ones (int64)
+    nan: np.ndarray  # NaN points in the bucket (int64)
+    posinf: np.ndarray
+    neginf: np.ndarray
+
+
+@dataclass(frozen=True)
+class Histogram:
+    step: int
+    wall: float
+    edges: np.ndarray  # len(counts) + 1 bucket edges (empty when no value was finite)
+    counts: np.ndarray
+    min: float  # over finite values; NaN when none
+    max: float
+    sum: float
+    sum_squares: float
+    count: int  # all values, including non-finite ones
+    nan: int
+    posinf: int
+    neginf: int
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def effective_status(row: dict, now: float | None = None) -> str:
+    """The stored status, except a 'running' run is 'crashed' when its process is gone.
+
+    Gone means: on this host and its pid is not alive, or (any host) no heartbeat for
+    ``STALE_FLUSHES`` flush intervals plus ``STALE_GRACE_SECS`` (the writer's flush thread
+    beats at every ``flush_secs`` while the process lives).
+    """
+    if row["status"] != "running":
+        return row["status"]
+    if row["host"] == socket.gethostname() and not _pid_alive(row["pid"]):
+        return "crashed"
+    now = time.time() if now is None else now
+    if now - row["heartbeat"] > STALE_FLUSHES * row["flush_secs"] + STALE_GRACE_SECS:
+        return "crashed"
+    return "running"
+
+
+def _ints(values) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def _floats(values) -> np.ndarray:
+    # None (SQL NULL) becomes NaN: that is how NaN is stored
+    return np.array(values, dtype=np.float64)
+
+
+_EMPTY_SERIES = Series(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+
+
+class Run:
+    """One run's database, opened read-only. Obtain it with :meth:`Logdir.run`."""
+
+    def __init__(self, name: str, path: str, conn: sqlite3.Connection):
+        self.name = name
+        self.path = path
+        self._conn = conn
+        self._lock = threading.Lock()  # one connection, shared by a threaded web server
+
+    def __repr__(self) -> str:
+        return f"Run({self.name!r}, {self.path!r})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ metadata
+
+    @property
+    def info(self) -> RunInfo:
+        with self._lock:
+            row = schema.read_run(self._conn)
+            last = schema.last_logged_step(self._conn)
+        if row is None:
+            raise schema.LogFileError(f"{self.path}: run metadata row is missing")
+        return RunInfo(
+            name=self.name,
+            path=self.path,
+            start_time=row["start_time"],
+            end_time=row["end_time"],
+            status=effective_status(row),
+            host=row["host"],
+            pid=row["pid"],
+            cmdline=row["cmdline"],
+            last_step=last,
+            heartbeat=row["heartbeat"],
+            flowlog_version=row["flowlog_version"],
+        )
+
+    def tags(self, kind: str | None = None) -> list[TagInfo]:
+        """Tags in creation order, optionally only one kind."""
+        if kind is not None and kind not in schema.TAG_KINDS:
+            raise ValueError(f"kind must be one of {schema.TAG_KINDS} or None, got {kind!r}")
+        out = []
+        with self._lock:
+            for tid, tag, tag_kind, node in schema.load_tags(self._conn):
+                if kind is None or tag_kind == kind:
+                    count, first, last = schema.tag_stats(self._conn, tid, tag_kind)
+                    out.append(TagInfo(tag, tag_kind, count, first, last, node))
+        return out
+
+    def _tag_id(self, tag: str, kind: str) -> int:
+        if not isinstance(tag, str):
+            raise TypeError(f"tag must be a str, got {type(tag).__name__}")
+        found = schema.find_tag(self._conn, tag)
+        if found is None:
+            raise KeyError(f"run {self.name!r} has no tag {tag!r}")
+        if found[1] != kind:
+            raise ValueError(f"run {self.name!r}: tag {tag!r} is a {found[1]} tag, not {kind}")
+        return found[0]
+
+    # ------------------------------------------------------------------ scalars
+
+    def scalars(self, tag: str, start: int | None = None, end: int | None = None) -> Series:
+        """Every point of ``tag`` with ``start <= step <= end`` (inclusive; None = open)."""
+        with self._lock:
+            rows = schema.read_series(self._conn, self._tag_id(tag, "scalar"), start, end)
+        return self._series(rows)
+
+    def scalars_since(self, tag: str, after_step: int | None) -> Series:
+        """Points with ``step > after_step`` (all when None): what live refresh appends."""
+        with self._lock:
+            rows = schema.read_series(self._conn, self._tag_id(tag, "scalar"), after=after_step)
+        return self._series(rows)
+
+    @staticmethod
+    def _series(rows: list[tuple]) -> Series:
+        if not rows:
+            return _EMPTY_SERIES
+        steps, walls, values = zip(*rows, strict=True)
+        return Series(_ints(steps), _floats(walls), _floats(values))
+
+    def scalars_downsampled(
+        self, tag: str, buckets: int, start: int | None = None, end: int | None = None
+    ) -> Buckets:
+        """At most ``buckets`` equal step ranges, each with min/max/mean/count, computed in SQL.
+
+        Spikes survive (min/max per bucket); a bucket's min/max/mean ignore NaN/±Inf, whose
+        counts are reported per bucket. Large ranges are answered from precomputed rollups.
+        """
+        if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)):
+            raise TypeError(f"buckets must be an int, got {buckets!r}")
+        if buckets < 1:
+            raise ValueError(f"buckets must be >= 1, got {buckets}")
+        with self._lock:
+            tid = self._tag_id(tag, "scalar")
+            first, last = schema.step_range(self._conn, tid)
+            rows = []
+            if first is not None:
+                lo = first if start is None else max(int(start), first)
+                hi = last if end is None else min(int(end), last)
+                if lo <= hi:
+                    rows = schema.downsample(self._conn, tid, int(buckets), lo, hi)
+        if not rows:
+            z = np.zeros(0, np.int64)
+            return Buckets(z, z, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), z, z, z, z)
+        cols = list(zip(*rows, strict=True))
+        return Buckets(
+            step=_ints(cols[0]),
+            last_step=_ints(cols[1]),
+            wall=_floats(cols[3]),
+            min=_floats(cols[4]),
+            max=_floats(cols[5]),
+            mean=_floats(cols[6]),
+            count=_ints(cols[7]),
+            nan=_ints(cols[8]),
+            posinf=_ints(cols[9]),
+            neginf=_ints(cols[10]),
+        )
+
+    # ------------------------------------------------------------------ other records
+
+    def histograms(self, tag: str) -> list[Histogram]:
+        with self._lock:
+            rows = schema.read_histograms(self._conn, self._tag_id(tag, "histogram"))
+        out = []
+        for step, wall, edges, counts, vmin, vmax, vsum, sq, n, nan, posinf, neginf in rows:
+            out.append(
+                Histogram(
+                    step=step,
+                    wall=wall,
+                    edges=np.frombuffer(edges, dtype=np.float64).copy(),
+                    counts=np.frombuffer(counts, dtype=np.float64).copy(),
+                    min=float("nan") if vmin is None else vmin,
+                    max=float("nan") if vmax is None else vmax,
+                    sum=vsum,
+                    sum_squares=sq,
+                    count=n,
+                    nan=nan,
+                    posinf=posinf,
+                    neginf=neginf,
+                )
+            )
+        return out
+
+    def texts(self, tag: str | None = None) -> list[tuple[str, int, float, str]]:
+        """``(tag, step, wall, text)`` for one tag or all (ordered by tag, then step)."""
+        with self._lock:
+            tid = None if tag is None else self._tag_id(tag, "text")
+            return schema.read_texts(self._conn, tid)
+
+    def hparams(self) -> tuple[dict, dict]:
+        """``(hparams, metrics)``; both empty when none were logged."""
+        with self._lock:
+            return schema.read_hparams(self._conn)
+
+    def graph(self) -> dict | None:
+        """The latest logged graph description (contract 1), or None."""
+        with self._lock:
+            text = schema.read_graph(self._conn)
+        return None if text is None else json.loads(text)
+
+    def watched_nodes(self) -> list[str]:
+        """Graph node names that have watch statistics, sorted."""
+        with self._lock:
+            return schema.nodes(self._conn)
+
+    def watch_stats(self, node: str) -> dict[str, Series]:
+        """``{stat: Series}`` for the scalar watch tags of ``node`` (``watch/<node>/<stat>``)."""
+        with self._lock:
+            tags = schema.tags_of_node(self._conn, node)
+            if not tags:
+                raise KeyError(f"run {self.name!r} has no statistics for node {node!r}")
+            prefix = f"watch/{node}/"
+            out = {}
+            for tid, tag, kind in tags:
+                if kind == "scalar":
+                    stat = tag[len(prefix) :] if tag.startswith(prefix) else tag
+                    out[stat] = self._series(schema.read_series(self._conn, tid))
+        return out
+
+    def numerics(self) -> list[dict]:
+        """check_numerics findings in log order: node, op, phase, step, kind, inputs, …"""
+        with self._lock:
+            rows = schema.read_numerics(self._conn)
+        return [
+            {
+                "node": node,
+                "op": op,
+                "phase": phase,
+                "step": step,
+                "kind": kind,
+                "inputs": json.loads(inputs),
+                "run_index": run_index,
+                "wall": wall,
+            }
+            for node, op, phase, step, kind, inputs, run_index, wall in rows
+        ]
+
+
+class Logdir:
+    """All runs under a directory (recursively). Cheap to create; each :meth:`runs` re-scans.
+
+    Validated connections are cached per file (re-opened if the file is replaced); a skipped
+    file is re-examined only when its size or mtime changes, and warned about once.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.path.abspath(os.fspath(path))
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise NotADirectoryError(f"logdir {self.path!r} is not a directory")
+        self._lock = threading.Lock()
+        self._runs: dict[str, tuple[tuple, Run]] = {}  # name -> (file identity, Run)
+        self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
+        self.warnings: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Logdir({self.path!r})"
+
+    def _discover(self) -> dict[str, str]:
+        """``{run name: path}`` of every ``*.flowlog.db`` file under the logdir."""
+        found = {}
+        suffix = schema.RUN_SUFFIX
+        for root, dirs, files in os.walk(self.path, onerror=self._walk_error):
+            dirs.sort()
+            for fname in sorted(files):
+                if fname.endswith(suffix) and len(fname) > len(suffix):
+                    full = os.path.join(root, fname)
+                    rel = os.path.relpath(full, self.path)[: -len(suffix)]
+                    found[rel.replace(os.sep, "/")] = full
+        return found
+
+    def _walk_error(self, exc: OSError) -> None:
+        self._warn(exc.filename or self.path, f"cannot list directory ({exc.strerror})")
+
+    def _warn(self, path: str, reason: str) -> None:
+        message = f"skipped {path}: {reason}"
+        self.warnings.append(message)
+        log.warning("flowlog: %s", message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+    def _scan(self) -> dict[str, Run]:
+        with self._lock:
+            self.warnings = [msg for _, msg in self._skipped.values()]
+            live: dict[str, Run] = {}
+            seen_paths = set()
+            for name, path in self._discover().items():
+                seen_paths.add(path)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue  # deleted between listing and stat
+                ident = (st.st_dev, st.st_ino)
+                cached = self._runs.get(name)
+                if cached is not None and cached[0] == ident and cached[1].path == path:
+                    live[name] = cached[1]
+                    continue
+                if cached is not None:
+                    cached[1].close()
+                skip_ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                skipped = self._skipped.get(path)
+                if skipped is not None and skipped[0] == skip_ident:
+                    continue
+                try:
+                    conn = schema.open_for_read(path)
+                    if schema.read_run(conn) is None:
+                        conn.close()
+                        raise schema.LogFileError(f"{path}: run metadata row is missing")
+                except schema.LogFileError as exc:
+                    reason = str(exc).removeprefix(f"{path}: ")
+                    self._skipped[path] = (skip_ident, f"skipped {path}: {reason}")
+                    self._warn(path, reason)
+                    continue
+                except sqlite3.Error as exc:
+                    self._skipped[path] = (skip_ident, f"skipped {path}: {exc}")
+                    self._warn(path, str(exc))
+                    continue
+                self._skipped.pop(path, None)
+                live[name] = Run(name, path, conn)
+                self._runs[name] = (ident, live[name])
+            for name in set(self._runs) - set(live):
+                self._runs.pop(name)[1].close()
+            for path in set(self._skipped) - seen_paths:
+                del self._skipped[path]
+            self.warnings = [msg for _, msg in self._skipped.values()]
+            return live
+
+    def runs(self) -> list[RunInfo]:
+        """Every readable run, sorted by name (re-scans the directory)."""
+        out = []
+        for run in sorted(self._scan().values(), key=lambda r: r.name):
+            try:
+                out.append(run.info)
+            except (sqlite3.Error, schema.LogFileError) as exc:
+                self._warn(run.path, f"cannot read run metadata ({exc})")
+        return out
+
+    def run(self, name: str) -> Run:
+        """The run called ``name`` (as listed by :meth:`runs`); KeyError if discovery did not
+        find it. Names are looked up, never joined onto a path."""
+        if not isinstance(name, str):
+            raise TypeError(f"run name must be a str, got {type(name).__name__}")
+        with self._lock:
+            cached = self._runs.get(name)
+        if cached is not None:
+            try:
+                st = os.stat(cached[1].path)
+            except OSError:
+                st = None
+            if st is not None and (st.st_dev, st.st_ino) == cached[0]:
+                return cached[1]
+        run = self._scan().get(name)
+        if run is None:
+            raise KeyError(f"no run named {name!r} under {self.path}")
+        return run
+
+    def close(self) -> None:
+        with self._lock:
+            for _, run in self._runs.values():
+                run.close()
+            self._runs.clear()
+
+    def __enter__(self) -> Logdir:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

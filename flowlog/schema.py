@@ -1,0 +1,619 @@
+"""The SQLite event log: schema, migrations, connections and every SQL statement.
+
+This is the only module with SQL text; :mod:`flowlog.writer` and :mod:`flowlog.reader` call the
+functions below. One run is one database file (``<logdir>/<run name>.flowlog.db``). The layout
+and its policies are documented in docs/architecture.md ("Contract 3 — the event log").
+
+Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
+
+* ``scalars`` is a ``WITHOUT ROWID`` table keyed ``(tag_id, step)``: one B-tree, step-ordered
+  reads per tag, ~24 bytes/point, and ``INSERT OR REPLACE`` gives "last write wins" for free.
+* NaN is stored as SQL ``NULL`` (SQLite turns a NaN REAL into NULL anyway; ``None`` is rejected
+  at input, so NULL is unambiguous). ±Inf survive as REAL.
+* ``scalar_rollups`` holds per-bucket summaries at ``ROLLUP_LEVELS`` resolutions (bucket width
+  ``8**level`` steps). They are recomputed *from the raw rows* for every bucket a flush touched,
+  so they stay exact whatever order steps arrive in, and downsampling a 1M-point tag reads
+  ~16k summary rows instead of 1M points.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
+APPLICATION_ID = 0x666C6F67
+RUN_SUFFIX = ".flowlog.db"
+ROLLUP_SHIFT = 3  # bucket width multiplies by 2**3 = 8 per level
+ROLLUP_LEVELS = 6  # widths 8 .. 262144 steps
+MAX_STEP = 2**62  # steps are 0 <= step < MAX_STEP (bucket arithmetic stays inside int64)
+BUSY_TIMEOUT_MS = 10_000
+TAG_KINDS = ("scalar", "histogram", "text")
+
+# finite part of a value: NULL for NaN (stored NULL) and for ±Inf
+_FINITE = (
+    "CASE WHEN value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308 THEN value END"
+)
+
+_DDL_V1 = """
+CREATE TABLE run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    heartbeat REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'crashed')),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    cmdline TEXT NOT NULL,
+    flowlog_version TEXT NOT NULL,
+    flush_secs REAL NOT NULL
+);
+CREATE TABLE tags (
+    id INTEGER PRIMARY KEY,
+    tag TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('scalar', 'histogram', 'text')),
+    node TEXT,
+    plugin TEXT,
+    meta TEXT
+);
+CREATE INDEX tags_node ON tags (node) WHERE node IS NOT NULL;
+CREATE TABLE scalars (
+    tag_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    wall REAL NOT NULL,
+    value REAL,
+    PRIMARY KEY (tag_id, step)
+) WITHOUT ROWID;
+CREATE TABLE scalar_rollups (
+    tag_id INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    nan INTEGER NOT NULL,
+    posinf INTEGER NOT NULL,
+    neginf INTEGER NOT NULL,
+    vmin REAL,
+    vmax REAL,
+    vsum REAL,
+    step_first INTEGER NOT NULL,
+    step_last INTEGER NOT NULL,
+    wall_first REAL NOT NULL,
+    wall_last REAL NOT NULL,
+    PRIMARY KEY (tag_id, level, bucket)
+) WITHOUT ROWID;
+CREATE TABLE histograms (
+    tag_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    wall REAL NOT NULL,
+    edges BLOB NOT NULL,
+    counts BLOB NOT NULL,
+    vmin REAL,
+    vmax REAL,
+    vsum REAL NOT NULL,
+    vsum_squares REAL NOT NULL,
+    n INTEGER NOT NULL,
+    nan INTEGER NOT NULL,
+    posinf INTEGER NOT NULL,
+    neginf INTEGER NOT NULL,
+    PRIMARY KEY (tag_id, step)
+) WITHOUT ROWID;
+CREATE TABLE texts (
+    tag_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    wall REAL NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (tag_id, step)
+) WITHOUT ROWID;
+CREATE TABLE hparams (
+    role TEXT NOT NULL CHECK (role IN ('hparam', 'metric')),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (role, name)
+) WITHOUT ROWID;
+CREATE TABLE graphs (
+    version INTEGER PRIMARY KEY,
+    step INTEGER,
+    wall REAL NOT NULL,
+    description TEXT NOT NULL
+);
+CREATE TABLE numerics (
+    id INTEGER PRIMARY KEY,
+    step INTEGER NOT NULL,
+    wall REAL NOT NULL,
+    run_index INTEGER,
+    node TEXT NOT NULL,
+    op TEXT,
+    phase TEXT,
+    kind TEXT NOT NULL,
+    inputs TEXT NOT NULL
+);
+"""
+
+#: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only).
+MIGRATIONS: dict[int, str] = {0: _DDL_V1}
+
+#: tables (and columns) the reader needs; checked with sqlite-utils' introspection.
+REQUIRED_COLUMNS = {
+    "run": {"name", "start_time", "end_time", "heartbeat", "status", "host", "pid", "cmdline"},
+    "tags": {"id", "tag", "kind", "node"},
+    "scalars": {"tag_id", "step", "wall", "value"},
+    "scalar_rollups": {"tag_id", "level", "bucket", "n", "vmin", "vmax", "vsum"},
+    "histograms": {"tag_id", "step", "edges", "counts"},
+    "texts": {"tag_id", "step", "text"},
+    "hparams": {"role", "name", "value"},
+    "graphs": {"version", "description"},
+    "numerics": {"node", "step", "kind"},
+}
+
+
+class LogFileError(ValueError):
+    """A file that cannot be read as a flowlog log; the message says why."""
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def _pragmas(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def open_for_write(path: str) -> sqlite3.Connection:
+    """Open (creating or migrating) a run database for writing: WAL, synchronous=NORMAL.
+
+    Autocommit mode (``isolation_level=None``): the writer opens explicit transactions so one
+    flush is one transaction. The connection is shared with the writer's flush thread (the
+    writer serialises access with its own lock).
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        _pragmas(conn)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and app_id == 0:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise LogFileError(f"{path}: an SQLite database that is not a flowlog log")
+        elif app_id != APPLICATION_ID:
+            raise LogFileError(f"{path}: not a flowlog log (application_id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            raise LogFileError(
+                f"{path}: schema version {version} is newer than this flowlog "
+                f"({SCHEMA_VERSION}); upgrade flowlog"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn, version)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise LogFileError(f"{path}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Apply ``MIGRATIONS`` from ``version`` up, each step in its own transaction."""
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-read under the write lock: another writer may have migrated meanwhile
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def open_for_read(path: str) -> sqlite3.Connection:
+    """Open a run database read-only (``mode=ro`` URI) and check it is a flowlog log we can read.
+
+    Raises :class:`LogFileError` naming the file and the reason (not SQLite, foreign database,
+    newer schema, missing tables).
+    """
+    from pathlib import Path
+
+    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise LogFileError(f"{path}: cannot open ({exc})") from exc
+    try:
+        _pragmas(conn)
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID:
+            raise LogFileError(f"{path}: not a flowlog log (application_id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            raise LogFileError(
+                f"{path}: schema version {version} is newer than this flowlog "
+                f"({SCHEMA_VERSION}); upgrade flowlog to read it"
+            )
+        if version < 1:
+            raise LogFileError(f"{path}: schema not initialised (user_version {version})")
+        db = sqlite_utils.Database(conn)
+        tables = set(db.table_names())
+        for table, columns in REQUIRED_COLUMNS.items():
+            if table not in tables:
+                raise LogFileError(f"{path}: damaged flowlog log, table {table!r} is missing")
+            missing = columns - set(db[table].columns_dict)
+            if missing:
+                raise LogFileError(
+                    f"{path}: damaged flowlog log, table {table!r} lacks {sorted(missing)}"
+                )
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise LogFileError(f"{path}: not a readable SQLite database ({exc})") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def integrity_check(conn: sqlite3.Connection) -> str:
+    """``PRAGMA integrity_check`` result ("ok" when the file is sound)."""
+    return "\n".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+
+
+# --------------------------------------------------------------------------- run metadata
+
+_RUN_COLUMNS = (
+    "name, start_time, end_time, heartbeat, status, host, pid, cmdline, flowlog_version, flush_secs"
+)
+
+
+def start_run(conn: sqlite3.Connection, meta: dict) -> None:
+    """Create the run row, or mark an existing run as running again (a resumed run).
+
+    A resumed run keeps its original ``start_time``.
+    """
+    conn.execute(
+        f"INSERT INTO run (id, {_RUN_COLUMNS}) VALUES (1, :name, :start_time, NULL, "
+        ":heartbeat, 'running', :host, :pid, :cmdline, :flowlog_version, :flush_secs) "
+        "ON CONFLICT (id) DO UPDATE SET end_time = NULL, heartbeat = excluded.heartbeat, "
+        "status = 'running', host = excluded.host, pid = excluded.pid, "
+        "cmdline = excluded.cmdline, flowlog_version = excluded.flowlog_version, "
+        "flush_secs = excluded.flush_secs",
+        {**meta, "cmdline": json.dumps(meta["cmdline"])},
+    )
+
+
+def heartbeat(conn: sqlite3.Connection, when: float) -> None:
+    conn.execute("UPDATE run SET heartbeat = ? WHERE id = 1", (when,))
+
+
+def end_run(conn: sqlite3.Connection, status: str, when: float) -> None:
+    conn.execute(
+        "UPDATE run SET status = ?, end_time = ?, heartbeat = ? WHERE id = 1", (status, when, when)
+    )
+
+
+def read_run(conn: sqlite3.Connection) -> dict | None:
+    row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM run WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    keys = [c.strip() for c in _RUN_COLUMNS.split(",")]
+    out = dict(zip(keys, row, strict=True))
+    out["cmdline"] = json.loads(out["cmdline"])
+    return out
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def load_tags(conn: sqlite3.Connection) -> list[tuple[int, str, str, str | None]]:
+    """All tags as ``(id, tag, kind, node)`` in id order."""
+    return conn.execute("SELECT id, tag, kind, node FROM tags ORDER BY id").fetchall()
+
+
+def insert_tags(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
+    """Rows ``(id, tag, kind, node, plugin, meta)``."""
+    conn.executemany(
+        "INSERT INTO tags (id, tag, kind, node, plugin, meta) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+
+
+def last_steps(conn: sqlite3.Connection) -> dict[int, int]:
+    """Highest stored step per tag of any kind (a resumed writer continues from there)."""
+    out: dict[int, int] = {}
+    for table in ("scalars", "histograms", "texts"):
+        out.update(conn.execute(f"SELECT tag_id, max(step) FROM {table} GROUP BY tag_id"))
+    return out
+
+
+def tag_stats(
+    conn: sqlite3.Connection, tag_id: int, kind: str
+) -> tuple[int, int | None, int | None]:
+    """``(count, first_step, last_step)`` of a tag, cheap at any size.
+
+    Scalar counts come from the coarsest rollup level (a handful of rows) instead of a scan.
+    """
+    if kind == "scalar":
+        first, last = conn.execute(
+            "SELECT min(step), max(step) FROM scalars WHERE tag_id = ?", (tag_id,)
+        ).fetchone()
+        count = conn.execute(
+            "SELECT ifnull(sum(n), 0) FROM scalar_rollups WHERE tag_id = ? AND level = ?",
+            (tag_id, ROLLUP_LEVELS),
+        ).fetchone()[0]
+        return count, first, last
+    table = "histograms" if kind == "histogram" else "texts"
+    return conn.execute(
+        f"SELECT count(*), min(step), max(step) FROM {table} WHERE tag_id = ?", (tag_id,)
+    ).fetchone()
+
+
+def nodes(conn: sqlite3.Connection) -> list[str]:
+    """Graph node names that have tags (watch statistics), sorted."""
+    sql = "SELECT DISTINCT node FROM tags WHERE node IS NOT NULL ORDER BY node"
+    return [r[0] for r in conn.execute(sql)]
+
+
+def tags_of_node(conn: sqlite3.Connection, node: str) -> list[tuple[int, str, str]]:
+    return conn.execute(
+        "SELECT id, tag, kind FROM tags WHERE node = ? ORDER BY id", (node,)
+    ).fetchall()
+
+
+# --------------------------------------------------------------------------- scalars (write)
+
+_INSERT_SCALARS = "INSERT OR REPLACE INTO scalars (tag_id, step, wall, value) VALUES (?, ?, ?, ?)"
+
+
+def insert_scalars(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Rows ``(tag_id, step, wall, value)``; an existing ``(tag_id, step)`` is replaced."""
+    conn.executemany(_INSERT_SCALARS, rows)
+
+
+def update_rollups(conn: sqlite3.Connection, tag_id: int, lo: int, hi: int) -> None:
+    """Recompute, from the raw rows, every rollup bucket that overlaps steps ``lo..hi``.
+
+    Level 1 aggregates raw points, level k aggregates level k-1 rows; empty buckets (after a
+    purge) disappear. Cost is proportional to the points in the touched buckets.
+    """
+    b_lo, b_hi = lo >> ROLLUP_SHIFT, hi >> ROLLUP_SHIFT
+    conn.execute(
+        "DELETE FROM scalar_rollups WHERE tag_id = ? AND level = 1 AND bucket BETWEEN ? AND ?",
+        (tag_id, b_lo, b_hi),
+    )
+    conn.execute(
+        "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, "
+        "vsum, step_first, step_last, wall_first, wall_last) "
+        f"SELECT ?1, 1, step >> {ROLLUP_SHIFT}, count(*), total(value IS NULL), "
+        "total(value IS 9e999), total(value IS -9e999), min(fv), max(fv), sum(fv), "
+        "min(step), max(step), min(wall), max(wall) "
+        f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
+        "WHERE tag_id = ?1 AND step BETWEEN ?2 AND ?3) "
+        f"GROUP BY step >> {ROLLUP_SHIFT}",
+        (tag_id, b_lo << ROLLUP_SHIFT, ((b_hi + 1) << ROLLUP_SHIFT) - 1),
+    )
+    for level in range(2, ROLLUP_LEVELS + 1):
+        c_lo, c_hi = b_lo >> ROLLUP_SHIFT, b_hi >> ROLLUP_SHIFT
+        conn.execute(
+            "DELETE FROM scalar_rollups WHERE tag_id = ? AND level = ? AND bucket BETWEEN ? AND ?",
+            (tag_id, level, c_lo, c_hi),
+        )
+        conn.execute(
+            "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, "
+            "vmax, vsum, step_first, step_last, wall_first, wall_last) "
+            f"SELECT tag_id, ?2, bucket >> {ROLLUP_SHIFT}, sum(n), sum(nan), sum(posinf), "
+            "sum(neginf), min(vmin), max(vmax), sum(vsum), min(step_first), max(step_last), "
+            "min(wall_first), max(wall_last) FROM scalar_rollups "
+            "WHERE tag_id = ?1 AND level = ?2 - 1 AND bucket BETWEEN ?3 AND ?4 "
+            f"GROUP BY bucket >> {ROLLUP_SHIFT}",
+            (tag_id, level, c_lo << ROLLUP_SHIFT, ((c_hi + 1) << ROLLUP_SHIFT) - 1),
+        )
+        b_lo, b_hi = c_lo, c_hi
+
+
+def purge_from(conn: sqlite3.Connection, step: int) -> None:
+    """Delete every scalar, histogram and text at ``step`` or later (``purge_step``)."""
+    affected = conn.execute(
+        "SELECT tag_id, max(step) FROM scalars WHERE step >= ? GROUP BY tag_id", (step,)
+    ).fetchall()
+    conn.execute("DELETE FROM scalars WHERE step >= ?", (step,))
+    for tag_id, hi in affected:
+        update_rollups(conn, tag_id, step, hi)
+    conn.execute("DELETE FROM histograms WHERE step >= ?", (step,))
+    conn.execute("DELETE FROM texts WHERE step >= ?", (step,))
+    conn.execute("DELETE FROM numerics WHERE step >= ?", (step,))
+
+
+# --------------------------------------------------------------------------- other records
+
+
+def insert_histograms(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Rows ``(tag_id, step, wall, edges, counts, min, max, sum, sum_squares, n, nan, posinf,
+    neginf)``; ``edges``/``counts`` are float64 byte strings."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO histograms (tag_id, step, wall, edges, counts, vmin, vmax, vsum, "
+        "vsum_squares, n, nan, posinf, neginf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def insert_texts(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Rows ``(tag_id, step, wall, text)``."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO texts (tag_id, step, wall, text) VALUES (?, ?, ?, ?)", rows
+    )
+
+
+def replace_hparams(conn: sqlite3.Connection, hparams: dict, metrics: dict) -> None:
+    """Replace the run's hyper-parameters and metrics (values stored as JSON)."""
+    conn.execute("DELETE FROM hparams")
+    conn.executemany(
+        "INSERT INTO hparams (role, name, value) VALUES (?, ?, ?)",
+        [("hparam", k, json.dumps(v)) for k, v in hparams.items()]
+        + [("metric", k, json.dumps(v)) for k, v in metrics.items()],
+    )
+
+
+def insert_graph(conn: sqlite3.Connection, step: int | None, wall: float, description: str) -> None:
+    conn.execute(
+        "INSERT INTO graphs (step, wall, description) VALUES (?, ?, ?)", (step, wall, description)
+    )
+
+
+def insert_numerics(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Rows ``(step, wall, run_index, node, op, phase, kind, inputs_json)``."""
+    conn.executemany(
+        "INSERT INTO numerics (step, wall, run_index, node, op, phase, kind, inputs) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def read_series(
+    conn: sqlite3.Connection,
+    tag_id: int,
+    start: int | None = None,
+    end: int | None = None,
+    after: int | None = None,
+) -> list[tuple]:
+    """Raw points ``(step, wall, value)`` in step order; ``value`` is ``None`` for NaN.
+
+    ``start``/``end`` are inclusive; ``after`` keeps only steps strictly greater.
+    """
+    lo = -1 if start is None else start - 1
+    if after is not None:
+        lo = max(lo, after)
+    hi = MAX_STEP if end is None else end
+    return conn.execute(
+        "SELECT step, wall, value FROM scalars WHERE tag_id = ? AND step > ? AND step <= ? "
+        "ORDER BY step",
+        (tag_id, lo, hi),
+    ).fetchall()
+
+
+def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int | None]:
+    return conn.execute(
+        "SELECT min(step), max(step) FROM scalars WHERE tag_id = ?", (tag_id,)
+    ).fetchone()
+
+
+_RAW_PART = (
+    "SELECT step AS s0, step AS s1, wall AS w0, wall AS w1, 1 AS n, value IS NULL AS nan, "
+    "value IS 9e999 AS posinf, value IS -9e999 AS neginf, fv AS vmin, fv AS vmax, fv AS vsum "
+    f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
+    "WHERE tag_id = :tag AND ({where}))"
+)
+_ROLLUP_PART = (
+    "SELECT step_first AS s0, step_last AS s1, wall_first AS w0, wall_last AS w1, n, nan, "
+    "posinf, neginf, vmin, vmax, vsum FROM scalar_rollups WHERE tag_id = :tag AND level = :level "
+    "AND bucket BETWEEN :b0 AND :b1"
+)
+_BUCKETS = (
+    "SELECT min(s0), max(s1), min(w0), max(w1), min(vmin), max(vmax), "
+    "sum(vsum) / nullif(sum(n) - sum(nan) - sum(posinf) - sum(neginf), 0), "
+    "sum(n), sum(nan), sum(posinf), sum(neginf) "
+    "FROM ({parts}) GROUP BY (s0 - :start) / :per ORDER BY 1"
+)
+
+
+def downsample(
+    conn: sqlite3.Connection, tag_id: int, buckets: int, start: int, end: int
+) -> list[tuple]:
+    """Summarise steps ``start..end`` into at most ``buckets`` step-ordered buckets.
+
+    Each row is ``(first_step, last_step, first_wall, last_wall, min, max, mean, count, nan,
+    posinf, neginf)``; min/max/mean are over finite values (``None`` when a bucket has none),
+    counts include every point. Output buckets are equal step ranges; when the range spans
+    at least ``2 * buckets * 8`` steps the query reads rollups of width ``8**L <= span /
+    (2 * buckets)`` for the interior plus raw points at the two ragged ends, so each point is
+    counted exactly once and a rollup bucket straddling an output boundary shifts that boundary
+    by at most half an output bucket.
+    """
+    span = end - start + 1
+    # integer bucket width: no overflow for huge steps, at most `buckets` groups
+    params = {"tag": tag_id, "start": start, "end": end, "per": -(-span // buckets)}
+    level = 0
+    while level < ROLLUP_LEVELS and (8 ** (level + 1)) * 2 * buckets <= span:
+        level += 1
+    if level == 0:
+        parts = _RAW_PART.format(where="step BETWEEN :start AND :end")
+    else:
+        width = 8**level
+        b0 = -(-start // width)  # first bucket fully inside
+        b1 = (end + 1) // width - 1  # last bucket fully inside
+        params.update(level=level, b0=b0, b1=b1, e0=b0 * width - 1, s1=(b1 + 1) * width)
+        parts = (
+            _ROLLUP_PART
+            + " UNION ALL "
+            + _RAW_PART.format(where="step BETWEEN :start AND :e0 OR step BETWEEN :s1 AND :end")
+        )
+    return conn.execute(_BUCKETS.format(parts=parts), params).fetchall()
+
+
+def read_histograms(conn: sqlite3.Connection, tag_id: int) -> list[tuple]:
+    return conn.execute(
+        "SELECT step, wall, edges, counts, vmin, vmax, vsum, vsum_squares, n, nan, posinf, "
+        "neginf FROM histograms WHERE tag_id = ? ORDER BY step",
+        (tag_id,),
+    ).fetchall()
+
+
+def read_texts(conn: sqlite3.Connection, tag_id: int | None = None) -> list[tuple]:
+    """``(tag, step, wall, text)`` ordered by tag then step."""
+    sql = "SELECT t.tag, x.step, x.wall, x.text FROM texts x JOIN tags t ON t.id = x.tag_id"
+    if tag_id is None:
+        return conn.execute(sql + " ORDER BY t.tag, x.step").fetchall()
+    return conn.execute(sql + " WHERE x.tag_id = ? ORDER BY x.step", (tag_id,)).fetchall()
+
+
+def read_hparams(conn: sqlite3.Connection) -> tuple[dict, dict]:
+    out: dict[str, dict] = {"hparam": {}, "metric": {}}
+    for role, name, value in conn.execute("SELECT role, name, value FROM hparams ORDER BY name"):
+        out[role][name] = json.loads(value)
+    return out["hparam"], out["metric"]
+
+
+def read_graph(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT description FROM graphs ORDER BY version DESC LIMIT 1").fetchone()
+    return None if row is None else row[0]
+
+
+def read_numerics(conn: sqlite3.Connection) -> list[tuple]:
+    """``(node, op, phase, step, kind, inputs_json, run_index, wall)`` in log order."""
+    return conn.execute(
+        "SELECT node, op, phase, step, kind, inputs, run_index, wall FROM numerics ORDER BY id"
+    ).fetchall()
+
+
+def last_logged_step(conn: sqlite3.Connection) -> int | None:
+    """Highest step of any record in the run, without scanning the scalar points."""
+    steps = [
+        conn.execute(
+            "SELECT max(step_last) FROM scalar_rollups WHERE level = ?", (ROLLUP_LEVELS,)
+        ).fetchone()[0]
+    ]
+    for table in ("histograms", "texts"):
+        steps += [
+            r[0]
+            for r in conn.execute(
+                f"SELECT (SELECT max(step) FROM {table} WHERE tag_id = tags.id) FROM tags "
+                "WHERE kind = ?",
+                ("histogram" if table == "histograms" else "text",),
+            )
+        ]
+    steps = [s for s in steps if s is not None]
+    return max(steps) if steps else None
+
+
+def find_tag(conn: sqlite3.Connection, tag: str) -> tuple[int, str, str | None] | None:
+    """``(id, kind, node)`` of a tag, or None."""
+    return conn.execute("SELECT id, kind, node FROM tags WHERE tag = ?", (tag,)).fetchone()

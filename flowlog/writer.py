@@ -1,0 +1,727 @@
+"""``SummaryWriter``: the torch.utils.tensorboard API, writing one SQLite database per run.
+
+Points are validated on the caller's thread, appended to an in-memory buffer and inserted in
+one transaction (``executemany``) when the buffer holds ``max_queue`` points, when a daemon
+thread sees ``flush_secs`` pass, on ``flush()`` and on ``close()`` (also run at interpreter
+exit). A killed process loses at most the unflushed buffer; the database stays consistent.
+
+Importing this module does not import the flowlog engine (``add_graph`` and ``watch`` load what
+they need when called), so PyTorch scripts can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import json
+import logging
+import math
+import numbers
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from flowlog import __version__, schema
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SummaryWriter", "validate_graph_description"]
+
+_GRAPH_KINDS = {"op", "variable", "placeholder", "constant", "gradient", "optimizer"}
+_OPEN_PATHS: set[str] = set()  # runs open for writing in this process
+_time = time.time
+
+
+def _default_run_name(comment: str) -> str:
+    stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
+    return f"{stamp}_{socket.gethostname()}{comment}"
+
+
+def _check_run_name(run_name: object) -> str:
+    if not isinstance(run_name, str) or not run_name.strip():
+        raise ValueError(f"run_name must be a non-empty string, got {run_name!r}")
+    parts = run_name.replace("\\", "/").split("/")
+    if os.path.isabs(run_name) or any(p in ("", ".", "..") for p in parts) or "\0" in run_name:
+        raise ValueError(
+            f"run_name {run_name!r} must be a relative path without '.', '..' or empty parts"
+        )
+    return run_name
+
+
+def _check_tag(tag: object) -> str:
+    if not isinstance(tag, str):
+        raise TypeError(f"tag must be a str, got {type(tag).__name__} ({tag!r})")
+    if not tag.strip():
+        raise ValueError(f"tag must be a non-empty string, got {tag!r}")
+    if "\0" in tag:
+        raise ValueError(f"tag {tag!r} contains a NUL character")
+    return tag
+
+
+def _to_float(tag: str, value: object) -> float:
+    """Any real number, numpy scalar, 0-d/1-element array or object with ``.item()``."""
+    if value is None:
+        raise TypeError(f"tag {tag!r}: value is None; log float('nan') for a missing value")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"tag {tag!r}: value must be a number, got the string {value!r}")
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"tag {tag!r}: value {value!r} is too large for a float") from None
+    if isinstance(value, np.ndarray) or hasattr(value, "item"):
+        size = getattr(value, "size", None)
+        if callable(size):  # torch: numel via .size() is a shape; use numel when present
+            size = value.numel() if hasattr(value, "numel") else None
+        if size is not None and size != 1:
+            shape = getattr(value, "shape", None)
+            raise ValueError(
+                f"tag {tag!r}: value must be a single number, got an array of shape "
+                f"{tuple(shape) if shape is not None else '?'} ({size} elements)"
+            )
+        try:
+            item = value.item()
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"tag {tag!r}: value must be a single number ({exc})") from None
+        if isinstance(item, numbers.Real):
+            return _to_float(tag, item)
+        raise TypeError(f"tag {tag!r}: value.item() gave {type(item).__name__}, not a number")
+    raise TypeError(f"tag {tag!r}: value must be a number, got {type(value).__name__}")
+
+
+def _check_step(tag: str, step: object) -> int:
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (numbers.Integral,)):
+        if hasattr(step, "item") and not isinstance(step, (float, np.floating)):
+            size = step.numel() if hasattr(step, "numel") else getattr(step, "size", 1)
+            if size == 1:
+                return _check_step(tag, step.item())
+        raise TypeError(
+            f"tag {tag!r}: global_step must be an int, got {type(step).__name__} ({step!r})"
+        )
+    step = int(step)
+    if not 0 <= step < schema.MAX_STEP:
+        raise ValueError(f"tag {tag!r}: global_step must be in [0, 2**62), got {step}")
+    return step
+
+
+def _check_wall(tag: str, walltime: object) -> float:
+    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
+        raise TypeError(f"tag {tag!r}: walltime must be a number (seconds since the epoch)")
+    wall = float(walltime)
+    if not math.isfinite(wall):
+        raise ValueError(f"tag {tag!r}: walltime must be finite, got {wall}")
+    return wall
+
+
+def _as_array(tag: str, values: object) -> np.ndarray:
+    """Histogram input: numpy arrays, sequences, or tensors (``detach``/``cpu`` if present)."""
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"tag {tag!r}: histogram values must be numbers, got {values!r}")
+    for method in ("detach", "cpu"):
+        if hasattr(values, method) and not isinstance(values, np.ndarray):
+            values = getattr(values, method)()
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"tag {tag!r}: histogram values are not an array ({exc})") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"tag {tag!r}: histogram values must be numeric, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"tag {tag!r}: histogram values are empty")
+    return arr.astype(np.float64, copy=False).ravel()
+
+
+def histogram_record(tag: str, values: object, bins: object) -> tuple:
+    """``(edges, counts, min, max, sum, sum_squares, n, nan, posinf, neginf)`` of ``values``.
+
+    Non-finite values are counted but kept out of the buckets and the min/max/sums.
+    ``bins``: an int, increasing edges, a numpy estimator name ("auto", "fd", …) or
+    "tensorflow" (torch's default), which means 30 equal-width bins — what TensorBoard shows.
+    """
+    arr = _as_array(tag, values)
+    finite_mask = np.isfinite(arr)
+    finite = arr[finite_mask] if not finite_mask.all() else arr
+    nan = int(np.isnan(arr).sum())
+    posinf = int(np.isposinf(arr).sum())
+    neginf = int(np.isneginf(arr).sum())
+    if isinstance(bins, str):
+        if bins == "tensorflow":
+            bins = 30
+        elif bins not in ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"):
+            raise ValueError(f"tag {tag!r}: unknown bins={bins!r}")
+    elif isinstance(bins, (bool, np.bool_)):
+        raise TypeError(f"tag {tag!r}: bins must be an int, edges or a name, got {bins!r}")
+    elif isinstance(bins, numbers.Integral):
+        if bins < 1:
+            raise ValueError(f"tag {tag!r}: bins must be >= 1, got {bins}")
+        bins = int(bins)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
+            raise ValueError(f"tag {tag!r}: bin edges must be >= 2 increasing numbers")
+        bins = edges
+    if finite.size:
+        counts, edges = np.histogram(finite, bins=bins)
+        vmin, vmax = float(finite.min()), float(finite.max())
+        total, squares = float(finite.sum()), float(np.dot(finite, finite))
+    else:
+        counts, edges = np.zeros(0), np.zeros(0)
+        vmin = vmax = None
+        total = squares = 0.0
+    return (
+        np.asarray(edges, dtype=np.float64).tobytes(),
+        np.asarray(counts, dtype=np.float64).tobytes(),
+        vmin,
+        vmax,
+        total,
+        squares,
+        int(arr.size),
+        nan,
+        posinf,
+        neginf,
+    )
+
+
+def validate_graph_description(desc: object) -> dict:
+    """Check a contract-1 graph description; return a JSON-able copy with ``format`` set.
+
+    Only ``name``, ``op`` and ``inputs`` are required per node; errors name the bad node.
+    """
+    if not isinstance(desc, Mapping):
+        raise TypeError(f"graph description must be a dict, got {type(desc).__name__}")
+    fmt = desc.get("format", "flowlog.graph/1")
+    if fmt != "flowlog.graph/1":
+        raise ValueError(f"graph description format {fmt!r} is not 'flowlog.graph/1'")
+    nodes = desc.get("nodes")
+    if not isinstance(nodes, list):
+        raise ValueError("graph description needs a 'nodes' list")
+    names: set[str] = set()
+    for i, node in enumerate(nodes):
+        if not isinstance(node, Mapping):
+            raise TypeError(f"graph node #{i} must be a dict, got {type(node).__name__}")
+        name = node.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"graph node #{i}: 'name' must be a non-empty string, got {name!r}")
+        if name in names:
+            raise ValueError(f"graph node {name!r}: duplicate name")
+        names.add(name)
+        if not isinstance(node.get("op"), str) or not node["op"]:
+            raise ValueError(f"graph node {name!r}: 'op' must be a non-empty string")
+        inputs = node.get("inputs", [])
+        if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+            raise ValueError(f"graph node {name!r}: 'inputs' must be a list of node names")
+        kind = node.get("kind")
+        if kind is not None and kind not in _GRAPH_KINDS:
+            raise ValueError(f"graph node {name!r}: kind {kind!r} not in {sorted(_GRAPH_KINDS)}")
+        shape = node.get("shape")
+        if shape is not None and (
+            not isinstance(shape, list)
+            or not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape)
+        ):
+            raise ValueError(f"graph node {name!r}: 'shape' must be a list of ints/None or None")
+        for key in ("scope", "dtype"):
+            if node.get(key) is not None and not isinstance(node[key], str):
+                raise ValueError(f"graph node {name!r}: {key!r} must be a string")
+        if node.get("attrs") is not None and not isinstance(node["attrs"], Mapping):
+            raise ValueError(f"graph node {name!r}: 'attrs' must be a dict")
+    for node in nodes:
+        for src in node.get("inputs", []):
+            if src not in names:
+                raise ValueError(f"graph node {node['name']!r}: input {src!r} is not a node")
+    trainable = desc.get("trainable", [])
+    if not isinstance(trainable, list) or any(t not in names for t in trainable):
+        raise ValueError(f"graph 'trainable' must list node names, got {trainable!r}")
+    gradient_of = desc.get("gradient_of", {})
+    if not isinstance(gradient_of, Mapping) or any(
+        k not in names or v not in names for k, v in gradient_of.items()
+    ):
+        raise ValueError(f"graph 'gradient_of' must map node names to node names: {gradient_of!r}")
+    out = {"format": "flowlog.graph/1", **{k: v for k, v in desc.items() if k != "format"}}
+    try:
+        json.dumps(out)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"graph description is not JSON-able: {exc}") from None
+    return out
+
+
+class SummaryWriter:
+    """Write one run (one SQLite file ``<logdir>/<run_name>.flowlog.db``).
+
+    Args:
+        logdir: directory holding runs (created if needed).
+        run_name: run name, a relative path (``"exp1"``, ``"sweep/lr0.1"``); default
+            ``<Mon><DD>_<HH>-<MM>-<SS>_<host><comment>`` as TensorBoard, made unique. An existing
+            run with that name is resumed (appended to).
+        flush_secs: a background thread flushes buffered points this often.
+        max_queue: flush when this many points are buffered.
+        purge_step: delete every record at this step or later on open (TensorBoard's
+            ``purge_step``, for restarting from a checkpoint).
+        log_dir: torch's spelling; names the run itself: ``log_dir="runs/exp1"`` is
+            ``logdir="runs", run_name="exp1"``.
+        comment: appended to the default run name (torch).
+
+    ``global_step=None`` means "previous step of this tag + 1" (0 for a new tag).
+    Writing a step a tag already has replaces that point (last write wins).
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike = "runs",
+        run_name: str | None = None,
+        flush_secs: float = 5.0,
+        max_queue: int = 10_000,
+        purge_step: int | None = None,
+        *,
+        log_dir: str | os.PathLike | None = None,
+        comment: str = "",
+        filename_suffix: str = "",
+    ):
+        if log_dir is not None:
+            if run_name is not None:
+                raise ValueError("give either log_dir (the run's path) or run_name, not both")
+            log_dir = os.fspath(log_dir).rstrip("/\\")
+            logdir, run_name = os.path.dirname(log_dir) or ".", os.path.basename(log_dir)
+        if isinstance(flush_secs, bool) or not isinstance(flush_secs, numbers.Real):
+            raise TypeError(f"flush_secs must be a number, got {flush_secs!r}")
+        if not flush_secs > 0:
+            raise ValueError(f"flush_secs must be > 0, got {flush_secs}")
+        if isinstance(max_queue, bool) or not isinstance(max_queue, numbers.Integral):
+            raise TypeError(f"max_queue must be an int, got {max_queue!r}")
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {max_queue}")
+        if purge_step is not None:
+            purge_step = _check_step("<purge_step>", purge_step)
+        if not isinstance(comment, str):
+            raise TypeError(f"comment must be a str, got {comment!r}")
+        self.logdir = os.fspath(logdir)
+        os.makedirs(self.logdir, exist_ok=True)
+        self.flush_secs = float(flush_secs)
+        self._max_queue = int(max_queue)
+        if run_name is None:
+            self.run_name, self.path = self._claim_default(comment + filename_suffix)
+        else:
+            self.run_name = _check_run_name(run_name)
+            self.path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        real = os.path.realpath(self.path)
+        if real in _OPEN_PATHS:
+            raise ValueError(f"run {self.run_name!r} is already open for writing in this process")
+        self._conn = schema.open_for_write(self.path)
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._open_run(purge_step)
+        except BaseException:
+            self._conn.close()
+            raise
+        _OPEN_PATHS.add(real)
+        self._real = real
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._flush_loop, name=f"flowlog-flush-{self.run_name}", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self._atexit_close)
+
+    # ------------------------------------------------------------------ setup
+
+    def _claim_default(self, suffix: str) -> tuple[str, str]:
+        """Pick the default name and create its file exclusively, so two processes started in
+        the same second never share a run."""
+        base = _default_run_name(suffix)
+        for i in range(1, 1000):
+            name = base if i == 1 else f"{base}_{i}"
+            path = os.path.join(self.logdir, name + schema.RUN_SUFFIX)
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                continue
+            return name, path
+        raise RuntimeError(f"cannot find a free run name like {base!r} in {self.logdir}")
+
+    def _open_run(self, purge_step: int | None) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            prev = schema.read_run(conn)
+            if (
+                prev is not None
+                and prev["status"] == "running"
+                and prev["host"] == socket.gethostname()
+                and prev["pid"] != os.getpid()
+                and _pid_alive(prev["pid"])
+            ):
+                raise ValueError(
+                    f"run {self.run_name!r} ({self.path}) is being written by process "
+                    f"{prev['pid']}; use another run_name"
+                )
+            now = _time()
+            schema.start_run(
+                conn,
+                {
+                    "name": self.run_name,
+                    "start_time": now,
+                    "heartbeat": now,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "cmdline": list(sys.argv),
+                    "flowlog_version": __version__,
+                    "flush_secs": self.flush_secs,
+                },
+            )
+            if purge_step is not None:
+                schema.purge_from(conn, purge_step)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        # tag registry: name -> (id, kind); _last/_rolled are lists indexed by tag id
+        self._tags: dict[str, tuple[int, str]] = {}
+        self._scalar_ids: dict[str, int] = {}
+        last = schema.last_steps(conn)
+        rows = schema.load_tags(conn)
+        size = max((r[0] for r in rows), default=0) + 1
+        self._last: list[int] = [-1] * size
+        for tid, tag, kind, _node in rows:
+            self._tags[tag] = (tid, kind)
+            if kind == "scalar":
+                self._scalar_ids[tag] = tid
+            self._last[tid] = last.get(tid, -1)
+        self._rolled = list(self._last)
+        self._back: dict[int, list[int]] = {}  # tag id -> [lowest, highest] rewritten step
+        self._buf: list[tuple] = []
+        self._new_tags: list[tuple] = []
+        self._hists: list[tuple] = []
+        self._texts: list[tuple] = []
+        self._numerics: list[tuple] = []
+        self._hparams: tuple[dict, dict] | None = None
+        self._graphs: list[tuple] = []
+
+    def _register(self, tag: object, kind: str, node: str | None = None) -> int:
+        """Tag id for ``tag`` of ``kind``, creating it; raises for misuse (caller holds lock)."""
+        if self._closed:
+            raise ValueError(f"tag {tag!r}: the writer for run {self.run_name!r} is closed")
+        tag = _check_tag(tag)
+        known = self._tags.get(tag)
+        if known is not None:
+            if known[1] != kind:
+                raise ValueError(f"tag {tag!r} is a {known[1]} tag; cannot log a {kind} to it")
+            return known[0]
+        tid = len(self._last)
+        self._last.append(-1)
+        self._rolled.append(-1)
+        self._tags[tag] = (tid, kind)
+        if kind == "scalar":
+            self._scalar_ids[tag] = tid
+        self._new_tags.append((tid, tag, kind, node, None, None))
+        return tid
+
+    # ------------------------------------------------------------------ hot path
+
+    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, **_torch_only):
+        """Log one point. ``scalar_value``: a real number, numpy scalar, 0-d/1-element array or
+        anything with ``.item()``; NaN and ±Inf are stored faithfully. ``**_torch_only``
+        accepts torch's ``new_style``/``double_precision`` flags (values are always float64).
+        """
+        with self._lock:
+            tid = self._scalar_ids.get(tag)
+            if type(scalar_value) is not float:
+                scalar_value = _to_float(tag, scalar_value)
+            if type(global_step) is not int or not 0 <= global_step < 4611686018427387904:
+                if global_step is not None:
+                    global_step = _check_step(tag, global_step)
+            if tid is None:  # a new tag, or the writer is closed: checked, slow path
+                tid = self._register(tag, "scalar")
+            if global_step is None:
+                global_step = self._last[tid] + 1
+            last = self._last[tid]
+            if global_step <= last:
+                self._note_backwards(tid, global_step, last)
+            self._last[tid] = global_step
+            self._buf.append(
+                (
+                    tid,
+                    global_step,
+                    _time() if walltime is None else _check_wall(tag, walltime),
+                    scalar_value,
+                )
+            )
+            if len(self._buf) >= self._max_queue:
+                self._flush_locked()
+
+    def _note_backwards(self, tid: int, step: int, last: int) -> None:
+        """Remember the step range rewritten out of order, so the flush re-rolls it."""
+        span = self._back.get(tid)
+        if span is None:
+            self._back[tid] = [step, last]
+        else:
+            span[0] = min(span[0], step)
+            span[1] = max(span[1], last)
+
+    def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
+        """Log ``main_tag/<name>`` for each entry (torch logs them as separate runs instead).
+
+        Everything is validated before anything is logged, so a bad entry logs nothing.
+        """
+        _check_tag(main_tag)
+        if not isinstance(tag_scalar_dict, Mapping) or not tag_scalar_dict:
+            raise TypeError(f"tag {main_tag!r}: add_scalars needs a non-empty dict of values")
+        wall = _time() if walltime is None else _check_wall(main_tag, walltime)
+        items = []
+        for name, value in tag_scalar_dict.items():
+            tag = f"{main_tag}/{_check_tag(name)}"
+            items.append((tag, _to_float(tag, value)))
+        if global_step is not None:
+            global_step = _check_step(main_tag, global_step)
+        for tag, value in items:
+            self.add_scalar(tag, value, global_step, wall)
+
+    # ------------------------------------------------------------------ other records
+
+    def _step_for(self, tag: str, tid: int, global_step: object) -> int:
+        step = self._last[tid] + 1 if global_step is None else _check_step(tag, global_step)
+        self._last[tid] = max(self._last[tid], step)
+        return step
+
+    def add_histogram(
+        self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None
+    ):
+        """Log a histogram of ``values`` (any shape); see :func:`histogram_record`."""
+        record = histogram_record(_check_tag(tag), values, bins)
+        wall = _time() if walltime is None else _check_wall(tag, walltime)
+        with self._lock:
+            tid = self._register(tag, "histogram")
+            step = self._step_for(tag, tid, global_step)
+            self._hists.append((tid, step, wall, *record))
+
+    def add_text(self, tag, text_string, global_step=None, walltime=None):
+        """Log a text (markdown in the dashboard)."""
+        _check_tag(tag)
+        if not isinstance(text_string, str):
+            raise TypeError(f"tag {tag!r}: text must be a str, got {type(text_string).__name__}")
+        wall = _time() if walltime is None else _check_wall(tag, walltime)
+        with self._lock:
+            tid = self._register(tag, "text")
+            step = self._step_for(tag, tid, global_step)
+            self._texts.append((tid, step, wall, text_string))
+
+    def add_hparams(
+        self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None, global_step=None
+    ):
+        """Record the run's hyper-parameters and final metrics (replacing earlier ones).
+
+        hparam values: bool, int, float, str or None; metric values: numbers. The torch-only
+        arguments are accepted and ignored (flowlog keeps hparams in the run itself).
+        """
+        hparams = _check_mapping("hparam_dict", hparam_dict)
+        metrics = _check_mapping("metric_dict", metric_dict)
+        clean_h = {}
+        for key, value in hparams.items():
+            if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+                value = value.item()
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise TypeError(
+                    f"hparam {key!r}: value must be bool, int, float, str or None, "
+                    f"got {type(value).__name__}"
+                )
+            clean_h[key] = value
+        clean_m = {key: _to_float(key, value) for key, value in metrics.items()}
+        with self._lock:
+            self._ensure_open("add_hparams")
+            self._hparams = (clean_h, clean_m)
+            self._flush_locked()
+
+    def add_graph(self, graph, input_to_model=None, verbose=False, *, step=None):
+        """Log a graph: a flowlog ``Graph`` or a contract-1 description dict (other frameworks).
+
+        A minimal description: ``{"nodes": [{"name": "x", "op": "Placeholder", "inputs": []},
+        {"name": "y", "op": "Relu", "inputs": ["x"]}]}``. Each call stores a new version; readers
+        show the latest.
+        """
+        if isinstance(graph, Mapping):
+            desc = validate_graph_description(graph)
+        elif type(graph).__module__.startswith("flowlog."):
+            from flowlog.describe import describe_graph
+
+            desc = validate_graph_description(describe_graph(graph))
+        else:
+            raise TypeError(
+                f"add_graph needs a flowlog Graph or a graph description dict, got "
+                f"{type(graph).__name__}"
+            )
+        if step is not None:
+            step = _check_step("<graph>", step)
+        text = json.dumps(desc)
+        with self._lock:
+            self._ensure_open("add_graph")
+            self._graphs.append((step, _time(), text))
+            self._flush_locked()
+
+    def watch(self, session, every=10, histograms_every=None, graph=None, log_graph=True):
+        """Log per-variable statistics of a flowlog session; see :mod:`flowlog.watch`."""
+        from flowlog.watch import watch
+
+        return watch(
+            self,
+            session,
+            every=every,
+            histograms_every=histograms_every,
+            graph=graph,
+            log_graph=log_graph,
+        )
+
+    # hooks for flowlog.watch -------------------------------------------------------------
+
+    def _declare_node_tags(self, node: str, tags: list[tuple[str, str]]) -> None:
+        """Create ``(tag, kind)`` tags that belong to graph node ``node``."""
+        with self._lock:
+            for tag, kind in tags:
+                self._register(tag, kind, node)
+
+    def _add_numerics(self, step: int, run_index, node, op, phase, kind, inputs) -> None:
+        with self._lock:
+            self._ensure_open("numerics")
+            self._numerics.append(
+                (step, _time(), run_index, node, op, phase, kind, json.dumps(list(inputs)))
+            )
+
+    # ------------------------------------------------------------------ flushing
+
+    def _ensure_open(self, what: str) -> None:
+        if self._closed:
+            raise ValueError(f"{what}: the writer for run {self.run_name!r} is closed")
+
+    def flush(self) -> None:
+        """Write everything buffered, in one transaction."""
+        with self._lock:
+            self._ensure_open("flush")
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        conn = self._conn
+        buf = self._buf
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._new_tags:
+                schema.insert_tags(conn, self._new_tags)
+            if buf:
+                schema.insert_scalars(conn, buf)
+            last, rolled, back = self._last, self._rolled, self._back
+            for tid in self._scalar_ids.values():
+                span = back.get(tid)
+                if span is not None:
+                    schema.update_rollups(
+                        conn, tid, min(span[0], rolled[tid] + 1), max(span[1], last[tid])
+                    )
+                elif last[tid] != rolled[tid]:
+                    schema.update_rollups(conn, tid, rolled[tid] + 1, last[tid])
+            if self._hists:
+                schema.insert_histograms(conn, self._hists)
+            if self._texts:
+                schema.insert_texts(conn, self._texts)
+            if self._numerics:
+                schema.insert_numerics(conn, self._numerics)
+            if self._hparams is not None:
+                schema.replace_hparams(conn, *self._hparams)
+            for step, wall, text in self._graphs:
+                schema.insert_graph(conn, step, wall, text)
+            schema.heartbeat(conn, _time())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        # committed: forget what was written (nothing is dropped if the transaction failed)
+        for tid in self._scalar_ids.values():
+            rolled[tid] = last[tid]
+        back.clear()
+        self._buf = []
+        self._new_tags = []
+        self._hists = []
+        self._texts = []
+        self._numerics = []
+        self._hparams = None
+        self._graphs = []
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_secs):
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    self._flush_locked()
+                except Exception as exc:  # keep the thread alive; report once
+                    if self._error is None:
+                        log.warning("flowlog: background flush of %s failed: %s", self.path, exc)
+                    self._error = exc
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self, status: str = "finished") -> None:
+        """Flush, mark the run ``status`` ("finished" or "crashed") and close. Idempotent."""
+        if status not in ("finished", "crashed"):
+            raise ValueError(f"status must be 'finished' or 'crashed', got {status!r}")
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._flush_locked()
+                self._conn.execute("BEGIN IMMEDIATE")
+                schema.end_run(self._conn, status, _time())
+                self._conn.execute("COMMIT")
+            finally:
+                self._closed = True
+                self._scalar_ids = {}  # every add_scalar now takes the checked slow path
+                self._conn.close()
+                _OPEN_PATHS.discard(self._real)
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5)
+        atexit.unregister(self._atexit_close)
+
+    def _atexit_close(self) -> None:
+        # an uncaught exception leaves sys.last_value set before atexit handlers run
+        self.close("crashed" if getattr(sys, "last_value", None) is not None else "finished")
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close("crashed" if exc_type is not None else "finished")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"SummaryWriter({self.path!r}, {state})"
+
+    def get_logdir(self) -> str:
+        """torch compatibility: the run's location (its database file)."""
+        return self.path
+
+
+def _check_mapping(what: str, value: object) -> dict:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a dict, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
+    return dict(value)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
