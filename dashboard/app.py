@@ -30,6 +30,11 @@ class AppContext:
     logdir: Logdir
     reload_interval: float = 2.0
     extra: dict = field(default_factory=dict)
+    logdir_path: str = ""  # as given by the user, for messages
+
+    def run(self, name: str):
+        """The reader's Run for ``name`` (KeyError naming it if it vanished)."""
+        return self.logdir.run(name)
 
 
 def _views():
@@ -42,7 +47,11 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``)."""
     from flowlog.reader import Logdir
 
-    ctx = AppContext(logdir=Logdir(logdir), reload_interval=reload_interval)
+    if not reload_interval > 0:
+        raise ValueError(f"reload_interval must be > 0 seconds, got {reload_interval!r}")
+    ctx = AppContext(
+        logdir=Logdir(logdir), reload_interval=reload_interval, logdir_path=str(logdir)
+    )
     app = dash.Dash(
         __name__,
         assets_folder=str(ASSETS),
@@ -60,6 +69,14 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
             dcc.Store(id=RUNS_INFO),
             dcc.Store(id=FOCUS),
             dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
+            html.Header(
+                className="fl-header",
+                children=[
+                    html.Span("flowlog", className="fl-brand"),
+                    html.Span(str(logdir), className="fl-logdir", title="logdir"),
+                    html.Span(id=runs_panel.LIVE, className="fl-live"),
+                ],
+            ),
             runs_panel.layout(ctx),
             html.Main(
                 className="fl-main",
@@ -77,6 +94,7 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     runs_panel.register(app, ctx)
     for view in views:
         view.register(app, ctx)
+    app.flowlog_context = ctx  # for tests, benchmarks and the command's startup messages
     return app
 
 
@@ -92,8 +110,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     args = parser.parse_args(argv)
+    if args.reload_interval <= 0:
+        parser.error(f"--reload-interval must be > 0 seconds, got {args.reload_interval}")
+    logdir = Path(args.logdir)
+    if not logdir.is_dir():
+        print(f"logdir {logdir} does not exist yet — the dashboard waits for it to appear.")
     app = create_app(args.logdir, reload_interval=args.reload_interval)
+    if logdir.is_dir() and not app.flowlog_context.logdir.runs():
+        print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
     url = f"http://{args.host}:{args.port}/"
     print(f"flowlog dashboard for {args.logdir} at {url}  (Ctrl-C to stop)", flush=True)
-    app.run(host=args.host, port=args.port, debug=False)
+    if args.open:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    try:
+        app.run(host=args.host, port=args.port, debug=False)
+    except KeyboardInterrupt:
+        pass
+    print("flowlog dashboard stopped.")
     return 0

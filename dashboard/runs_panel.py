@@ -1,11 +1,190 @@
-"""Runs panel placeholder (being written)."""
+"""The left runs panel: discovery on every refresh, colours, status, checkboxes, regex filter.
 
-from dash import html
+It owns RUNS_INFO (what the reader discovered, refreshed on the REFRESH interval and only
+re-sent when something changed) and SELECTED_RUNS (checked runs matching the filter). Other
+views may write SELECTED_RUNS too (HParams row selection); the panel then follows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import dash
+from dash import Input, Output, State, dcc, html
+from flowlog.dashboard.app import REFRESH, RUNS_INFO, SELECTED_RUNS
+from flowlog.dashboard.colors import run_colors
+
+FILTER = "runs-filter"
+CHECKLIST = "runs-checklist"
+ALL_BUTTON = "runs-all"
+NONE_BUTTON = "runs-none"
+CHECKED = "runs-checked"  # every checked run, also those hidden by the filter
+KNOWN = "runs-known"  # runs seen so far: a run not in here is new and gets checked
+EMPTY = "runs-empty"
+WARNINGS = "runs-warnings"
+LIVE = "live-indicator"
+FILTER_ERROR = "runs-filter-error"
+
+STATUS_LABEL = {"running": "running", "finished": "finished", "crashed": "crashed"}
+
+
+def discover(ctx) -> tuple[list[dict], list[str], str | None]:
+    """``(runs info, reader warnings, problem)``; problem names a missing or empty logdir."""
+    root = Path(ctx.logdir_path)
+    if not root.is_dir():
+        return [], [], f"Logdir {root} does not exist yet — waiting for it to appear."
+    runs = ctx.logdir.runs()
+    colors = run_colors(r.name for r in runs)
+    info = [
+        {
+            "name": r.name,
+            "color": colors[r.name],
+            "status": r.status,
+            "start_time": r.start_time,
+            "end_time": r.end_time,
+            "last_step": r.last_step,
+            "host": r.host,
+        }
+        for r in sorted(runs, key=lambda r: r.name)
+    ]
+    warnings = [str(w) for w in ctx.logdir.warnings]
+    if not info:
+        return [], warnings, (f"No runs in {root} yet — run `python examples/linear_regression.py`")
+    return info, warnings, None
+
+
+def compile_filter(pattern: str | None):
+    """The run-name regex (case-insensitive search), or an error message for a bad pattern."""
+    if not pattern:
+        return None, None
+    try:
+        return re.compile(pattern, re.IGNORECASE), None
+    except re.error as e:
+        return None, f"bad regex: {e}"
+
+
+def _option(run: dict) -> dict:
+    status = run.get("status") or "unknown"
+    step = run.get("last_step")
+    label = html.Span(
+        className="fl-run",
+        children=[
+            html.Span(className="fl-swatch", style={"background": run["color"]}),
+            html.Span(run["name"], className="fl-run-name", title=run["name"]),
+            html.Span(status, className=f"fl-status fl-status-{status}"),
+            html.Span("" if step is None else f"step {step}", className="fl-run-step"),
+        ],
+    )
+    return {"label": label, "value": run["name"]}
 
 
 def layout(ctx):
-    return html.Aside("runs", className="fl-runs")
+    return html.Aside(
+        className="fl-runs",
+        children=[
+            html.Div(
+                className="fl-runs-head",
+                children=[
+                    html.H2("Runs"),
+                    html.Button("all", id=ALL_BUTTON, className="fl-link-button"),
+                    html.Button("none", id=NONE_BUTTON, className="fl-link-button"),
+                ],
+            ),
+            dcc.Input(
+                id=FILTER,
+                type="text",
+                placeholder="filter runs (regex)",
+                debounce=0.3,
+                className="fl-input",
+            ),
+            html.Div(id=FILTER_ERROR, className="fl-error"),
+            html.Div(id=EMPTY, className="fl-empty"),
+            dcc.Checklist(
+                id=CHECKLIST,
+                options=[],
+                value=[],
+                className="fl-runs-list",
+                labelClassName="fl-run-row",
+            ),
+            dcc.Store(id=CHECKED, data=[]),
+            dcc.Store(id=KNOWN, data=[]),
+            html.Div(id=WARNINGS, className="fl-warnings"),
+        ],
+    )
 
 
 def register(app, ctx):
-    return None
+    @app.callback(
+        Output(RUNS_INFO, "data"),
+        Output(EMPTY, "children"),
+        Output(WARNINGS, "children"),
+        Output(LIVE, "children"),
+        Output(LIVE, "className"),
+        Input(REFRESH, "n_intervals"),
+        State(RUNS_INFO, "data"),
+    )
+    def refresh(_n, old):
+        info, warnings, problem = discover(ctx)
+        live = any(r["status"] == "running" for r in info)
+        stamp = time.strftime("%H:%M:%S")
+        indicator = f"{'live' if live else 'idle'} · checked {stamp}"
+        cls = "fl-live fl-live-on" if live else "fl-live"
+        warn = []
+        if warnings:
+            warn = html.Details(
+                className="fl-warn-box",
+                children=[
+                    html.Summary(f"⚠ {len(warnings)} file(s) skipped"),
+                    html.Ul([html.Li(w) for w in warnings]),
+                ],
+            )
+        data = info if info != old else dash.no_update
+        return data, problem or "", warn, indicator, cls
+
+    @app.callback(
+        Output(SELECTED_RUNS, "data"),
+        Output(CHECKLIST, "value"),
+        Output(CHECKLIST, "options"),
+        Output(CHECKED, "data"),
+        Output(KNOWN, "data"),
+        Output(FILTER_ERROR, "children"),
+        Input(RUNS_INFO, "data"),
+        Input(FILTER, "value"),
+        Input(CHECKLIST, "value"),
+        Input(ALL_BUTTON, "n_clicks"),
+        Input(NONE_BUTTON, "n_clicks"),
+        Input(SELECTED_RUNS, "data"),
+        State(CHECKED, "data"),
+        State(KNOWN, "data"),
+    )
+    def select(info, pattern, value, _all, _none, selected, checked, known):
+        info = info or []
+        names = [r["name"] for r in info]
+        rx, error = compile_filter(pattern)
+        visible = [n for n in names if rx is None or rx.search(n)]
+        checked = set(checked or [])
+        known_set = set(known or [])
+        checked |= {n for n in names if n not in known_set}  # new runs start checked
+        trigger = dash.ctx.triggered_id
+        if trigger == CHECKLIST:
+            checked = (checked - set(visible)) | set(value or [])
+        elif trigger == ALL_BUTTON:
+            checked |= set(visible)
+        elif trigger == NONE_BUTTON:
+            checked -= set(visible)
+        elif trigger == SELECTED_RUNS and selected is not None:
+            checked = set(selected)  # another view picked runs: follow it
+        new_selected = [n for n in names if n in checked and n in visible]
+        sel_out = new_selected if new_selected != selected else dash.no_update
+        shown_value = [n for n in visible if n in checked]
+        options = [_option(r) for r in info if r["name"] in set(visible)]
+        return (
+            sel_out,
+            shown_value,
+            options,
+            sorted(checked),
+            sorted(set(names) | known_set),
+            error or "",
+        )

@@ -1,14 +1,787 @@
-"""Scalars view placeholder (being written)."""
+"""Scalars: one chart per tag, grouped by tag prefix; smoothing, zoom-to-detail, live, export.
 
-from dash import html
+Every chart is its own callback (pattern-matching id), so the first chart draws while the
+others load. Series are smoothed on the server at full resolution, then reduced to each
+bucket's min and max point (``series.minmax_select``) so a chart stays under ~1,200 points per
+trace; zooming re-fetches the visible range at finer resolution, down to every point. The
+REFRESH interval appends only new points (``run.scalars_since``) via ``extendData``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from html import escape
+
+import dash
+import numpy as np
+import plotly.graph_objects as go
+from dash import ALL, MATCH, Input, Output, State, dcc, html
+from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.colors import color_for_index, rgba
+from flowlog.dashboard.series import group_stats, minmax_select
+from flowlog.dashboard.smoothing import check_weight, ema, ema_continue, ema_state
 
 TAB_ID = "scalars"
 TAB_LABEL = "Scalars"
 
+TAG_FILTER = "sc-tag-filter"
+SMOOTHING = "sc-smoothing"
+XAXIS = "sc-xaxis"
+LOGSCALE = "sc-log"
+GROUP_MODE = "sc-group-mode"
+GROUP_KEY = "sc-group-key"
+CHARTS = "sc-charts"
+TAGS = "sc-tags"
+EXPORT_CSV = "sc-export-csv"
+EXPORT_JSON = "sc-export-json"
+DOWNLOAD = "sc-download"
+MESSAGE = "sc-message"
+GRAPH = "sc-graph"  # pattern id type: {"type": GRAPH, "tag": tag}
+STATE = "sc-state"
+
+BUCKETS = 600  # per visible range: about one per horizontal pixel of a chart
+LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
+CACHE_POINTS = 4_000_000  # full-resolution points kept between callbacks (~100 MB)
+X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
+
+
+class SeriesCache:
+    """LRU of full-resolution series keyed by (run, tag, point count, last step).
+
+    A zoom or a smoothing change re-reads nothing while the run has not grown; the bound on
+    total points keeps memory far below loading the whole logdir.
+    """
+
+    def __init__(self, max_points: int = CACHE_POINTS):
+        self.max_points = max_points
+        self._items: OrderedDict = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+
+    def get(self, run, name: str, tag: str, info) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (name, tag, info.count, info.last_step)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        s = run.scalars(tag)
+        item = (np.asarray(s.step), np.asarray(s.wall), np.asarray(s.value, dtype=np.float64))
+        with self._lock:
+            for old in [k for k in self._items if k[:2] == key[:2]]:
+                self._points -= self._items.pop(old)[0].size
+            self._items[key] = item
+            self._points += item[0].size
+            while self._points > self.max_points and len(self._items) > 1:
+                self._points -= self._items.popitem(last=False)[1][0].size
+        return item
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``"loss/train"`` -> ``("loss", "loss/train")``; a tag without ``/`` is its own group."""
+    return (tag.split("/", 1)[0] if "/" in tag else tag), tag
+
+
+def compile_regex(pattern: str | None, what: str):
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"bad {what} regex {pattern!r}: {e}") from None
+
+
+def group_runs(names: list[str], mode: str, key: str | None, hparams: dict[str, dict]):
+    """``{group label: [run names]}`` by a name regex (first capture group) or an hparam value."""
+    groups: dict[str, list[str]] = {}
+    rx = compile_regex(key, "group") if mode == "regex" else None
+    for name in names:
+        if mode == "regex" and rx is not None:
+            m = rx.search(name)
+            label = (m.group(1) if m.groups() else m.group(0)) if m else name
+        elif mode == "hparam" and key:
+            value = hparams.get(name, {}).get(key, "(unset)")
+            label = f"{key}={value}"
+        else:
+            label = name
+        groups.setdefault(label, []).append(name)
+    return groups
+
+
+def to_x(mode: str, step: np.ndarray, wall: np.ndarray, wall0: float):
+    if mode == "step":
+        return step
+    if mode == "relative":
+        return wall - wall0
+    if mode == "wall":
+        return wall * 1000.0  # ms since the epoch: plotly date axes take numbers
+    raise ValueError(f"x axis mode must be one of {sorted(X_TITLES)}, got {mode!r}")
+
+
+def x_to_step(mode: str, x: float, step: np.ndarray, wall: np.ndarray, wall0: float) -> float:
+    """Invert :func:`to_x` on one run's series (time is monotone in step for one run)."""
+    if mode == "step" or step.size == 0:
+        return float(x)
+    t = x if mode == "relative" else x / 1000.0
+    return float(np.interp(t, wall - (wall0 if mode == "relative" else 0.0), step))
+
+
+def _nonfinite_y(v: np.ndarray) -> np.ndarray:
+    """Where a marker for a non-finite value sits on the hidden [0, 1] overlay axis."""
+    return np.where(np.isnan(v), 0.96, np.where(v > 0, 1.0, 0.0))
+
+
+def _axis_range(relayout: dict | None, axis: str = "xaxis"):
+    """``(lo, hi)`` for a zoom, ``"auto"`` for a reset, ``None`` when x did not change."""
+    if not relayout:
+        return None
+    if relayout.get(f"{axis}.autorange") or relayout.get("autosize"):
+        return "auto"
+    if f"{axis}.range[0]" in relayout:
+        return relayout[f"{axis}.range[0]"], relayout[f"{axis}.range[1]"]
+    if f"{axis}.range" in relayout:
+        return tuple(relayout[f"{axis}.range"])
+    return None
+
+
+def _parse_x(value, mode: str) -> float:
+    if mode == "wall" and isinstance(value, str):
+        return float(np.datetime64(value.replace(" ", "T"), "ms").astype(np.int64))
+    return float(value)
+
+
+class ScalarsView:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.cache = SeriesCache()
+
+    # --- data -------------------------------------------------------------------------------
+    def tag_infos(self, name: str) -> dict:
+        run = self.ctx.run(name)
+        return {t.tag: t for t in run.tags(kind="scalar")}
+
+    def series(self, name: str, tag: str):
+        """``(run, step, wall, value)`` at full resolution, or None if the run lacks the tag."""
+        run = self.ctx.run(name)
+        infos = {t.tag: t for t in run.tags(kind="scalar")}
+        if tag not in infos:
+            return None
+        step, wall, value = self.cache.get(run, name, tag, infos[tag])
+        return run, step, wall, value
+
+    # --- figures ----------------------------------------------------------------------------
+    def build(self, tag, runs_info, selected, weight, xmode, logs, group_mode, group_key, rng):
+        """Figure and live state of one chart. ``rng`` is the zoomed x range or None."""
+        weight = check_weight(weight)
+        colors = {r["name"]: r["color"] for r in runs_info or []}
+        fig = go.Figure()
+        state = {
+            "tag": tag,
+            "weight": weight,
+            "xmode": xmode,
+            "range": None if rng is None else list(rng),
+            "grouped": group_mode not in (None, "none"),
+            "runs": {},
+            "ntraces": 0,
+            "appended": 0,
+        }
+        loaded = {}
+        for name in selected or []:
+            if name not in colors:
+                continue
+            got = self.series(name, tag)
+            if got is not None:
+                loaded[name] = got
+        if state["grouped"]:
+            self._grouped(fig, tag, loaded, weight, group_mode, group_key)
+        else:
+            for name, (run, step, wall, value) in loaded.items():
+                self._run_traces(fig, state, tag, name, colors[name], run, step, wall, value, rng)
+        state["ntraces"] = len(fig.data)
+        self._layout(fig, tag, xmode, logs, rng, state["grouped"], bool(loaded))
+        return fig, state
+
+    def _run_traces(self, fig, state, tag, name, color, run, step, wall, value, rng):
+        w, xmode = state["weight"], state["xmode"]
+        wall0 = float(wall[0]) if wall.size else 0.0
+        smooth = ema(value, w) if w > 0 else value
+        x_all = to_x(xmode, step, wall, wall0)
+        lo, hi = (None, None) if rng is None else rng
+        sel = minmax_select(x_all, value, BUCKETS, lo, hi)
+        x, v, s, st = x_all[sel], value[sel], smooth[sel], step[sel]
+        label = escape(name)
+        entry = {"last_step": int(step[-1]) if step.size else -1, "wall0": wall0}
+        entry["ema"] = list(ema_state(value, w))
+        fin_v = np.where(np.isfinite(v), v, np.nan)
+        few = sel.size < 40  # a line through a handful of points needs markers to be seen
+        raw = go.Scatter(
+            x=x,
+            y=fin_v,
+            mode="lines+markers" if few else "lines",
+            marker=dict(size=5),
+            name=label,
+            legendgroup=label,
+            line=dict(color=color, width=1.5 if w == 0 else 1),
+            opacity=1.0 if w == 0 else 0.25,
+            meta=[name, tag],
+        )
+        if w == 0:
+            raw.update(
+                customdata=st,
+                hovertemplate=f"<b>{label}</b><br>step %{{customdata}}<br>value %{{y:.6g}}"
+                "<extra></extra>",
+            )
+        else:
+            raw.update(hoverinfo="skip", showlegend=False)
+        entry["raw"] = len(fig.data)
+        fig.add_trace(raw)
+        if w > 0:
+            entry["smooth"] = len(fig.data)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=np.where(np.isfinite(s), s, np.nan),
+                    mode="lines+markers" if few else "lines",
+                    marker=dict(size=5),
+                    name=label,
+                    legendgroup=label,
+                    line=dict(color=color, width=2),
+                    customdata=np.column_stack([st, v]),
+                    hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
+                    "value %{customdata[1]:.6g}<br>smoothed %{y:.6g}<extra></extra>",
+                    meta=[name, tag],
+                )
+            )
+        bad = ~np.isfinite(v)
+        entry["nf"] = len(fig.data)
+        kinds = np.where(np.isnan(v[bad]), "NaN", np.where(v[bad] > 0, "+Inf", "-Inf"))
+        fig.add_trace(
+            go.Scatter(
+                x=x[bad],
+                y=_nonfinite_y(v[bad]),
+                yaxis="y2",
+                mode="markers",
+                name=f"{label} non-finite",
+                showlegend=False,
+                marker=dict(
+                    color=color,
+                    size=9,
+                    symbol=np.where(
+                        np.isnan(v[bad]), "x", np.where(v[bad] > 0, "triangle-up", "triangle-down")
+                    ),
+                    line=dict(width=1, color="#222"),
+                ),
+                customdata=np.column_stack([st[bad], kinds]) if bad.any() else None,
+                hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
+                "value %{customdata[1]}<extra></extra>",
+                meta=[name, tag],
+            )
+        )
+        self._numerics_marker(fig, name, color, run, step, x_all)
+        state["runs"][name] = entry
+
+    def _numerics_marker(self, fig, name, color, run, step, x_all):
+        findings = run.numerics()
+        if not findings or not step.size:
+            return
+        first = min(findings, key=lambda f: f["step"])
+        if not step[0] <= first["step"] <= step[-1]:
+            return  # the finding lies outside this tag's steps: nothing to point at here
+        at = int(np.clip(np.searchsorted(step, first["step"]), 0, step.size - 1))
+        xv = x_all[at]
+        node = str(first["node"])
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=xv,
+            x1=xv,
+            y0=0,
+            y1=1,
+            line=dict(color=color, dash="dash", width=1.5),
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[xv],
+                y=[0.9],
+                yaxis="y2",
+                mode="markers+text",
+                text=[escape(f"first NaN/Inf: {node}")],
+                textposition="middle right",
+                textfont=dict(color=color, size=11),
+                marker=dict(
+                    symbol="diamond", size=12, color=color, line=dict(color="#222", width=1)
+                ),
+                showlegend=False,
+                customdata=[["numerics", name, int(first["step"]), node]],
+                hovertemplate=escape(f"{name}: first non-finite value at step {first['step']}")
+                + "<br>"
+                + escape(f"node {node} ({first.get('phase', '')}) — click to open in Graph")
+                + "<extra></extra>",
+                meta=["numerics", name],
+            )
+        )
+
+    def _grouped(self, fig, tag, loaded, weight, mode, key):
+        hp = {}
+        if mode == "hparam":
+            for name, (run, *_rest) in loaded.items():
+                hp[name] = run.hparams()[0]
+        groups = group_runs(list(loaded), mode, key, hp)
+        for gi, (label, members) in enumerate(sorted(groups.items())):
+            color = color_for_index(gi)
+            xs = [loaded[m][1] for m in members]
+            ys = [ema(loaded[m][3], weight) if weight > 0 else loaded[m][3] for m in members]
+            grid, mean, std, n = group_stats(xs, ys, points=BUCKETS)
+            name = escape(f"{label} (n={n})")
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[grid, grid[::-1]],
+                    y=np.r_[mean + std, (mean - std)[::-1]],
+                    fill="toself",
+                    fillcolor=rgba(color, 0.18),
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=name,
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=grid,
+                    y=mean,
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    line=dict(color=color, width=2),
+                    customdata=std,
+                    hovertemplate=f"<b>{name}</b><br>step %{{x:.0f}}<br>mean %{{y:.6g}}"
+                    "<br>± std %{customdata:.3g}<extra></extra>",
+                )
+            )
+
+    def _layout(self, fig, tag, xmode, logs, rng, grouped, has_data):
+        logs = logs or []
+        xtype = "log" if "logx" in logs else ("date" if xmode == "wall" and not grouped else None)
+        xaxis = dict(title=dict(text="step" if grouped else X_TITLES[xmode]), gridcolor="#eceef1")
+        if xtype:
+            xaxis["type"] = xtype
+        if rng is not None and xtype != "log":
+            xaxis["range"] = list(rng)
+            xaxis["autorange"] = False
+        fig.update_layout(
+            title=dict(text=escape(tag), font=dict(size=14), x=0.01, xanchor="left"),
+            template="plotly_white",
+            margin=dict(l=55, r=15, t=40, b=40),
+            height=320,
+            xaxis=xaxis,
+            yaxis=dict(type="log" if "logy" in logs else "linear", gridcolor="#eceef1"),
+            yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
+            showlegend=True,
+            legend=dict(orientation="h", y=-0.22, font=dict(size=11)),
+            hovermode="closest",
+            uirevision=f"{tag}|{xmode}|{grouped}|{'/'.join(sorted(logs))}",
+            font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"),
+        )
+        if not has_data:
+            fig.add_annotation(
+                text="no selected run has this tag",
+                showarrow=False,
+                xref="paper",
+                yref="paper",
+                x=0.5,
+                y=0.5,
+            )
+
+    # --- live -------------------------------------------------------------------------------
+    def extend(self, state, runs_info):
+        """``(extendData, new state)`` with the points written since the chart was drawn.
+
+        Returns ``None`` when the chart must be rebuilt (a new run or too many new points).
+        """
+        last_steps = {r["name"]: r.get("last_step") for r in runs_info or []}
+        xs, ys, cds, idx = [], [], [], []
+        total = 0
+        for name, entry in state["runs"].items():
+            known = last_steps.get(name)
+            if known is None or known <= entry["last_step"]:
+                continue
+            run = self.ctx.run(name)
+            new = run.scalars_since(state["tag"], entry["last_step"])
+            step = np.asarray(new.step)
+            if not step.size:
+                continue
+            wall = np.asarray(new.wall)
+            value = np.asarray(new.value, dtype=np.float64)
+            total += step.size
+            x = to_x(state["xmode"], step, wall, entry["wall0"]).tolist()
+            finite = np.where(np.isfinite(value), value, np.nan)
+            yv = [None if math.isnan(y) else y for y in finite.tolist()]
+            xs.append(x)
+            ys.append(yv)
+            cds.append(step.tolist())
+            idx.append(entry["raw"])
+            if state["weight"] > 0:
+                smooth, st = ema_continue(value, state["weight"], tuple(entry["ema"]))
+                entry["ema"] = list(st)
+                xs.append(x)
+                ys.append([None if not math.isfinite(y) else y for y in smooth.tolist()])
+                cds.append([[s, v] for s, v in zip(step.tolist(), value.tolist(), strict=True)])
+                idx.append(entry["smooth"])
+            bad = ~np.isfinite(value)
+            if bad.any():
+                return None  # non-finite markers carry per-point symbols: redraw the chart
+            entry["last_step"] = int(step[-1])
+        if not idx:
+            return dash.no_update, dash.no_update
+        state["appended"] += total
+        if state["appended"] > LIVE_REBUILD_AFTER:
+            return None
+        return [dict(x=xs, y=ys, customdata=cds), idx], state
+
+    # --- export -----------------------------------------------------------------------------
+    def export_rows(self, selected, tags, weight, ranges):
+        """Full-resolution points of every selected run x tag inside each chart's zoom."""
+        out = []
+        for tag in tags:
+            rng = ranges.get(tag)
+            for name in selected:
+                got = self.series(name, tag)
+                if got is None:
+                    continue
+                _run, step, wall, value = got
+                smooth = ema(value, weight) if weight > 0 else value
+                keep = np.ones(step.size, bool)
+                if rng is not None:
+                    keep = (step >= rng[0]) & (step <= rng[1])
+                out.append((name, tag, step[keep], wall[keep], value[keep], smooth[keep]))
+        return out
+
+
+def _fmt(v: float) -> str | float:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def to_csv(rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["run", "tag", "step", "wall_time", "value", "smoothed"])
+    for name, tag, step, wall, value, smooth in rows:
+        for s, t, v, m in zip(
+            step.tolist(), wall.tolist(), value.tolist(), smooth.tolist(), strict=True
+        ):
+            w.writerow([name, tag, s, repr(t), repr(v), repr(m)])
+    return buf.getvalue()
+
+
+def to_json(rows, weight: float) -> str:
+    """JSON with non-finite values as the strings "nan", "inf", "-inf" (JSON has no NaN)."""
+    series = [
+        {
+            "run": name,
+            "tag": tag,
+            "step": step.tolist(),
+            "wall_time": wall.tolist(),
+            "value": [_fmt(v) for v in value.tolist()],
+            "smoothed": [_fmt(v) for v in smooth.tolist()],
+        }
+        for name, tag, step, wall, value, smooth in rows
+    ]
+    return json.dumps({"format": "flowlog.scalars/1", "smoothing": weight, "series": series})
+
+
+# --- layout and callbacks ---------------------------------------------------------------------
+
 
 def layout(ctx):
-    return html.Div("Scalars view", className="fl-view")
+    return html.Div(
+        className="fl-view fl-scalars",
+        children=[
+            html.Div(
+                className="fl-toolbar",
+                children=[
+                    dcc.Input(
+                        id=TAG_FILTER,
+                        type="text",
+                        placeholder="filter tags (regex)",
+                        debounce=0.3,
+                        className="fl-input fl-tag-filter",
+                    ),
+                    html.Label(
+                        className="fl-control fl-smoothing",
+                        children=[
+                            html.Span("Smoothing"),
+                            dcc.Slider(
+                                id=SMOOTHING,
+                                min=0,
+                                max=0.99,
+                                step=0.01,
+                                value=0.6,
+                                marks={0: "0", 0.5: "0.5", 0.99: "0.99"},
+                                tooltip={"placement": "bottom", "always_visible": False},
+                                updatemode="mouseup",
+                            ),
+                        ],
+                    ),
+                    dcc.RadioItems(
+                        id=XAXIS,
+                        options=[
+                            {"label": "Step", "value": "step"},
+                            {"label": "Relative", "value": "relative"},
+                            {"label": "Wall", "value": "wall"},
+                        ],
+                        value="step",
+                        inline=True,
+                        className="fl-segmented",
+                    ),
+                    dcc.Checklist(
+                        id=LOGSCALE,
+                        options=[
+                            {"label": "log x", "value": "logx"},
+                            {"label": "log y", "value": "logy"},
+                        ],
+                        value=[],
+                        inline=True,
+                        className="fl-segmented",
+                    ),
+                    dcc.Dropdown(
+                        id=GROUP_MODE,
+                        options=[
+                            {"label": "No grouping", "value": "none"},
+                            {"label": "Group by name regex", "value": "regex"},
+                            {"label": "Group by hparam", "value": "hparam"},
+                        ],
+                        value="none",
+                        clearable=False,
+                        searchable=False,
+                        className="fl-dropdown",
+                    ),
+                    dcc.Input(
+                        id=GROUP_KEY,
+                        type="text",
+                        placeholder="e.g. (.*)-seed\\d+  or  lr",
+                        debounce=0.3,
+                        className="fl-input fl-group-key",
+                    ),
+                    html.Button("Export CSV", id=EXPORT_CSV, className="fl-button"),
+                    html.Button("Export JSON", id=EXPORT_JSON, className="fl-button"),
+                    dcc.Download(id=DOWNLOAD),
+                ],
+            ),
+            html.Div(id=MESSAGE, className="fl-message"),
+            dcc.Store(id=TAGS, data=None),
+            html.Div(id=CHARTS, className="fl-chart-groups"),
+        ],
+    )
+
+
+def _chart(tag: str):
+    return html.Div(
+        className="fl-card",
+        children=[
+            dcc.Graph(
+                id={"type": GRAPH, "tag": tag},
+                className="fl-chart",
+                config={
+                    "displaylogo": False,
+                    "toImageButtonOptions": {"format": "svg", "filename": tag.replace("/", "_")},
+                    "modeBarButtonsToAdd": ["toImage"],
+                },
+            ),
+            dcc.Store(id={"type": STATE, "tag": tag}),
+        ],
+    )
+
+
+def _filter_tags(tags: list[str], pattern: str | None) -> list[str]:
+    rx = compile_regex(pattern, "tag filter")
+    return [t for t in tags if rx is None or rx.search(t)]
 
 
 def register(app, ctx):
-    return None
+    view = ScalarsView(ctx)
+    ctx.extra["scalars"] = view
+
+    @app.callback(
+        Output(CHARTS, "children"),
+        Output(TAGS, "data"),
+        Output(MESSAGE, "children"),
+        Input(RUNS_INFO, "data"),
+        Input(SELECTED_RUNS, "data"),
+        Input(TAG_FILTER, "value"),
+        State(TAGS, "data"),
+    )
+    def charts(info, selected, pattern, old):
+        names = [r["name"] for r in info or []]
+        sel = [n for n in selected or [] if n in names]
+        tags = set()
+        for name in sel:
+            try:
+                tags |= set(view.tag_infos(name))
+            except KeyError:
+                continue  # vanished between discovery and now; the next refresh drops it
+        try:
+            shown = _filter_tags(sorted(tags), pattern)
+        except ValueError as e:
+            return dash.no_update, dash.no_update, str(e)
+        message = ""
+        if not names:
+            message = ""
+        elif not sel:
+            message = "No runs selected — tick runs in the panel on the left."
+        elif not tags:
+            message = "The selected runs have no scalar tags yet."
+        elif not shown:
+            message = f"No tag matches {pattern!r}."
+        if old is not None and shown == old:
+            return dash.no_update, dash.no_update, message
+        groups: dict[str, list[str]] = {}
+        for tag in shown:
+            groups.setdefault(split_tag(tag)[0], []).append(tag)
+        children = [
+            html.Details(
+                open=True,
+                className="fl-group",
+                children=[
+                    html.Summary(
+                        [html.Span(prefix), html.Span(f"{len(ts)}", className="fl-count")]
+                    ),
+                    html.Div([_chart(t) for t in ts], className="fl-chart-grid"),
+                ],
+            )
+            for prefix, ts in groups.items()
+        ]
+        return children, shown, message
+
+    @app.callback(
+        Output({"type": GRAPH, "tag": MATCH}, "figure"),
+        Output({"type": STATE, "tag": MATCH}, "data"),
+        Input(SELECTED_RUNS, "data"),
+        Input(SMOOTHING, "value"),
+        Input(XAXIS, "value"),
+        Input(LOGSCALE, "value"),
+        Input(GROUP_MODE, "value"),
+        Input(GROUP_KEY, "value"),
+        Input({"type": GRAPH, "tag": MATCH}, "relayoutData"),
+        State({"type": GRAPH, "tag": MATCH}, "id"),
+        State({"type": STATE, "tag": MATCH}, "data"),
+        State(RUNS_INFO, "data"),
+    )
+    def chart(selected, weight, xmode, logs, gmode, gkey, relayout, gid, old, info):
+        rng = None
+        trig = dash.ctx.triggered_id
+        if isinstance(trig, dict) and trig.get("type") == GRAPH:
+            r = _axis_range(relayout)
+            if r is None:
+                return dash.no_update, dash.no_update
+            if r != "auto":
+                try:
+                    rng = (_parse_x(r[0], xmode), _parse_x(r[1], xmode))
+                except (TypeError, ValueError):
+                    return dash.no_update, dash.no_update
+                if "logx" in (logs or []):
+                    rng = (10 ** rng[0], 10 ** rng[1])
+            if old and old.get("range") == (None if rng is None else list(rng)):
+                return dash.no_update, dash.no_update
+        elif old and old.get("range") and old.get("xmode") == xmode:
+            rng = tuple(old["range"])  # keep the zoom when only smoothing/runs change
+        try:
+            fig, state = view.build(
+                gid["tag"], info, selected, weight or 0.0, xmode, logs, gmode, gkey, rng
+            )
+        except ValueError as e:  # bad group regex: say so in the chart
+            fig = go.Figure()
+            fig.add_annotation(text=escape(str(e)), showarrow=False, xref="paper", yref="paper")
+            fig.update_layout(template="plotly_white", height=320)
+            return fig, dash.no_update
+        return fig, state
+
+    @app.callback(
+        Output({"type": GRAPH, "tag": ALL}, "extendData"),
+        Output({"type": GRAPH, "tag": ALL}, "figure", allow_duplicate=True),
+        Output({"type": STATE, "tag": ALL}, "data", allow_duplicate=True),
+        Input(RUNS_INFO, "data"),
+        State({"type": STATE, "tag": ALL}, "data"),
+        State(SELECTED_RUNS, "data"),
+        State(LOGSCALE, "value"),
+        State(GROUP_KEY, "value"),
+        prevent_initial_call=True,
+    )
+    def live(info, states, selected, logs, gkey):
+        ext, figs, out_states = [], [], []
+        names = {r["name"] for r in info or []}
+        for state in states:
+            e = f = s = dash.no_update
+            if state and not state["grouped"] and state["range"] is None:
+                sel = [n for n in selected or [] if n in names]
+                has_new_run = any(
+                    n not in state["runs"] and state["tag"] in view.tag_infos(n) for n in sel
+                )
+                res = None if has_new_run else view.extend(state, info)
+                if res is None:
+                    f, s = view.build(
+                        state["tag"], info, selected, state["weight"], state["xmode"], logs,
+                        "none", gkey, None,
+                    )  # fmt: skip
+                else:
+                    e, s = res
+            ext.append(e)
+            figs.append(f)
+            out_states.append(s)
+        return ext, figs, out_states
+
+    @app.callback(
+        Output(FOCUS, "data", allow_duplicate=True),
+        Output(TABS, "value", allow_duplicate=True),
+        Input({"type": GRAPH, "tag": ALL}, "clickData"),
+        State({"type": STATE, "tag": ALL}, "data"),
+        prevent_initial_call=True,
+    )
+    def click(_all, states):
+        trig = dash.ctx.triggered_id
+        data = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
+        if not isinstance(trig, dict) or not data or not data.get("points"):
+            return dash.no_update, dash.no_update
+        pt = data["points"][0]
+        cd = pt.get("customdata")
+        if isinstance(cd, list) and len(cd) == 4 and cd[0] == "numerics":
+            return {"run": cd[1], "step": int(cd[2]), "node": cd[3]}, "graph"
+        state = next((s for s in states or [] if s and s.get("tag") == trig["tag"]), None)
+        curve = pt.get("curveNumber")
+        run = None
+        for name, entry in (state or {}).get("runs", {}).items():
+            if curve in (entry.get("raw"), entry.get("smooth"), entry.get("nf")):
+                run = name
+        step = cd[0] if isinstance(cd, list) else cd
+        if run is None or step is None:
+            return dash.no_update, dash.no_update
+        return {"run": run, "tag": trig["tag"], "step": int(float(step))}, dash.no_update
+
+    @app.callback(
+        Output(DOWNLOAD, "data"),
+        Input(EXPORT_CSV, "n_clicks"),
+        Input(EXPORT_JSON, "n_clicks"),
+        State(SELECTED_RUNS, "data"),
+        State(TAGS, "data"),
+        State(SMOOTHING, "value"),
+        State({"type": STATE, "tag": ALL}, "data"),
+        prevent_initial_call=True,
+    )
+    def export(_csv, _json, selected, tags, weight, states):
+        ranges = {}
+        for s in states or []:
+            if s and s.get("range") is not None and s["xmode"] == "step":
+                ranges[s["tag"]] = s["range"]
+        rows = view.export_rows(selected or [], tags or [], weight or 0.0, ranges)
+        if dash.ctx.triggered_id == EXPORT_JSON:
+            return dict(content=to_json(rows, weight or 0.0), filename="flowlog-scalars.json")
+        return dict(content=to_csv(rows), filename="flowlog-scalars.csv")
