@@ -99,8 +99,11 @@
     vp.className = "fl-graph-viewport";
     vp.appendChild(document.importNode(sanitize(root), true));
     c.appendChild(vp);
-    var first = !c.dataset.fitted || c.dataset.fitted !== state.key.split("|")[0];
-    c.dataset.fitted = state.key.split("|")[0];
+    // refit when the run or the folding changed (the drawing's size did); keep the user's
+    // zoom when only the colouring changed
+    var layoutKey = state.key.split("|").slice(0, 2).join("|");
+    var first = c.dataset.fitted !== layoutKey;
+    c.dataset.fitted = layoutKey;
     if (first) { fit(); } else { applyTransform(); }
     return true;
   }

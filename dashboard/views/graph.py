@@ -70,12 +70,10 @@ NOT_LOGGED = (
 def open_run(ctx, name):
     """The Run named ``name`` among the logdir's discovered runs, or None.
 
-    ``name`` comes from the browser: it is matched against discovered names only (never joined
-    onto a path), so ``../../etc/passwd`` or an absolute path simply is not a run.
+    ``name`` comes from the browser: the reader looks it up among discovered run names and
+    never joins it onto a path, so ``../../etc/passwd`` or an absolute path is simply no run.
     """
     if not isinstance(name, str) or not name:
-        return None
-    if name not in {info.name for info in ctx.logdir.runs()}:
         return None
     try:
         return ctx.logdir.run(name)
@@ -218,6 +216,8 @@ def layout(ctx):
                                 step=1,
                                 value=0,
                                 marks=None,
+                                disabled=True,
+                                allow_direct_input=False,
                                 updatemode="mouseup",
                             ),
                         ],
@@ -406,6 +406,24 @@ def node_panel(run, desc, name: str, stats, origin: dict | None):
 
 
 # ---------------------------------------------------------------------------- callbacks
+def _empty_load(figure_message: str, message: str) -> tuple:
+    """``load_run`` outputs for a run that cannot be shown, with ``message`` saying why."""
+    return (
+        [],
+        0,
+        0,
+        True,
+        None,
+        None,
+        True,
+        [],
+        [],
+        None,
+        gf.empty_figure(figure_message),
+        message,
+    )
+
+
 def register(app, ctx):
     cache = _StatsCache()
 
@@ -436,6 +454,7 @@ def register(app, ctx):
         Output(STEPS, "data"),
         Output(STEP, "max"),
         Output(STEP, "value"),
+        Output(STEP, "disabled"),
         Output(NUMERICS, "data"),
         Output(BANNER_TEXT, "children"),
         Output(BANNER, "hidden"),
@@ -461,38 +480,17 @@ def register(app, ctx):
                 if name
                 else "no runs yet — train one, e.g. `python examples/nan_debugging.py`"
             )
-            return ([], 0, 0, None, None, True, [], [], None, gf.empty_figure("select a run"), msg)
+            return _empty_load("select a run", msg)
         desc = run.graph()
         if desc is None:
-            return (
-                [],
-                0,
-                0,
-                None,
-                None,
-                True,
-                [],
-                [],
-                None,
-                gf.empty_figure("this run logged no graph"),
+            return _empty_load(
+                "this run logged no graph",
                 f"run {name!r} logged no graph: call writer.add_graph(graph) when training",
             )
         try:
             index = gd.node_index(desc)
         except gd.GraphDescriptionError as exc:
-            return (
-                [],
-                0,
-                0,
-                None,
-                None,
-                True,
-                [],
-                [],
-                None,
-                gf.empty_figure("unusable graph"),
-                f"run {name!r}: {exc}",
-            )
+            return _empty_load("unusable graph", f"run {name!r}: {exc}")
         stats = cache.get(run)
         steps = watched_steps(stats)
         origin = first_numerics(run)
@@ -509,7 +507,7 @@ def register(app, ctx):
         idx = len(steps) - 1 if steps else 0
         if same_run and steps == old_steps and step_index is not None:
             idx = step_index
-        if origin and origin.get("step") is not None:
+        if origin and origin.get("step") is not None and not same_run:
             idx = gd.nearest_index(steps, origin["step"])
         if focus:
             if focus.get("step") is not None:
@@ -535,6 +533,7 @@ def register(app, ctx):
             steps,
             max(len(steps) - 1, 0),
             idx,
+            len(steps) < 2,
             origin,
             banner,
             origin is None,
