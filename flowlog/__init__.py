@@ -10,8 +10,27 @@ import importlib
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (filled by the engine; see flowlog/api.py)
-_LAZY: dict[str, str] = {}
+# public name -> module that defines it (the engine; see flowlog/api.py)
+_API_NAMES = """
+Graph Tensor Variable get_default_graph reset_default_graph name_scope
+float16 float32 float64 int32 int64 bool_ constant placeholder global_variables_initializer
+add subtract multiply divide pow maximum minimum equal not_equal greater greater_equal less
+less_equal where negative square sqrt exp log abs sign identity relu sigmoid tanh ones_like
+softmax log_softmax cast add_n matmul reduce_sum reduce_mean reduce_max argmax reshape transpose
+concat sigmoid_cross_entropy_with_logits softmax_cross_entropy_with_logits mean_squared_error
+nn losses
+""".split()
+_ERROR_NAMES = "FlowlogError GraphError ShapeError FeedError NoGradientError OpError NumericsError"
+_ERROR_NAMES = _ERROR_NAMES.split()
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(_API_NAMES, "flowlog.api"),
+    "Session": "flowlog.session",
+    "NumericsFinding": "flowlog.session",
+    "gradients": "flowlog.gradients",
+    "describe_graph": "flowlog.describe",
+    "graph_from_description": "flowlog.describe",
+    **dict.fromkeys(_ERROR_NAMES, "flowlog.errors"),
+}
 _LAZY_MODULES = {"train": "flowlog.train"}
 
 
