@@ -64,9 +64,12 @@
     var h = svg.height.baseVal.value || svg.getBoundingClientRect().height / state.scale;
     var cw = c.clientWidth, ch = c.clientHeight;
     if (!w || !h || !cw || !ch) { return; }
-    state.scale = Math.min((cw - 24) / w, (ch - 24) / h, 1.5);
+    // fit the whole drawing, but never shrink labels below readable size as long as the width
+    // fits: a tall graph then starts at its top and is scrolled by dragging
+    var whole = Math.min((cw - 24) / w, (ch - 24) / h);
+    state.scale = Math.min(Math.max(whole, Math.min(0.8, (cw - 24) / w)), 1.5);
     state.tx = (cw - w * state.scale) / 2;
-    state.ty = (ch - h * state.scale) / 2;
+    state.ty = Math.max((ch - h * state.scale) / 2, 12);
     applyTransform();
   }
 
