@@ -34,6 +34,8 @@ def register(cls):
 
 
 class Op:
+    #: ``kernel_into(node, out)``, when an op has it, builds a kernel writing into ``out``
+    kernel_into = None
     stateful = False
     view = False
     mutates: tuple[int, ...] = ()
@@ -726,17 +728,21 @@ class MatMul(Op):
         return batch + (m, n), np.result_type(a.dtype, b.dtype)
 
     def kernel(self, node):
+        return self.kernel_into(node, None)
+
+    def kernel_into(self, node, out):
+        """The kernel; with ``out`` it writes every result into that preallocated array."""
         a, b = node.inputs
         ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
         if not ta and not tb:
-            return np.matmul
+            return np.matmul if out is None else (lambda x, y: np.matmul(x, y, out=out))
         two_d = a.ndim == 2 and b.ndim == 2
         t = (lambda x: x.T) if two_d else (lambda x: np.swapaxes(x, -1, -2))
         if ta and tb:
-            return lambda x, y: np.matmul(t(x), t(y))
+            return lambda x, y: np.matmul(t(x), t(y), out=out)
         if ta:
-            return lambda x, y: np.matmul(t(x), y)
-        return lambda x, y: np.matmul(x, t(y))
+            return lambda x, y: np.matmul(t(x), y, out=out)
+        return lambda x, y: np.matmul(x, t(y), out=out)
 
     def grad(self, node, dy, need):
         a, b = node.inputs
@@ -1242,16 +1248,22 @@ class NoOp(_Stateful):
         return lambda *xs: None
 
 
+def _scratch(var: Tensor) -> np.ndarray:
+    """A buffer for an update's temporaries: large fresh temporaries cost page faults."""
+    return np.empty(var.shape, var.dtype)
+
+
 @register
 class ApplyGradientDescent(_Stateful):
     arity = 2
     mutates = (0,)
 
     def kernel(self, node):
-        lr = node.attrs["learning_rate"]
+        lr, buf = node.attrs["learning_rate"], _scratch(node.inputs[0])
 
         def apply_gd(var, g):
-            var -= lr * g
+            np.multiply(g, lr, out=buf, casting="same_kind")
+            var -= buf
 
         return apply_gd
 
@@ -1263,14 +1275,18 @@ class ApplyMomentum(_Stateful):
 
     def kernel(self, node):
         lr, mu, nesterov = (node.attrs[k] for k in ("learning_rate", "momentum", "use_nesterov"))
+        buf = _scratch(node.inputs[0])
 
         def apply_momentum(var, accum, g):
             accum *= mu
             accum += g
-            if nesterov:
-                var -= lr * (g + mu * accum)
+            if nesterov:  # var -= lr * (g + mu * accum)
+                np.multiply(accum, mu, out=buf)
+                np.add(buf, g, out=buf, casting="same_kind")
+                np.multiply(buf, lr, out=buf)
             else:
-                var -= lr * accum
+                np.multiply(accum, lr, out=buf)
+            var -= buf
 
         return apply_momentum
 
@@ -1284,15 +1300,23 @@ class ApplyAdam(_Stateful):
 
     def kernel(self, node):
         lr, b1, b2, eps = (node.attrs[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
+        buf = _scratch(node.inputs[0])
 
         def apply_adam(var, m, v, t, g):
             step = float(t) + 1.0
             lr_t = lr * (1.0 - b2**step) ** 0.5 / (1.0 - b1**step)
             m *= b1
-            m += (1.0 - b1) * g
+            np.multiply(g, 1.0 - b1, out=buf, casting="same_kind")
+            m += buf
             v *= b2
-            v += (1.0 - b2) * np.square(g)
-            var -= lr_t * m / (np.sqrt(v) + eps)
+            np.square(g, out=buf, casting="same_kind")
+            np.multiply(buf, 1.0 - b2, out=buf)
+            v += buf
+            np.sqrt(v, out=buf)
+            np.add(buf, eps, out=buf)
+            np.divide(m, buf, out=buf)
+            np.multiply(buf, lr_t, out=buf)
+            var -= buf
 
         return apply_adam
 

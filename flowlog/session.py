@@ -423,14 +423,28 @@ class Session:
         order = sorted(needed, key=lambda n: (n in late, n.index))
         slot_of = {node: s for s, node in enumerate(order)}
 
-        # which nodes may share memory with a variable or constant (copied when fetched)
+        fetched = set(flat)
+        # Statically shaped results that no fetch returns go to buffers reused by every run
+        # of this plan (fresh large arrays cost page faults each step).
+        buffers: dict[Tensor, np.ndarray] = {}
+        for node in order:
+            if (
+                node.opdef.kernel_into is not None
+                and node not in fetched
+                and node.dtype is not None
+                and node.shape is not None
+                and all(d is not None for d in node.shape)
+            ):
+                buffers[node] = np.empty(node.shape, node.dtype)
+        # which nodes may share memory with a variable, constant or buffer (copied when fetched)
         alias: set[Tensor] = set()
         for node in order:
-            if node.kind in ("variable", "constant") or (
-                node.opdef.view and any(i in alias for i in node.inputs)
+            if (
+                node.kind in ("variable", "constant")
+                or node in buffers
+                or (node.opdef.view and any(i in alias for i in node.inputs))
             ):
                 alias.add(node)
-        fetched = set(flat)
 
         feeds = [n for n in order if n.kind == "placeholder"]
         params = [f"n{slot_of[n]}" for n in feeds]
@@ -453,9 +467,12 @@ class Session:
                 kw[name] = node.value
                 bound.append((s, node.value))
             elif node.kind != "placeholder":
-                kernel = self._kernels.get(node)
-                if kernel is None:
-                    kernel = self._kernels[node] = node.opdef.kernel(node)
+                if node in buffers:
+                    kernel = node.opdef.kernel_into(node, buffers[node])
+                else:
+                    kernel = self._kernels.get(node)
+                    if kernel is None:
+                        kernel = self._kernels[node] = node.opdef.kernel(node)
                 if node.op == "Identity":
                     body.append(f"{name} = n{in_slots[0]}")
                 else:
