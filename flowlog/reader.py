@@ -247,14 +247,14 @@ class Run:
         return Buckets(
             step=_ints(cols[0]),
             last_step=_ints(cols[1]),
-            wall=_floats(cols[3]),
-            min=_floats(cols[4]),
-            max=_floats(cols[5]),
-            mean=_floats(cols[6]),
-            count=_ints(cols[7]),
-            nan=_ints(cols[8]),
-            posinf=_ints(cols[9]),
-            neginf=_ints(cols[10]),
+            wall=_floats(cols[2]),
+            min=_floats(cols[3]),
+            max=_floats(cols[4]),
+            mean=_floats(cols[5]),
+            count=_ints(cols[6]),
+            nan=_ints(cols[7]),
+            posinf=_ints(cols[8]),
+            neginf=_ints(cols[9]),
         )
 
     # ------------------------------------------------------------------ other records

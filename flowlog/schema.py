@@ -10,10 +10,11 @@ Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
   reads per tag, ~24 bytes/point, and ``INSERT OR REPLACE`` gives "last write wins" for free.
 * NaN is stored as SQL ``NULL`` (SQLite turns a NaN REAL into NULL anyway; ``None`` is rejected
   at input, so NULL is unambiguous). ±Inf survive as REAL.
-* ``scalar_rollups`` holds per-bucket summaries at ``ROLLUP_LEVELS`` resolutions (bucket width
-  ``8**level`` steps). They are recomputed *from the raw rows* for every bucket a flush touched,
-  so they stay exact whatever order steps arrive in, and downsampling a 1M-point tag reads
-  ~16k summary rows instead of 1M points.
+* ``scalar_rollups`` holds per-bucket summaries at ``ROLLUP_LEVELS`` resolutions (bucket widths
+  16, 64, 256, ... steps), written with the points: merged from numpy summaries of new points,
+  or recomputed from the raw rows for buckets whose points were rewritten, so they are always
+  exact. Downsampling a 1M-point tag reads ~16k summary rows instead of 1M points (aggregating
+  raw rows in SQLite costs ~1-2 µs/row, mostly the GROUP BY sorter).
 """
 
 from __future__ import annotations
@@ -28,9 +29,17 @@ SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
 APPLICATION_ID = 0x666C6F67
 RUN_SUFFIX = ".flowlog.db"
-ROLLUP_SHIFT = 3  # bucket width multiplies by 2**3 = 8 per level
-ROLLUP_LEVELS = 6  # widths 8 .. 262144 steps
-MAX_STEP = 2**62  # steps are 0 <= step < MAX_STEP (bucket arithmetic stays inside int64)
+ROLLUP_BASE_SHIFT = 4  # level-1 buckets are 2**4 = 16 steps wide
+ROLLUP_SHIFT = 2  # each level is 2**2 = 4 times wider than the one below
+ROLLUP_LEVELS = 9  # widths 16, 64, 256, ..., 1048576 steps
+
+
+def rollup_width(level: int) -> int:
+    """Steps per bucket at rollup ``level`` (1-based); bucket key = ``step >> log2(width)``."""
+    return 1 << (ROLLUP_BASE_SHIFT + ROLLUP_SHIFT * (level - 1))
+
+
+MAX_STEP = 2**53  # steps are 0 <= step < MAX_STEP: exact as float64 (numpy, JavaScript)
 BUSY_TIMEOUT_MS = 10_000
 TAG_KINDS = ("scalar", "histogram", "text")
 
@@ -77,12 +86,11 @@ CREATE TABLE scalar_rollups (
     nan INTEGER NOT NULL,
     posinf INTEGER NOT NULL,
     neginf INTEGER NOT NULL,
-    vmin REAL,
-    vmax REAL,
-    vsum REAL,
+    vmin REAL NOT NULL,
+    vmax REAL NOT NULL,
+    vsum REAL NOT NULL,
     step_first INTEGER NOT NULL,
     step_last INTEGER NOT NULL,
-    wall_first REAL NOT NULL,
     wall_last REAL NOT NULL,
     PRIMARY KEY (tag_id, level, bucket)
 ) WITHOUT ROWID;
@@ -379,24 +387,25 @@ def insert_scalars(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
 def update_rollups(conn: sqlite3.Connection, tag_id: int, lo: int, hi: int) -> None:
     """Recompute, from the raw rows, every rollup bucket that overlaps steps ``lo..hi``.
 
-    Level 1 aggregates raw points, level k aggregates level k-1 rows; empty buckets (after a
+    Level 1 aggregates raw points, level k aggregates level k-1 rows; buckets left empty (by a
     purge) disappear. Cost is proportional to the points in the touched buckets.
     """
-    b_lo, b_hi = lo >> ROLLUP_SHIFT, hi >> ROLLUP_SHIFT
+    shift = ROLLUP_BASE_SHIFT
+    b_lo, b_hi = lo >> shift, hi >> shift
     conn.execute(
         "DELETE FROM scalar_rollups WHERE tag_id = ? AND level = 1 AND bucket BETWEEN ? AND ?",
         (tag_id, b_lo, b_hi),
     )
     conn.execute(
         "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, "
-        "vsum, step_first, step_last, wall_first, wall_last) "
-        f"SELECT ?1, 1, step >> {ROLLUP_SHIFT}, count(*), total(value IS NULL), "
-        "total(value IS 9e999), total(value IS -9e999), min(fv), max(fv), sum(fv), "
-        "min(step), max(step), min(wall), max(wall) "
+        "vsum, step_first, step_last, wall_last) "
+        f"SELECT ?1, 1, step >> {shift}, count(*), total(value IS NULL), "
+        "total(value IS 9e999), total(value IS -9e999), ifnull(min(fv), 9e999), "
+        "ifnull(max(fv), -9e999), total(fv), min(step), max(step), max(wall) "
         f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
         "WHERE tag_id = ?1 AND step BETWEEN ?2 AND ?3) "
-        f"GROUP BY step >> {ROLLUP_SHIFT}",
-        (tag_id, b_lo << ROLLUP_SHIFT, ((b_hi + 1) << ROLLUP_SHIFT) - 1),
+        f"GROUP BY step >> {shift}",
+        (tag_id, b_lo << shift, ((b_hi + 1) << shift) - 1),
     )
     for level in range(2, ROLLUP_LEVELS + 1):
         c_lo, c_hi = b_lo >> ROLLUP_SHIFT, b_hi >> ROLLUP_SHIFT
@@ -406,15 +415,46 @@ def update_rollups(conn: sqlite3.Connection, tag_id: int, lo: int, hi: int) -> N
         )
         conn.execute(
             "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, "
-            "vmax, vsum, step_first, step_last, wall_first, wall_last) "
+            "vmax, vsum, step_first, step_last, wall_last) "
             f"SELECT tag_id, ?2, bucket >> {ROLLUP_SHIFT}, sum(n), sum(nan), sum(posinf), "
             "sum(neginf), min(vmin), max(vmax), sum(vsum), min(step_first), max(step_last), "
-            "min(wall_first), max(wall_last) FROM scalar_rollups "
+            "max(wall_last) FROM scalar_rollups "
             "WHERE tag_id = ?1 AND level = ?2 - 1 AND bucket BETWEEN ?3 AND ?4 "
             f"GROUP BY bucket >> {ROLLUP_SHIFT}",
             (tag_id, level, c_lo << ROLLUP_SHIFT, ((c_hi + 1) << ROLLUP_SHIFT) - 1),
         )
         b_lo, b_hi = c_lo, c_hi
+
+
+_ROLLUP_COLUMNS = (
+    "(tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, vsum, step_first, step_last, "
+    "wall_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MERGE_ROLLUPS = (
+    f"INSERT INTO scalar_rollups {_ROLLUP_COLUMNS} "
+    "ON CONFLICT (tag_id, level, bucket) DO UPDATE SET n = n + excluded.n, "
+    "nan = nan + excluded.nan, posinf = posinf + excluded.posinf, "
+    "neginf = neginf + excluded.neginf, vmin = min(vmin, excluded.vmin), "
+    "vmax = max(vmax, excluded.vmax), vsum = vsum + excluded.vsum, "
+    "step_first = min(step_first, excluded.step_first), "
+    "step_last = max(step_last, excluded.step_last), "
+    "wall_last = max(wall_last, excluded.wall_last)"
+)
+
+
+def merge_rollups(conn: sqlite3.Connection, new: Sequence[tuple], merge: Sequence[tuple]) -> None:
+    """Add summaries of *new* points (steps beyond everything stored for their tag).
+
+    Rows ``(tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, vsum, step_first,
+    step_last, wall_last)``, vmin = +inf / vmax = -inf when a bucket has no finite value.
+    ``new`` rows are buckets that cannot exist yet (plain INSERT, the bulk); ``merge`` rows may
+    extend an existing bucket (counts and sums add, min/max combine). This is the writer's fast
+    path; rewritten steps go through :func:`update_rollups` instead.
+    """
+    if new:
+        conn.executemany(f"INSERT INTO scalar_rollups {_ROLLUP_COLUMNS}", new)
+    if merge:
+        conn.executemany(_MERGE_ROLLUPS, merge)
 
 
 def purge_from(conn: sqlite3.Connection, step: int) -> None:
@@ -507,18 +547,20 @@ def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int |
 
 
 _RAW_PART = (
-    "SELECT step AS s0, step AS s1, wall AS w0, wall AS w1, 1 AS n, value IS NULL AS nan, "
-    "value IS 9e999 AS posinf, value IS -9e999 AS neginf, fv AS vmin, fv AS vmax, fv AS vsum "
+    "SELECT step AS s0, step AS s1, wall AS w1, 1 AS n, value IS NULL AS nan, "
+    "value IS 9e999 AS posinf, value IS -9e999 AS neginf, ifnull(fv, 9e999) AS vmin, "
+    "ifnull(fv, -9e999) AS vmax, ifnull(fv, 0.0) AS vsum "
     f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
     "WHERE tag_id = :tag AND ({where}))"
 )
 _ROLLUP_PART = (
-    "SELECT step_first AS s0, step_last AS s1, wall_first AS w0, wall_last AS w1, n, nan, "
+    "SELECT step_first AS s0, step_last AS s1, wall_last AS w1, n, nan, "
     "posinf, neginf, vmin, vmax, vsum FROM scalar_rollups WHERE tag_id = :tag AND level = :level "
     "AND bucket BETWEEN :b0 AND :b1"
 )
 _BUCKETS = (
-    "SELECT min(s0), max(s1), min(w0), max(w1), min(vmin), max(vmax), "
+    "SELECT min(s0), max(s1), max(w1), nullif(min(vmin), 9e999), "
+    "nullif(max(vmax), -9e999), "
     "sum(vsum) / nullif(sum(n) - sum(nan) - sum(posinf) - sum(neginf), 0), "
     "sum(n), sum(nan), sum(posinf), sum(neginf) "
     "FROM ({parts}) GROUP BY (s0 - :start) / :per ORDER BY 1"
@@ -530,31 +572,38 @@ def downsample(
 ) -> list[tuple]:
     """Summarise steps ``start..end`` into at most ``buckets`` step-ordered buckets.
 
-    Each row is ``(first_step, last_step, first_wall, last_wall, min, max, mean, count, nan,
-    posinf, neginf)``; min/max/mean are over finite values (``None`` when a bucket has none),
-    counts include every point. Output buckets are equal step ranges; when the range spans
-    at least ``2 * buckets * 8`` steps the query reads rollups of width ``8**L <= span /
-    (2 * buckets)`` for the interior plus raw points at the two ragged ends, so each point is
-    counted exactly once and a rollup bucket straddling an output boundary shifts that boundary
-    by at most half an output bucket.
+    Each row is ``(first_step, last_step, last_wall, min, max, mean, count, nan, posinf,
+    neginf)``; min/max/mean are over finite values (``None`` when a bucket has none), counts
+    include every point. Output bucket ``i`` takes the points whose step is in ``[start + i*per,
+    start + (i+1)*per)``, ``per = ceil(span / buckets)``. Wide ranges read the rollup level with
+    the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior, and raw
+    points for the two ragged ends: each point is counted exactly once, and a rollup bucket
+    goes wholly to the output bucket holding its first step (boundaries move by < ``w``).
+    Narrow ranges (``per < 16``) aggregate raw points.
     """
     span = end - start + 1
-    # integer bucket width: no overflow for huge steps, at most `buckets` groups
-    params = {"tag": tag_id, "start": start, "end": end, "per": -(-span // buckets)}
+    per = -(-span // buckets)  # integer width: no overflow for huge steps
+    params = {"tag": tag_id, "start": start, "end": end, "per": per}
     level = 0
-    while level < ROLLUP_LEVELS and (8 ** (level + 1)) * 2 * buckets <= span:
-        level += 1
+    for candidate in range(ROLLUP_LEVELS, 0, -1):
+        if 2 * rollup_width(candidate) <= per:
+            level = candidate
+            break
+    if level == 0 and rollup_width(1) <= per:
+        level = 1
     if level == 0:
         parts = _RAW_PART.format(where="step BETWEEN :start AND :end")
     else:
-        width = 8**level
+        width = rollup_width(level)
         b0 = -(-start // width)  # first bucket fully inside
         b1 = (end + 1) // width - 1  # last bucket fully inside
         params.update(level=level, b0=b0, b1=b1, e0=b0 * width - 1, s1=(b1 + 1) * width)
-        parts = (
-            _ROLLUP_PART
-            + " UNION ALL "
-            + _RAW_PART.format(where="step BETWEEN :start AND :e0 OR step BETWEEN :s1 AND :end")
+        parts = " UNION ALL ".join(
+            (
+                _ROLLUP_PART,
+                _RAW_PART.format(where="step BETWEEN :start AND :e0"),
+                _RAW_PART.format(where="step BETWEEN :s1 AND :end"),
+            )
         )
     return conn.execute(_BUCKETS.format(parts=parts), params).fetchall()
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from itertools import chain
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def _check_step(tag: str, step: object) -> int:
         )
     step = int(step)
     if not 0 <= step < schema.MAX_STEP:
-        raise ValueError(f"tag {tag!r}: global_step must be in [0, 2**62), got {step}")
+        raise ValueError(f"tag {tag!r}: global_step must be in [0, 2**53), got {step}")
     return step
 
 
@@ -187,6 +188,63 @@ def histogram_record(tag: str, values: object, bins: object) -> tuple:
         posinf,
         neginf,
     )
+
+
+def rollup_rows(
+    tid: int, before: int, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
+) -> tuple[list[tuple], list[tuple]]:
+    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for one tag's new points.
+
+    ``steps`` are strictly increasing and all greater than ``before``, the tag's highest stored
+    step (-1 if none). Returns ``(new, merge)``: at each level only the first bucket can already
+    exist (when it also holds ``before``), so only that row needs an upsert.
+    """
+    finite = np.isfinite(values)
+    n = np.ones(len(steps), np.int64)
+    nan = np.isnan(values).astype(np.int64)
+    posinf = (values == np.inf).astype(np.int64)
+    neginf = (values == -np.inf).astype(np.int64)
+    vmin = np.where(finite, values, np.inf)
+    vmax = np.where(finite, values, -np.inf)
+    vsum = np.where(finite, values, 0.0)
+    s_first = s_last = keys = steps
+    w_last = walls
+    new: list[tuple] = []
+    merge: list[tuple] = []
+    shift = schema.ROLLUP_BASE_SHIFT
+    for level in range(1, schema.ROLLUP_LEVELS + 1):
+        keys = keys >> (shift if level == 1 else schema.ROLLUP_SHIFT)
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)] - 1
+        n, nan, posinf, neginf, vsum = (
+            np.add.reduceat(x, starts) for x in (n, nan, posinf, neginf, vsum)
+        )
+        vmin = np.minimum.reduceat(vmin, starts)
+        vmax = np.maximum.reduceat(vmax, starts)
+        w_last = np.maximum.reduceat(w_last, starts)
+        s_first, s_last, keys = s_first[starts], s_last[ends], keys[starts]
+        m = len(keys)
+        rows = zip(
+            [tid] * m,
+            [level] * m,
+            keys.tolist(),
+            n.tolist(),
+            nan.tolist(),
+            posinf.tolist(),
+            neginf.tolist(),
+            vmin.tolist(),
+            vmax.tolist(),
+            vsum.tolist(),
+            s_first.tolist(),
+            s_last.tolist(),
+            w_last.tolist(),
+            strict=True,
+        )
+        width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
+        if before >= 0 and before >> width_shift == keys[0]:
+            merge.append(next(rows))
+        new.extend(rows)
+    return new, merge
 
 
 def validate_graph_description(desc: object) -> dict:
@@ -276,7 +334,7 @@ class SummaryWriter:
         logdir: str | os.PathLike = "runs",
         run_name: str | None = None,
         flush_secs: float = 5.0,
-        max_queue: int = 10_000,
+        max_queue: int = 50_000,
         purge_step: int | None = None,
         *,
         log_dir: str | os.PathLike | None = None,
@@ -316,6 +374,7 @@ class SummaryWriter:
         self._conn = schema.open_for_write(self.path)
         self._lock = threading.Lock()
         self._closed = False
+        self._graph_logged = False
         try:
             self._open_run(purge_step)
         except BaseException:
@@ -383,7 +442,7 @@ class SummaryWriter:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        # tag registry: name -> (id, kind); _last/_rolled are lists indexed by tag id
+        # tag registry: name -> (id, kind); _last (latest step, for step=None) is indexed by id
         self._tags: dict[str, tuple[int, str]] = {}
         self._scalar_ids: dict[str, int] = {}
         last = schema.last_steps(conn)
@@ -395,8 +454,10 @@ class SummaryWriter:
             if kind == "scalar":
                 self._scalar_ids[tag] = tid
             self._last[tid] = last.get(tid, -1)
-        self._rolled = list(self._last)
-        self._back: dict[int, list[int]] = {}  # tag id -> [lowest, highest] rewritten step
+        # highest step stored per scalar tag: decides whether a flush may merge rollups
+        self._stored: dict[int, int] = {
+            tid: last[tid] for tid in self._scalar_ids.values() if tid in last
+        }
         self._buf: list[tuple] = []
         self._new_tags: list[tuple] = []
         self._hists: list[tuple] = []
@@ -417,7 +478,6 @@ class SummaryWriter:
             return known[0]
         tid = len(self._last)
         self._last.append(-1)
-        self._rolled.append(-1)
         self._tags[tag] = (tid, kind)
         if kind == "scalar":
             self._scalar_ids[tag] = tid
@@ -431,40 +491,42 @@ class SummaryWriter:
         anything with ``.item()``; NaN and ±Inf are stored faithfully. ``**_torch_only``
         accepts torch's ``new_style``/``double_precision`` flags (values are always float64).
         """
+        # Hot path, lock-free: a known tag, a float, an int step, no walltime. list.append is
+        # atomic and the flusher detaches the buffer with slice + del, so no point is lost.
+        tid = self._scalar_ids.get(tag)
+        if (
+            tid is None
+            or type(scalar_value) is not float
+            or type(global_step) is not int
+            or not 0 <= global_step < 9007199254740992
+            or walltime is not None
+        ):
+            self._add_scalar_checked(tag, scalar_value, global_step, walltime)
+            return
+        self._last[tid] = global_step
+        buf = self._buf
+        buf.append((tid, global_step, _time(), scalar_value))
+        if len(buf) >= self._max_queue:
+            self.flush()
+
+    def _add_scalar_checked(self, tag, value, global_step, walltime) -> None:
+        """Everything the hot path does not handle: conversion, validation, new tags."""
         with self._lock:
+            if type(value) is not float:
+                value = _to_float(tag, value)
+            if global_step is not None:
+                global_step = _check_step(tag, global_step)
+            wall = _time() if walltime is None else _check_wall(tag, walltime)
             tid = self._scalar_ids.get(tag)
-            if type(scalar_value) is not float:
-                scalar_value = _to_float(tag, scalar_value)
-            if type(global_step) is not int or not 0 <= global_step < 4611686018427387904:
-                if global_step is not None:
-                    global_step = _check_step(tag, global_step)
-            if tid is None:  # a new tag, or the writer is closed: checked, slow path
+            if tid is None:
                 tid = self._register(tag, "scalar")
             if global_step is None:
                 global_step = self._last[tid] + 1
-            last = self._last[tid]
-            if global_step <= last:
-                self._note_backwards(tid, global_step, last)
             self._last[tid] = global_step
-            self._buf.append(
-                (
-                    tid,
-                    global_step,
-                    _time() if walltime is None else _check_wall(tag, walltime),
-                    scalar_value,
-                )
-            )
-            if len(self._buf) >= self._max_queue:
-                self._flush_locked()
-
-    def _note_backwards(self, tid: int, step: int, last: int) -> None:
-        """Remember the step range rewritten out of order, so the flush re-rolls it."""
-        span = self._back.get(tid)
-        if span is None:
-            self._back[tid] = [step, last]
-        else:
-            span[0] = min(span[0], step)
-            span[1] = max(span[1], last)
+            self._buf.append((tid, global_step, wall, value))
+            full = len(self._buf) >= self._max_queue
+        if full:
+            self.flush()
 
     def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
         """Log ``main_tag/<name>`` for each entry (torch logs them as separate runs instead).
@@ -563,10 +625,11 @@ class SummaryWriter:
         with self._lock:
             self._ensure_open("add_graph")
             self._graphs.append((step, _time(), text))
+            self._graph_logged = True
             self._flush_locked()
 
-    def watch(self, session, every=10, histograms_every=None, graph=None, log_graph=True):
-        """Log per-variable statistics of a flowlog session; see :mod:`flowlog.watch`."""
+    def watch(self, session, every=10, histograms_every=None, global_step=None, log_graph=True):
+        """Log per-variable statistics of a flowlog session; see :func:`flowlog.watch.watch`."""
         from flowlog.watch import watch
 
         return watch(
@@ -574,9 +637,18 @@ class SummaryWriter:
             session,
             every=every,
             histograms_every=histograms_every,
-            graph=graph,
+            global_step=global_step,
             log_graph=log_graph,
         )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def graph_logged(self) -> bool:
+        """Whether this writer has logged a graph (``watch`` logs one only if not)."""
+        return self._graph_logged
 
     # hooks for flowlog.watch -------------------------------------------------------------
 
@@ -590,7 +662,16 @@ class SummaryWriter:
         with self._lock:
             self._ensure_open("numerics")
             self._numerics.append(
-                (step, _time(), run_index, node, op, phase, kind, json.dumps(list(inputs)))
+                (
+                    step,
+                    _time(),
+                    run_index,
+                    node,
+                    op,
+                    phase,
+                    kind,
+                    json.dumps(list(inputs), default=_jsonable),
+                )
             )
 
     # ------------------------------------------------------------------ flushing
@@ -606,23 +687,20 @@ class SummaryWriter:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
+        """One transaction with everything buffered (caller holds the lock)."""
         conn = self._conn
         buf = self._buf
+        n = len(buf)
+        batch = buf[:n]
+        del buf[:n]  # points appended meanwhile stay in the buffer
         conn.execute("BEGIN IMMEDIATE")
         try:
             if self._new_tags:
                 schema.insert_tags(conn, self._new_tags)
-            if buf:
-                schema.insert_scalars(conn, buf)
-            last, rolled, back = self._last, self._rolled, self._back
-            for tid in self._scalar_ids.values():
-                span = back.get(tid)
-                if span is not None:
-                    schema.update_rollups(
-                        conn, tid, min(span[0], rolled[tid] + 1), max(span[1], last[tid])
-                    )
-                elif last[tid] != rolled[tid]:
-                    schema.update_rollups(conn, tid, rolled[tid] + 1, last[tid])
+            stored = {}
+            if batch:
+                schema.insert_scalars(conn, batch)
+                stored = self._roll_up(batch)
             if self._hists:
                 schema.insert_histograms(conn, self._hists)
             if self._texts:
@@ -637,18 +715,49 @@ class SummaryWriter:
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
+            buf[:0] = batch  # keep the points for the next attempt
             raise
-        # committed: forget what was written (nothing is dropped if the transaction failed)
-        for tid in self._scalar_ids.values():
-            rolled[tid] = last[tid]
-        back.clear()
-        self._buf = []
+        self._stored.update(stored)
         self._new_tags = []
         self._hists = []
         self._texts = []
         self._numerics = []
         self._hparams = None
         self._graphs = []
+
+    def _roll_up(self, batch: list[tuple]) -> dict[int, int]:
+        """Update the rollups for a batch of points; returns the new highest step per tag.
+
+        A tag whose points in the batch all lie beyond its stored steps, in increasing order
+        (the normal case), gets its summaries computed here with numpy and merged in SQL. Any
+        other tag (steps rewritten or out of order) has the touched buckets recomputed from the
+        raw rows, which is always exact.
+        """
+        n = len(batch)
+        a = np.fromiter(chain.from_iterable(batch), np.float64, 4 * n).reshape(n, 4)
+        tids = a[:, 0].astype(np.int64)
+        order = np.argsort(tids, kind="stable")
+        tids = tids[order]
+        cuts = np.flatnonzero(tids[1:] != tids[:-1]) + 1
+        new: list[tuple] = []
+        merge: list[tuple] = []
+        stored: dict[int, int] = {}
+        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist(), strict=True):
+            rows = a[order[lo:hi]]
+            tid = int(tids[lo])
+            steps = rows[:, 1].astype(np.int64)
+            before = self._stored.get(tid, -1)
+            if steps[0] > before and bool(np.all(steps[1:] > steps[:-1])):
+                tag_new, tag_merge = rollup_rows(tid, before, steps, rows[:, 2], rows[:, 3])
+                new += tag_new
+                merge += tag_merge
+                stored[tid] = int(steps[-1])
+            else:
+                first, last = int(steps.min()), int(steps.max())
+                schema.update_rollups(self._conn, tid, first, last)
+                stored[tid] = max(before, last)
+        schema.merge_rollups(self._conn, new, merge)
+        return stored
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_secs):
@@ -712,6 +821,13 @@ def _check_mapping(what: str, value: object) -> dict:
         if not isinstance(key, str) or not key:
             raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
     return dict(value)
+
+
+def _jsonable(value: object) -> object:
+    """numpy scalars/arrays inside numerics input summaries become plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
 
 
 def _pid_alive(pid: int) -> bool:
