@@ -22,7 +22,7 @@ import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
-from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.app import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
 
 TAB_ID = "graph"
 TAB_LABEL = "Graph"
@@ -434,21 +434,29 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         Input(FOCUS, "data"),
         State(RUN, "value"),
+        State(RUN, "options"),
     )
-    def choose_run(runs_info, selected, focus, current):
+    def choose_run(runs_info, selected, focus, current, old_options):
+        """One run at a time: FOCUS's run, else the current one, else the first selected."""
         names = [r.get("name") for r in runs_info or [] if isinstance(r, dict)]
         if not names:
             names = [info.name for info in ctx.logdir.runs()]
         options = [{"label": n, "value": n} for n in names]
+        selected = [n for n in selected or [] if n in names]
         trigger = dash.ctx.triggered_id
         if trigger == FOCUS and isinstance(focus, dict) and focus.get("run") in names:
-            return options, focus["run"]
-        if current in names and trigger != SELECTED_RUNS:
-            return options, current
-        for n in selected or []:
-            if n in names:
-                return options, (current if current in (selected or []) else n)
-        return options, current if current in names else (names[0] if names else None)
+            value = focus["run"]
+        elif current in names and (trigger != SELECTED_RUNS or current in selected):
+            value = current
+        elif selected:
+            value = selected[0]
+        else:
+            value = names[0] if names else None
+        # unchanged outputs are not re-sent: that would reload the view on every refresh tick
+        return (
+            dash.no_update if options == old_options else options,
+            dash.no_update if value == current else value,
+        )
 
     @app.callback(
         Output(STEPS, "data"),
@@ -542,6 +550,41 @@ def register(app, ctx):
             new_selected,
             flow,
             None,
+        )
+
+    @app.callback(
+        Output(STEPS, "data", allow_duplicate=True),
+        Output(STEP, "max", allow_duplicate=True),
+        Output(STEP, "value", allow_duplicate=True),
+        Output(STEP, "disabled", allow_duplicate=True),
+        Output(FLOW, "figure", allow_duplicate=True),
+        Input(REFRESH, "n_intervals"),
+        State(RUN, "value"),
+        State(STEPS, "data"),
+        State(STEP, "value"),
+        prevent_initial_call=True,
+    )
+    def follow_live_run(_tick, name, old_steps, step_index):
+        """A run still being written gains watched steps: extend the slider (following the
+        newest step if it was there) and the gradient flow, leaving everything else alone."""
+        run = open_run(ctx, name)
+        if run is None or run.info.status != "running":
+            raise dash.exceptions.PreventUpdate
+        stats = cache.get(run)
+        steps = watched_steps(stats)
+        if steps == (old_steps or []):
+            raise dash.exceptions.PreventUpdate
+        at_end = not old_steps or step_index is None or step_index >= len(old_steps) - 1
+        idx = len(steps) - 1 if at_end else step_index
+        desc = run.graph() or {"nodes": []}
+        variables = gd.trainable_order(desc, stats.keys())
+        grads = {v: stats[v]["grad_norm"] for v in variables if "grad_norm" in stats.get(v, {})}
+        return (
+            steps,
+            max(len(steps) - 1, 0),
+            idx,
+            len(steps) < 2,
+            gf.gradient_flow_figure(variables, grads),
         )
 
     @app.callback(
