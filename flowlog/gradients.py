@@ -6,6 +6,9 @@ gradient function is told which inputs need a gradient, so no unused gradient no
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 
 from flowlog import api
@@ -101,3 +104,15 @@ def gradients(ys, xs, grad_ys=None, name="gradients") -> list[Tensor | None]:
                 if n and g is not None:
                     pending.setdefault(inp, []).append(g)
     return [results.get(x) for x in xs]
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``flowlog.gradients`` binds the package attribute ``flowlog.gradients`` to this
+    module, shadowing the lazily exported function; calling the module calls the function, so
+    ``fl.gradients(ys, xs)`` works either way."""
+
+    def __call__(self, ys, xs, grad_ys=None, name="gradients"):
+        return gradients(ys, xs, grad_ys=grad_ys, name=name)
+
+
+sys.modules[__name__].__class__ = _CallableModule
