@@ -102,6 +102,7 @@ class _Plan:
         "lines",
         "bound",
         "n_slots",
+        "copy_slots",
         "__weakref__",
     )
 
@@ -282,6 +283,8 @@ class Session:
             vals[plan.slot_of[ph]] = value
         check = self.check_numerics
         finding = None
+        copies = {}
+        copy_slots = plan.copy_slots
         errstate = np.errstate(all="ignore") if check else _nullcontext
         with errstate:
             for slot, kernel, in_slots, node, written in plan.entries:
@@ -290,6 +293,8 @@ class Session:
                         vals[slot] = kernel(*[vals[i] for i in in_slots])
                     except Exception as exc:
                         raise _op_error(node, exc, [vals[i] for i in in_slots]) from exc
+                if slot in copy_slots:  # fetched, and a later update could change it
+                    copies[slot] = vals[slot].copy()
                 if check and finding is None:
                     kind = _nonfinite(vals[slot])
                     if kind is None:
@@ -311,6 +316,8 @@ class Session:
                                 for i, j in zip(node.inputs, in_slots, strict=False)
                             ],
                         )
+        for slot, value in copies.items():
+            vals[slot] = value
         result = plan.rebuild(vals)
         if check:
             self.last_numerics = finding
@@ -508,13 +515,10 @@ class Session:
         plan.lines = lines
         plan.bound = bound
         plan.n_slots = len(order)
+        plan.copy_slots = frozenset(slot_of[n] for n in fetched if n in alias)
         rebuild_src = "lambda V, " + ", ".join(f"key{i}=key{i}" for i in range(len(keys)))
         rebuild_src = (
-            rebuild_src.rstrip(", ")
-            + ": "
-            + template.format(
-                *[f"V[{slot_of[n]}]" if n not in alias else f"V[{slot_of[n]}].copy()" for n in flat]
-            )
+            rebuild_src.rstrip(", ") + ": " + template.format(*[f"V[{slot_of[n]}]" for n in flat])
         )
         plan.rebuild = eval(rebuild_src, {f"key{i}": k for i, k in enumerate(keys)})  # noqa: S307
         return plan
