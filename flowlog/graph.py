@@ -85,6 +85,14 @@ class Tensor:
             "run it in a Session, or use fl.equal/fl.greater to build a comparison node"
         )
 
+    def _no_compare(self, other):
+        raise TypeError(
+            f"comparison operators do not build nodes (and {self.name!r} has no value yet); "
+            "use fl.greater, fl.less, fl.greater_equal, fl.less_equal or fl.equal"
+        )
+
+    __lt__ = __le__ = __gt__ = __ge__ = _no_compare
+
     def __iter__(self):
         raise TypeError(f"graph node {self.name!r} is not iterable")
 
