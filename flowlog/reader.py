@@ -358,7 +358,9 @@ class Logdir:
 
     def _discover(self) -> dict[str, str]:
         """``{run name: path}`` of every ``*.flowlog.db`` file under the logdir."""
-        found = {}
+        found: dict[str, str] = {}
+        if not os.path.isdir(self.path):
+            return found  # not created yet: no runs (the dashboard may start first)
         suffix = schema.RUN_SUFFIX
         for root, dirs, files in os.walk(self.path, onerror=self._walk_error):
             dirs.sort()

@@ -20,6 +20,7 @@ Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 
@@ -202,6 +203,41 @@ def open_for_write(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def create_log(path: str, meta: dict) -> bool:
+    """Create a complete run database at ``path`` atomically; False if ``path`` exists.
+
+    The schema and the run row are written to a temporary file first, which is then hard-linked
+    into place, so a reader scanning the logdir never sees a half-initialised run and two
+    processes can never both create the same run. The WAL mode setting is persistent, so the
+    file is in WAL mode from its first appearance.
+    """
+    import threading
+
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        _pragmas(conn)
+        conn.execute("PRAGMA journal_mode = WAL")
+        _migrate(conn, 0)
+        start_run(conn, meta)
+    finally:
+        conn.close()
+    try:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this filesystem: rename (tiny race, documented)
+            if os.path.exists(path):
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:

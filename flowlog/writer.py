@@ -368,6 +368,8 @@ class SummaryWriter:
             self.run_name = _check_run_name(run_name)
             self.path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            if not os.path.exists(self.path):
+                schema.create_log(self.path, self._meta())  # False: another process won
         real = os.path.realpath(self.path)
         if real in _OPEN_PATHS:
             raise ValueError(f"run {self.run_name!r} is already open for writing in this process")
@@ -397,14 +399,24 @@ class SummaryWriter:
         the same second never share a run."""
         base = _default_run_name(suffix)
         for i in range(1, 1000):
-            name = base if i == 1 else f"{base}_{i}"
-            path = os.path.join(self.logdir, name + schema.RUN_SUFFIX)
-            try:
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            except FileExistsError:
-                continue
-            return name, path
+            self.run_name = base if i == 1 else f"{base}_{i}"
+            path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
+            if schema.create_log(path, self._meta()):
+                return self.run_name, path
         raise RuntimeError(f"cannot find a free run name like {base!r} in {self.logdir}")
+
+    def _meta(self) -> dict:
+        now = _time()
+        return {
+            "name": self.run_name,
+            "start_time": now,
+            "heartbeat": now,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "cmdline": list(sys.argv),
+            "flowlog_version": __version__,
+            "flush_secs": self.flush_secs,
+        }
 
     def _open_run(self, purge_step: int | None) -> None:
         conn = self._conn
@@ -422,20 +434,7 @@ class SummaryWriter:
                     f"run {self.run_name!r} ({self.path}) is being written by process "
                     f"{prev['pid']}; use another run_name"
                 )
-            now = _time()
-            schema.start_run(
-                conn,
-                {
-                    "name": self.run_name,
-                    "start_time": now,
-                    "heartbeat": now,
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "cmdline": list(sys.argv),
-                    "flowlog_version": __version__,
-                    "flush_secs": self.flush_secs,
-                },
-            )
+            schema.start_run(conn, self._meta())
             if purge_step is not None:
                 schema.purge_from(conn, purge_step)
             conn.execute("COMMIT")
