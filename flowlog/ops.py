@@ -1234,8 +1234,8 @@ class _Stateful(Op):
     stateful = True
     arity = None
 
-    def infer(self, inputs, attrs):
-        return (), None
+    def infer(self, inputs, attrs):  # the value is None: neither shape nor dtype
+        return None, None
 
 
 @register

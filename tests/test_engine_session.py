@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -329,3 +330,20 @@ def test_importing_flowlog_does_not_import_the_engine():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_steady_state_runs_leave_no_garbage_cycles(model):
+    """Per-step reference cycles would make Python's cycle collector a cost of training."""
+    m = model
+    feed = {m["x"]: m["X"], m["y"]: m["Y"]}
+    sess = fl.Session(graph=m["g"])
+    sess.run([m["train"], m["loss"]], feed)  # compile the plan first
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            sess.run([m["train"], m["loss"]], feed)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0
