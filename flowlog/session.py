@@ -130,6 +130,24 @@ class _RunValues:
         return None if slot is None else self._vals[slot]
 
 
+class _CapturedValues:
+    """``values(node)`` for a compiled run: the nodes the hooks asked for, else ``None``."""
+
+    __slots__ = ("_sess", "_captured")
+
+    def __init__(self, sess, captured):
+        self._sess, self._captured = sess, captured
+
+    def __call__(self, node):
+        if isinstance(node, str):
+            node = self._sess.graph.get_tensor_by_name(node)
+        if node.kind == "variable":
+            value = self._sess._storage.get(node)
+            if value is not None:
+                return value
+        return self._captured.get(node)
+
+
 class Session:
     """Runs fetches of one graph; owns that graph's variable values.
 
@@ -244,8 +262,11 @@ class Session:
         else:
             args = ()
         if self._hooks or self.check_numerics:
-            return self._run_inspected(plan, args)
+            return self._run_with_hooks(plan, args, fetches, feed_dict)
         self.run_count += 1
+        return self._call(plan, args)
+
+    def _call(self, plan, args):
         try:
             return plan.fn(*args)
         except Exception as exc:
@@ -253,6 +274,43 @@ class Session:
             if err is None:
                 raise
             raise err from exc
+
+    def _run_with_hooks(self, plan, args, fetches, feed_dict):
+        """Call ``before_run`` hooks, run, call ``after_run`` hooks.
+
+        A hook's ``before_run`` may return the nodes (or names) it wants to see; when every hook
+        does so and numerics are not checked, the run stays compiled with those nodes as extra
+        fetches. A ``None`` return means "everything": the run is interpreted and keeps all
+        values.
+        """
+        wanted: list = []
+        capture_all = bool(self.check_numerics)
+        for hook in self._hooks:
+            before = getattr(hook, "before_run", None)
+            asked = before(self) if before is not None else ()
+            if asked is None:
+                capture_all = True
+            elif not capture_all:
+                wanted.extend([asked] if isinstance(asked, (Tensor, str)) else asked)
+        if capture_all:
+            return self._run_inspected(plan, args)
+        self.run_count += 1
+        if wanted:
+            both = self._lookup((fetches, wanted), feed_dict)
+            result, extra = self._call(
+                both, self._feed_values(both, feed_dict) if feed_dict else ()
+            )
+            captured = {
+                self._resolve(n, "hook node"): v for n, v in zip(wanted, extra, strict=True)
+            }
+        else:
+            result, captured = self._call(plan, args), {}
+        values = _CapturedValues(self, captured)
+        for hook in self._hooks:
+            after = getattr(hook, "after_run", None)
+            if after is not None:
+                after(self, values)
+        return result
 
     def _feed_values(self, plan, feed_dict):
         args = []
@@ -271,11 +329,6 @@ class Session:
         """The step-list interpreter: keeps every value for hooks and checks numerics."""
         run_index = self.run_count
         self.run_count += 1
-        wanted = []
-        for hook in self._hooks:
-            before = getattr(hook, "before_run", None)
-            if before is not None:
-                wanted.append(before(self))
         vals = [None] * plan.n_slots
         for slot, value in plan.bound:
             vals[slot] = value

@@ -347,3 +347,32 @@ def test_steady_state_runs_leave_no_garbage_cycles(model):
     finally:
         gc.enable()
     assert unreachable == 0
+
+
+class SelectiveHook(RecordingHook):
+    """Asks for specific nodes, so runs stay on the compiled path."""
+
+    def before_run(self, sess):
+        super().before_run(sess)
+        return [n for n in self.nodes.values() if n != "pred"]
+
+
+def test_hooks_that_name_their_nodes_keep_runs_compiled(model):
+    m = model
+    sess = fl.Session(graph=m["g"])
+    hook = SelectiveHook(
+        {"loss": m["loss"], "grad": m["g"].gradient_of["w"], "w": m["w"], "pred": "pred"}
+    )
+    sess.add_hook(hook)
+    feed = {m["x"]: m["X"], m["y"]: m["Y"]}
+    w0 = sess.value(m["w"])
+    _, loss = sess.run([m["train"], m["loss"]], feed)
+    seen = hook.seen[-1]
+    assert seen["loss"] == pytest.approx(loss)
+    np.testing.assert_allclose(seen["w"], sess.value(m["w"]))  # after the update
+    np.testing.assert_allclose(w0 - 0.1 * seen["grad"], seen["w"])
+    assert seen["pred"] is None  # not asked for, so not captured
+    assert any(key[1] == "frozen" for key in sess._plans)  # a compiled plan with extra fetches
+    sess.add_hook(RecordingHook({"pred": m["pred"]}))  # one hook wanting everything
+    sess.run([m["train"], m["loss"]], feed)
+    assert hook.seen[-1]["pred"] is not None and hook.calls.count("before") == 2
