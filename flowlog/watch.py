@@ -95,27 +95,31 @@ class WatchHook:
         self.histograms_every = 10 * self.every if histograms_every is None else histograms_every
         self._global_step = global_step
         self._before: dict = {}
+        self._run_step = 0
         self._declared: set[str] = set()
 
-    def _step(self, sess) -> int:
-        # the session counts a run before calling hooks, so run_count - 1 is this run's index
-        return int(self._global_step()) if self._global_step is not None else sess.run_count - 1
+    def before_run(self, sess):
+        """Decide whether this run is watched; returns what the run must keep for us.
 
-    def _due(self, step: int) -> bool:
-        return step % self.every == 0
-
-    def before_run(self, sess) -> None:
+        ``[]`` (nothing) keeps unwatched runs on the session's compiled fast path; ``None``
+        (everything) on watched runs, so gradients that this run did not compute read as
+        ``None`` instead of being computed just for logging.
+        """
+        self._before = {}
         if self.writer.closed:
-            return
-        if self._due(self._step(sess)):
-            self._before = {v: sess.value(v) for v in sess.graph.trainable_variables()}
-        else:
-            self._before = {}
+            return []
+        # hooks run before the session counts the run: run_count is this run's index
+        step = int(self._global_step()) if self._global_step is not None else sess.run_count
+        self._run_step = step
+        if step % self.every:
+            return []
+        self._before = {v: sess.value(v) for v in sess.graph.trainable_variables()}
+        return None
 
     def after_run(self, sess, values) -> None:
         if self.writer.closed:
             return
-        step = self._step(sess)
+        step = self._run_step
         finding = getattr(sess, "last_numerics", None)
         if sess.check_numerics and finding is not None:
             self.writer._add_numerics(
@@ -127,7 +131,7 @@ class WatchHook:
                 finding.kind,
                 finding.inputs,
             )
-        if not self._due(step):
+        if step % self.every:
             return
         graph = sess.graph
         hist_due = self.histograms_every > 0 and step % self.histograms_every == 0
