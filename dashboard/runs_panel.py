@@ -24,6 +24,7 @@ CHECKED = "runs-checked"  # every checked run, also those hidden by the filter
 KNOWN = "runs-known"  # runs seen so far: a run not in here is new and gets checked
 EMPTY = "runs-empty"
 WARNINGS = "runs-warnings"
+WARNINGS_SEEN = "runs-warnings-seen"  # the warnings shown, to re-render only on change
 LIVE = "live-indicator"
 FILTER_ERROR = "runs-filter-error"
 
@@ -110,6 +111,7 @@ def layout(ctx):
             ),
             dcc.Store(id=CHECKED, data=[]),
             dcc.Store(id=KNOWN, data=[]),
+            dcc.Store(id=WARNINGS_SEEN, data=[]),
             html.Div(id=WARNINGS, className="fl-warnings"),
         ],
     )
@@ -120,19 +122,23 @@ def register(app, ctx):
         Output(RUNS_INFO, "data"),
         Output(EMPTY, "children"),
         Output(WARNINGS, "children"),
+        Output(WARNINGS_SEEN, "data"),
         Output(LIVE, "children"),
         Output(LIVE, "className"),
         Input(REFRESH, "n_intervals"),
         State(RUNS_INFO, "data"),
+        State(WARNINGS_SEEN, "data"),
     )
-    def refresh(_n, old):
+    def refresh(_n, old, old_warnings):
         info, warnings, problem = discover(ctx)
         live = any(r["status"] == "running" for r in info)
         stamp = time.strftime("%H:%M:%S")
         indicator = f"{'live' if live else 'idle'} · checked {stamp}"
         cls = "fl-live fl-live-on" if live else "fl-live"
         warn = []
-        if warnings:
+        if warnings == (old_warnings or []):
+            warn = dash.no_update  # keep the box as is (the user may have opened it)
+        elif warnings:
             warn = html.Details(
                 className="fl-warn-box",
                 children=[
@@ -141,7 +147,8 @@ def register(app, ctx):
                 ],
             )
         data = info if info != old else dash.no_update
-        return data, problem or "", warn, indicator, cls
+        seen = warnings if warn is not dash.no_update else dash.no_update
+        return data, problem or "", warn, seen, indicator, cls
 
     @app.callback(
         Output(SELECTED_RUNS, "data"),

@@ -25,7 +25,8 @@ def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None 
     """Indices (sorted) of the points to draw for ``y`` over ``x`` within ``[lo, hi]``.
 
     Per bucket: the finite min and max of ``y``; every non-finite point's first occurrence per
-    bucket too, so NaN/Inf stay visible. With at most ``2 * buckets`` points in range, all of them.
+    bucket too, so NaN/Inf stay visible; and the first and last point in range. With at most
+    ``2 * buckets`` points in range, all of them.
     """
     x = np.asarray(x)
     y = np.asarray(y, dtype=np.float64)
@@ -38,7 +39,7 @@ def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None 
         return inside
     b = bucket_index(x[inside], float(lo), float(hi), buckets)
     fin = np.isfinite(y[inside])
-    picks = []
+    picks = [inside[[0, -1]]]  # the ends, so the line spans the range and shows the latest value
     if fin.any():
         idx, bf, yf = inside[fin], b[fin], y[inside][fin]
         order = np.lexsort((yf, bf))  # by bucket, then by value
@@ -99,3 +100,47 @@ def group_stats(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 1000):
         mean = np.nanmean(stack, axis=0)
         std = np.nanstd(stack, axis=0)
     return grid, mean, std, len(pairs)
+
+
+def _cdf(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if edges.size != counts.size + 1:
+        raise ValueError(f"need len(edges) == len(counts) + 1, got {edges.size} and {counts.size}")
+    return edges, np.r_[0.0, np.cumsum(counts)]
+
+
+def histogram_percentiles(edges, counts, qs) -> np.ndarray:
+    """Values at quantiles ``qs`` (0..1) of a bucketed histogram, linear within each bucket.
+
+    NaN for every quantile when the histogram holds no finite value.
+    """
+    qs = np.asarray(qs, dtype=np.float64)
+    if qs.size and (qs.min() < 0 or qs.max() > 1):
+        raise ValueError(f"quantiles must be within [0, 1], got {qs.tolist()}")
+    if np.size(edges) == 0:
+        return np.full(qs.shape, np.nan)
+    edges, cum = _cdf(edges, counts)
+    if cum[-1] <= 0:
+        return np.full(qs.shape, np.nan)
+    counts = np.diff(cum)
+    t = qs * cum[-1]
+    # bucket holding the t-th value: the first whose cumulative count reaches t
+    i = np.clip(np.searchsorted(cum, t, side="left") - 1, 0, counts.size - 1)
+    i = np.where(t <= 0, np.argmax(counts > 0), i)  # q=0: left edge of the first non-empty one
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip(np.where(counts[i] > 0, (t - cum[i]) / counts[i], 0.0), 0.0, 1.0)
+    return edges[i] + frac * (edges[i + 1] - edges[i])
+
+
+def rebin(edges, counts, grid) -> np.ndarray:
+    """Counts of a bucketed histogram redistributed onto the bucket edges ``grid``.
+
+    Counts are spread uniformly within each source bucket (the CDF is interpolated), so every
+    step of a heatmap shares one value axis; the total within the grid's span is preserved.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    if np.size(edges) == 0:
+        return np.zeros(max(grid.size - 1, 0))
+    edges, cum = _cdf(edges, counts)
+    return np.diff(np.interp(grid, edges, cum, left=0.0, right=cum[-1]))

@@ -103,7 +103,8 @@ def test_minmax_select_keeps_spikes_and_bucket_extremes():
     y[12345] = 50.0
     y[77777] = -60.0
     sel = minmax_select(x, y, buckets=1000)
-    assert sel.size <= 2000 and np.all(np.diff(sel) > 0)
+    assert sel.size <= 2002 and np.all(np.diff(sel) > 0)
+    assert sel[0] == 0 and sel[-1] == x.size - 1
     assert 12345 in sel and 77777 in sel
     # every bucket's min and max is among the selected points (reference: a Python loop)
     b = np.floor(x * (1000 / (x[-1] - x[0]))).clip(0, 999).astype(int)
@@ -137,3 +138,37 @@ def test_group_stats_mean_and_std_over_runs():
     np.testing.assert_allclose(grid, np.linspace(0, 100, 11))
     np.testing.assert_allclose(mean, grid + 2)
     np.testing.assert_allclose(std, np.full(11, np.std([0, 2, 4])))
+
+
+def test_histogram_percentiles_match_numpy_on_fine_buckets():
+    from flowlog.dashboard.series import histogram_percentiles
+
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=200_000)
+    counts, edges = np.histogram(v, bins=2000)
+    qs = [0, 0.07, 0.16, 0.5, 0.84, 0.93, 1]
+    got = histogram_percentiles(edges, counts, qs)
+    np.testing.assert_allclose(got, np.quantile(v, qs), atol=0.01)
+    assert got[0] == edges[0] and got[-1] == edges[-1]
+
+
+def test_histogram_percentiles_with_empty_buckets_and_no_data():
+    from flowlog.dashboard.series import histogram_percentiles
+
+    got = histogram_percentiles([0, 1, 2, 3], [5, 0, 5], [0.25, 0.5, 0.75])
+    np.testing.assert_allclose(got, [0.5, 1.0, 2.5])
+    assert np.isnan(histogram_percentiles([], [], [0.5])).all()
+    assert np.isnan(histogram_percentiles([0, 1], [0], [0.5])).all()
+    with pytest.raises(ValueError, match="quantiles"):
+        histogram_percentiles([0, 1], [1], [1.5])
+    with pytest.raises(ValueError, match="len\\(edges\\)"):
+        histogram_percentiles([0, 1, 2], [1], [0.5])
+
+
+def test_rebin_preserves_counts_and_spreads_uniformly():
+    from flowlog.dashboard.series import rebin
+
+    out = rebin([0, 2, 4], [10, 20], np.linspace(0, 4, 5))
+    np.testing.assert_allclose(out, [5, 5, 10, 10])
+    assert rebin([], [], [0, 1, 2]).tolist() == [0, 0]
+    np.testing.assert_allclose(rebin([0, 1], [4], [-1, 0, 0.5, 2]), [0, 2, 2])

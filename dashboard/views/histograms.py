@@ -1,14 +1,279 @@
-"""Histograms view placeholder (being written)."""
+"""Histograms: weights and gradients over steps, like TensorBoard's Histograms/Distributions.
 
-from dash import html
+Per tag: a percentile-band chart (all selected runs, in their colours) computed from the stored
+bucket counts, and per run either offset ridgelines (one curve per step, older behind) or a
+step x value heatmap on a shared value axis. Charts refresh when a run logs a new histogram.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+import dash
+import numpy as np
+import plotly.graph_objects as go
+from dash import Input, Output, State, dcc, html
+from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS
+from flowlog.dashboard.colors import rgba
+from flowlog.dashboard.series import histogram_percentiles, rebin
 
 TAB_ID = "histograms"
 TAB_LABEL = "Histograms"
 
+MODE = "hist-mode"
+TAG_FILTER = "hist-tag-filter"
+CHARTS = "hist-charts"
+VERSION = "hist-version"
+
+MAX_RIDGES = 40  # steps drawn as ridgelines; evenly spaced over the run, always the last one
+HEATMAP_BINS = 80
+# TensorBoard's distribution bands: min, 7%, 16%, 31%, median, 69%, 84%, 93%, max
+QUANTILES = [0.0, 0.07, 0.16, 0.31, 0.5, 0.69, 0.84, 0.93, 1.0]
+FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif")
+
+
+def pick_steps(n: int, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` of ``n`` items, evenly spaced, first and last included."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def percentile_figure(tag: str, per_run: dict[str, tuple[str, list]]) -> go.Figure:
+    """Bands between symmetric quantiles (darker towards the median) and the median line."""
+    fig = go.Figure()
+    for name, (color, hists) in per_run.items():
+        if not hists:
+            continue
+        steps = np.array([h.step for h in hists])
+        q = np.array([histogram_percentiles(h.edges, h.counts, QUANTILES) for h in hists])
+        label = escape(name)
+        for k, alpha in ((0, 0.10), (1, 0.16), (2, 0.24), (3, 0.32)):
+            lo, hi = q[:, k], q[:, -1 - k]
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[steps, steps[::-1]],
+                    y=np.r_[hi, lo[::-1]],
+                    fill="toself",
+                    fillcolor=rgba(color, alpha),
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=label,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=q[:, 4],
+                mode="lines+markers",
+                marker=dict(size=4),
+                line=dict(color=color, width=2),
+                name=label,
+                legendgroup=label,
+                customdata=np.column_stack([q[:, 0], q[:, 2], q[:, 6], q[:, 8]]),
+                hovertemplate=f"<b>{label}</b><br>step %{{x}}<br>median %{{y:.4g}}"
+                "<br>16–84%: %{customdata[1]:.4g} … %{customdata[2]:.4g}"
+                "<br>min/max: %{customdata[0]:.4g} … %{customdata[3]:.4g}<extra></extra>",
+            )
+        )
+    _style(fig, f"{tag} — distribution over steps", "step", "value", 300)
+    return fig
+
+
+def ridge_figure(tag: str, name: str, color: str, hists: list) -> go.Figure:
+    """Offset ridgelines: one density curve per step, step 0 at the back (top)."""
+    fig = go.Figure()
+    hists = [h for h in hists if np.size(h.edges)]
+    if hists:
+        picked = [hists[i] for i in pick_steps(len(hists), MAX_RIDGES)]
+        steps = np.array([h.step for h in picked], dtype=np.float64)
+        spacing = np.median(np.diff(steps)) if steps.size > 1 else 1.0
+        height = 2.5 * spacing
+        peak = max(float((h.counts / np.diff(h.edges)).max()) for h in picked) or 1.0
+        label = escape(name)
+        for j, h in enumerate(picked):
+            dens = np.asarray(h.counts) / np.diff(h.edges) / peak
+            centers = (np.asarray(h.edges[:-1]) + np.asarray(h.edges[1:])) / 2
+            x = np.r_[h.edges[0], centers, h.edges[-1]]
+            y = h.step - np.r_[0.0, dens, 0.0] * height
+            shade = 0.35 + 0.65 * j / max(len(picked) - 1, 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    fill="toself",
+                    fillcolor=rgba(color, 0.10 + 0.25 * shade),
+                    line=dict(color=rgba(color, shade), width=1),
+                    showlegend=False,
+                    name=f"step {h.step}",
+                    hovertemplate=f"<b>{label}</b><br>step {h.step}<br>value %{{x:.4g}}"
+                    "<extra></extra>",
+                )
+            )
+    _style(fig, f"{tag} — {name}", "value", "step", 300)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def heatmap_figure(tag: str, name: str, color: str, hists: list) -> go.Figure:
+    """Step x value heatmap; every step's counts rebinned onto one shared value grid."""
+    fig = go.Figure()
+    hists = [h for h in hists if np.size(h.edges)]
+    if hists:
+        lo = min(float(h.edges[0]) for h in hists)
+        hi = max(float(h.edges[-1]) for h in hists)
+        hi = hi if hi > lo else lo + 1.0
+        grid = np.linspace(lo, hi, HEATMAP_BINS + 1)
+        z = np.array([rebin(h.edges, h.counts, grid) for h in hists])
+        z = z / np.maximum(z.sum(axis=1, keepdims=True), 1e-300)  # fraction per step
+        fig.add_trace(
+            go.Heatmap(
+                x=(grid[:-1] + grid[1:]) / 2,
+                y=np.array([h.step for h in hists]),
+                z=z,
+                colorscale=[[0, "#ffffff"], [1, color]],
+                colorbar=dict(title=dict(text="fraction"), thickness=10),
+                hovertemplate="step %{y}<br>value %{x:.4g}<br>fraction %{z:.3f}<extra></extra>",
+            )
+        )
+    _style(fig, f"{tag} — {name}", "value", "step", 300)
+    return fig
+
+
+def _style(fig, title, xtitle, ytitle, height):
+    fig.update_layout(
+        title=dict(text=escape(title), font=dict(size=14), x=0.01, xanchor="left"),
+        template="plotly_white",
+        height=height,
+        margin=dict(l=55, r=15, t=40, b=40),
+        xaxis=dict(title=dict(text=xtitle), gridcolor="#eceef1"),
+        yaxis=dict(title=dict(text=ytitle), gridcolor="#eceef1"),
+        legend=dict(orientation="h", y=-0.25, font=dict(size=11)),
+        font=FONT,
+    )
+    if not fig.data:
+        fig.add_annotation(
+            text="no finite values logged", showarrow=False, xref="paper", yref="paper"
+        )
+
 
 def layout(ctx):
-    return html.Div("Histograms view", className="fl-view")
+    return html.Div(
+        className="fl-view fl-histograms",
+        children=[
+            html.Div(
+                className="fl-toolbar",
+                children=[
+                    dcc.Input(
+                        id=TAG_FILTER,
+                        type="text",
+                        placeholder="filter tags (regex)",
+                        debounce=0.3,
+                        className="fl-input fl-tag-filter",
+                    ),
+                    dcc.RadioItems(
+                        id=MODE,
+                        options=[
+                            {"label": "Ridgelines", "value": "ridge"},
+                            {"label": "Heatmap", "value": "heatmap"},
+                        ],
+                        value="ridge",
+                        inline=True,
+                        className="fl-segmented",
+                    ),
+                ],
+            ),
+            dcc.Store(id=VERSION),
+            html.Div(id=CHARTS, className="fl-chart-groups"),
+        ],
+    )
 
 
 def register(app, ctx):
-    return None
+    def collect(info, selected, pattern):
+        colors = {r["name"]: r["color"] for r in info or []}
+        rx = re.compile(pattern) if pattern else None
+        by_tag: dict[str, dict[str, tuple[str, list]]] = {}
+        version = []
+        for name in selected or []:
+            if name not in colors:
+                continue
+            try:
+                run = ctx.run(name)
+                tags = run.tags(kind="histogram")
+            except KeyError:
+                continue
+            for t in tags:
+                if rx is not None and not rx.search(t.tag):
+                    continue
+                version.append([name, t.tag, t.count, t.last_step])
+                by_tag.setdefault(t.tag, {})[name] = (colors[name], t)
+        return by_tag, version
+
+    @app.callback(
+        Output(CHARTS, "children"),
+        Output(VERSION, "data"),
+        Input(RUNS_INFO, "data"),
+        Input(SELECTED_RUNS, "data"),
+        Input(TAG_FILTER, "value"),
+        Input(MODE, "value"),
+        State(VERSION, "data"),
+    )
+    def charts(info, selected, pattern, mode, old_version):
+        try:
+            by_tag, version = collect(info, selected, pattern)
+        except re.error as e:
+            return html.Div(f"bad tag filter regex: {e}", className="fl-message"), dash.no_update
+        key = [version, mode, pattern]
+        if old_version == key and dash.ctx.triggered_id == RUNS_INFO:
+            return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
+        if not by_tag:
+            return (
+                html.Div(
+                    "No histograms in the selected runs. Log some with "
+                    "`writer.add_histogram(tag, values, step)` or `writer.watch(session)`.",
+                    className="fl-message",
+                ),
+                key,
+            )
+        groups = []
+        for tag in sorted(by_tag):
+            per_run = {}
+            for name, (color, _info) in sorted(by_tag[tag].items()):
+                per_run[name] = (color, ctx.run(name).histograms(tag))
+            cards = [
+                html.Div(
+                    dcc.Graph(
+                        figure=percentile_figure(tag, per_run), config={"displaylogo": False}
+                    ),
+                    className="fl-card",
+                )
+            ]
+            build = heatmap_figure if mode == "heatmap" else ridge_figure
+            for name, (color, hists) in per_run.items():
+                cards.append(
+                    html.Div(
+                        dcc.Graph(
+                            figure=build(tag, name, color, hists),
+                            config={"displaylogo": False},
+                            className=f"fl-hist-{mode}",
+                        ),
+                        className="fl-card",
+                    )
+                )
+            groups.append(
+                html.Details(
+                    open=True,
+                    className="fl-group",
+                    children=[
+                        html.Summary(
+                            [html.Span(tag), html.Span(str(len(per_run)), className="fl-count")]
+                        ),
+                        html.Div(cards, className="fl-chart-grid"),
+                    ],
+                )
+            )
+        return groups, key

@@ -4,7 +4,8 @@ Every chart is its own callback (pattern-matching id), so the first chart draws 
 others load. Series are smoothed on the server at full resolution, then reduced to each
 bucket's min and max point (``series.minmax_select``) so a chart stays under ~1,200 points per
 trace; zooming re-fetches the visible range at finer resolution, down to every point. The
-REFRESH interval appends only new points (``run.scalars_since``) via ``extendData``.
+REFRESH interval appends only new points (``run.scalars_since``) in the browser
+(``assets/scalars.js``), without redrawing or re-sending the chart.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from html import escape
 import dash
 import numpy as np
 import plotly.graph_objects as go
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import color_for_index, rgba
 from flowlog.dashboard.series import group_stats, minmax_select
@@ -44,6 +45,8 @@ DOWNLOAD = "sc-download"
 MESSAGE = "sc-message"
 GRAPH = "sc-graph"  # pattern id type: {"type": GRAPH, "tag": tag}
 STATE = "sc-state"
+EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
+EXTENDED = "sc-extended"  # sequence number of the last append done (clientside output)
 
 BUCKETS = 600  # per visible range: about one per horizontal pixel of a chart
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
@@ -400,7 +403,7 @@ class ScalarsView:
 
     # --- live -------------------------------------------------------------------------------
     def extend(self, state, runs_info):
-        """``(extendData, new state)`` with the points written since the chart was drawn.
+        """``(append spec, new state)`` with the points written since the chart was drawn.
 
         Returns ``None`` when the chart must be rebuilt (a new run or too many new points).
         """
@@ -442,7 +445,12 @@ class ScalarsView:
         state["appended"] += total
         if state["appended"] > LIVE_REBUILD_AFTER:
             return None
-        return [dict(x=xs, y=ys, customdata=cds), idx], state
+        state["seq"] = state.get("seq", 0) + 1
+        return {
+            "update": dict(x=xs, y=ys, customdata=cds),
+            "traces": idx,
+            "seq": state["seq"],
+        }, state
 
     # --- export -----------------------------------------------------------------------------
     def export_rows(self, selected, tags, weight, ranges):
@@ -598,6 +606,8 @@ def _chart(tag: str):
                 },
             ),
             dcc.Store(id={"type": STATE, "tag": tag}),
+            dcc.Store(id={"type": EXTEND, "tag": tag}),
+            dcc.Store(id={"type": EXTENDED, "tag": tag}),
         ],
     )
 
@@ -706,7 +716,7 @@ def register(app, ctx):
         return fig, state
 
     @app.callback(
-        Output({"type": GRAPH, "tag": ALL}, "extendData"),
+        Output({"type": EXTEND, "tag": ALL}, "data"),
         Output({"type": GRAPH, "tag": ALL}, "figure", allow_duplicate=True),
         Output({"type": STATE, "tag": ALL}, "data", allow_duplicate=True),
         Input(RUNS_INFO, "data"),
@@ -738,6 +748,14 @@ def register(app, ctx):
             figs.append(f)
             out_states.append(s)
         return ext, figs, out_states
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="flowlog_scalars", function_name="extend"),
+        Output({"type": EXTENDED, "tag": MATCH}, "data"),
+        Input({"type": EXTEND, "tag": MATCH}, "data"),
+        State({"type": EXTEND, "tag": MATCH}, "id"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(FOCUS, "data", allow_duplicate=True),

@@ -1,0 +1,278 @@
+"""The dashboard in a real headless Chromium, on logdirs written by the real SummaryWriter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from flowlog.writer import SummaryWriter
+
+pytestmark = pytest.mark.browser
+
+EVIL = "<img src=x onerror=window.__pwned=1>"
+N = 3000
+
+
+def write_run(logdir, name, *, n=N, seed=0, lr=0.1, nan_at=None, evil_tag=False, close=True):
+    rng = np.random.default_rng(seed)
+    w = SummaryWriter(logdir, run_name=name, flush_secs=0.2)
+    loss = np.exp(-np.arange(n) / 700) + 0.05 * rng.normal(size=n)
+    if nan_at is not None:
+        loss[nan_at] = math.nan
+    for s in range(n):
+        w.add_scalar("loss/train", float(loss[s]), s)
+        if s % 10 == 0:
+            w.add_scalar("loss/val", float(loss[s]) + 0.1, s)
+    for s in range(0, n, 300):
+        w.add_histogram("weights/w", rng.normal(loc=s / n, size=500), s)
+    if evil_tag:
+        w.add_scalar(EVIL, 1.0, 0)
+    w.add_hparams({"lr": lr, "seed": seed}, {"final_loss": float(loss[-1])})
+    if close:
+        w.close()
+    else:
+        w.flush()
+    return w, loss
+
+
+@pytest.fixture
+def logdir(tmp_path):
+    d = tmp_path / "runs"
+    write_run(d, "alpha", seed=1, lr=0.1, nan_at=1500)
+    write_run(d, "beta", seed=2, lr=0.01)
+    return d
+
+
+def graph_sel(tag: str) -> str:
+    """CSS selector of a Scalars chart (dash renders dict ids as sorted-key JSON)."""
+    key = json.dumps({"tag": tag, "type": "sc-graph"}, separators=(",", ":"))
+    return f"[id='{key}'] .js-plotly-plot"
+
+
+def wait_traces(page, tag, n, cond="true"):
+    """Wait until the chart for ``tag`` has ``n`` traces and ``cond`` (JS on ``gd``) holds."""
+    page.wait_for_function(
+        "([sel, n]) => { const gd = document.querySelector(sel);"
+        f" return gd && gd.data && gd.data.length === n && ({cond}); }}",
+        arg=[graph_sel(tag), n],
+    )
+
+
+def trace(page, tag, i):
+    return page.evaluate(
+        "([sel, i]) => { const t = document.querySelector(sel)._fullData[i];"
+        " return {x: Array.from(t.x), y: Array.from(t.y, v => v === null ? NaN : v),"
+        " name: t.name, type: t.type}; }",
+        [graph_sel(tag), i],
+    )
+
+
+def test_runs_listed_with_status_colours_and_warning_for_corrupt_file(page, dash_server, logdir):
+    write_run(logdir, EVIL, seed=3, evil_tag=True)
+    (logdir / "broken.flowlog.db").write_bytes(b"this is not sqlite" * 100)
+    page.goto(dash_server(logdir, reload_interval=0.5))
+    rows = page.locator(".fl-runs-list .fl-run-name")
+    rows.first.wait_for()
+    page.wait_for_function("document.querySelectorAll('.fl-runs-list .fl-run-name').length === 3")
+    assert rows.all_inner_texts() == [EVIL, "alpha", "beta"]
+    assert page.locator(".fl-status-finished").count() == 3
+    swatches = page.locator(".fl-swatch").evaluate_all("els => els.map(e => e.style.background)")
+    assert len(set(swatches)) == 3
+    warn = page.locator(".fl-warn-box")
+    warn.wait_for()
+    assert "1 file(s) skipped" in warn.inner_text()
+    page.locator(".fl-warn-box summary").click()
+    assert "broken.flowlog.db" in warn.inner_text()
+    # the page still works, and log content is rendered as text: the tag is a chart title
+    wait_traces(page, EVIL, 3)  # only the evil run has this tag
+    wait_traces(page, "loss/train", 3 * 3)
+    assert page.get_by_text(EVIL).count() >= 2
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator(f".fl-run-name:text-is('{EVIL}')").count() == 1
+    # the run's colour is the same in the chart's lines and the panel's swatch
+    colors = page.evaluate(
+        "sel => document.querySelector(sel).data.map(t => t.line && t.line.color)",
+        graph_sel("loss/train"),
+    )
+    assert swatches[1].replace(" ", "") in {
+        "rgb({},{},{})".format(*(int(c[i : i + 2], 16) for i in (1, 3, 5)))
+        for c in colors
+        if c and c.startswith("#")
+    }
+
+
+def test_chart_traces_smoothing_and_nonfinite_markers(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    # per run: raw (faint), smoothed, non-finite markers
+    wait_traces(page, "loss/train", 6)
+    raw, smooth, nf = (trace(page, "loss/train", i) for i in range(3))
+    assert raw["name"] == smooth["name"] == "alpha"
+    assert len(raw["x"]) <= 2 * 600 + 3 and raw["x"] == smooth["x"]  # buckets, ends, NaN
+    assert raw["x"][0] == 0 and raw["x"][-1] == N - 1
+    assert not np.allclose(raw["y"], smooth["y"], equal_nan=True)
+    assert nf["x"] == [1500]  # the NaN is marked, not dropped silently
+    assert math.isnan(raw["y"][raw["x"].index(1500)])
+    # smoothing 0: the line is the raw data itself, one trace per run plus markers
+    page.locator(".fl-smoothing [role=slider]").focus()
+    page.keyboard.press("Home")
+    wait_traces(page, "loss/train", 4)
+    plain = trace(page, "loss/train", 0)
+    assert plain["y"][:50] == pytest.approx(raw["y"][:50])
+    # heavier smoothing: a flatter line than the default 0.6
+    page.keyboard.press("End")
+    wait_traces(page, "loss/train", 6)
+    heavy = trace(page, "loss/train", 1)
+    assert np.nanstd(np.diff(heavy["y"])) < np.nanstd(np.diff(smooth["y"]))
+
+
+def test_x_axis_modes_and_log_scale(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    wait_traces(page, "loss/val", 6)
+    step_x = trace(page, "loss/val", 0)["x"]
+    assert step_x[:3] == [0, 10, 20]
+    page.get_by_label("Relative").check()
+    wait_traces(page, "loss/val", 6, "gd.layout.xaxis.title.text.startsWith('relative')")
+    rel = trace(page, "loss/val", 0)["x"]
+    assert rel[0] == 0 and all(b >= a for a, b in zip(rel, rel[1:], strict=False))
+    assert rel[-1] < 120  # seconds since the run started, not steps
+    page.get_by_label("Wall").check()
+    wait_traces(page, "loss/val", 6, "gd._fullLayout.xaxis.type === 'date'")
+    page.get_by_label("log y").check()
+    wait_traces(page, "loss/val", 6, "gd._fullLayout.yaxis.type === 'log'")
+
+
+def test_zoom_fetches_every_point_of_the_visible_range(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    wait_traces(page, "loss/train", 6)
+    coarse = trace(page, "loss/train", 3)["x"]
+    assert len(coarse) < N  # bucketed: not every point
+    page.wait_for_load_state("networkidle")  # the first render's callbacks have all landed
+    page.evaluate(
+        "sel => Plotly.relayout(document.querySelector(sel), {'xaxis.range': [1000, 1600]})",
+        graph_sel("loss/train"),
+    )
+    wait_traces(page, "loss/train", 6, "gd._fullData[3].x.length === 601")
+    fine = trace(page, "loss/train", 3)["x"]
+    assert fine == list(range(1000, 1601))
+
+
+def test_export_csv_and_json_hold_every_visible_point(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    wait_traces(page, "loss/train", 6)
+    page.locator("#sc-tag-filter").fill("train")
+    page.locator("#sc-tag-filter").press("Enter")
+    page.wait_for_function("document.querySelectorAll('.fl-chart .js-plotly-plot').length === 1")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path()).read())))
+    assert len(rows) == 2 * N
+    assert {r["run"] for r in rows} == {"alpha", "beta"} and {r["tag"] for r in rows} == {
+        "loss/train"
+    }
+    alpha = [r for r in rows if r["run"] == "alpha"]
+    assert [int(r["step"]) for r in alpha] == list(range(N))
+    assert alpha[1500]["value"] == "nan" and float(alpha[10]["smoothed"]) != float(
+        alpha[10]["value"]
+    )
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export JSON").click()
+    doc = json.loads(open(dl.value.path()).read())
+    assert doc["format"] == "flowlog.scalars/1" and doc["smoothing"] == 0.6
+    series = {(s["run"], s["tag"]): s for s in doc["series"]}
+    assert set(series) == {("alpha", "loss/train"), ("beta", "loss/train")}
+    assert series[("alpha", "loss/train")]["value"][1500] == "nan"
+    assert len(series[("beta", "loss/train")]["step"]) == N
+
+
+def test_growing_run_shows_new_points_without_reload(page, dash_server, tmp_path):
+    d = tmp_path / "live"
+    w, _ = write_run(d, "live", n=200, close=False)
+    try:
+        page.goto(dash_server(d, reload_interval=0.5))
+        wait_traces(page, "loss/train", 3)
+        page.locator(".fl-status-running").wait_for()
+        page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
+        for s in range(200, 260):
+            w.add_scalar("loss/train", 0.5, s)
+        w.flush()
+        wait_traces(
+            page, "loss/train", 3, "gd._fullData[0].x[gd._fullData[0].x.length - 1] === 259"
+        )
+        raw = trace(page, "loss/train", 0)
+        assert raw["x"][-60:] == list(range(200, 260))
+        assert page.evaluate("window.__marker") == 1
+    finally:
+        w.close()
+    page.locator(".fl-status-finished").wait_for()
+
+
+def test_missing_logdir_then_runs_appear(page, dash_server, tmp_path):
+    d = tmp_path / "later"
+    page.goto(dash_server(d, reload_interval=0.5))
+    empty = page.locator(".fl-empty")
+    empty.filter(has_text="does not exist yet").wait_for()
+    d.mkdir()
+    empty.filter(has_text="No runs in").wait_for()
+    assert "python examples/linear_regression.py" in empty.inner_text()
+    write_run(d, "first", n=50)
+    page.locator(".fl-run-name", has_text="first").wait_for()
+    wait_traces(page, "loss/train", 3)
+
+
+def test_hparams_rows_select_runs_everywhere(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    wait_traces(page, "loss/train", 6)
+    page.locator(".tab", has_text="HParams").click()
+    table = page.locator("#hp-table")
+    table.locator("td[data-dash-column=run]").first.wait_for()
+    assert sorted(table.locator("td[data-dash-column=run]").all_inner_texts()) == ["alpha", "beta"]
+    lr = table.locator("td[data-dash-column='hp:lr']").all_inner_texts()
+    assert sorted(lr) == ["0.01", "0.1"]
+    best = table.locator("td[data-dash-column='best:loss/train']").all_inner_texts()
+    assert len(best) == 2 and all(float(b) < 0.2 for b in best)
+    page.wait_for_function(
+        "document.querySelector('#hp-parcoords .js-plotly-plot')?._fullData?.[0]?.type"
+        " === 'parcoords'"
+    )
+    assert (
+        page.evaluate(
+            "document.querySelector('#hp-parcoords .js-plotly-plot')._fullData[0].dimensions.length"
+        )
+        == 3 + 4
+    )  # lr, seed, final_loss; final and best of loss/train and loss/val
+    boxes = table.locator("input[type=checkbox]")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('#hp-table input[type=checkbox]'))"
+        ".filter(b => b.checked).length === 2"
+    )
+    boxes.nth(1).uncheck()  # beta
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.fl-runs-list input')).filter(b => b.checked)"
+        ".length === 1"
+    )
+    page.locator(".tab", has_text="Scalars").click()
+    wait_traces(page, "loss/train", 3)
+    assert trace(page, "loss/train", 0)["name"] == "alpha"
+
+
+def test_histograms_draw_percentiles_and_ridgelines(page, dash_server, logdir):
+    page.goto(dash_server(logdir))
+    page.locator(".tab", has_text="Histograms").click()
+    page.locator(".fl-histograms .js-plotly-plot").first.wait_for()
+    page.wait_for_function(
+        "document.querySelectorAll('.fl-histograms .js-plotly-plot').length === 3"
+    )
+    n_traces = page.evaluate(
+        "Array.from(document.querySelectorAll('.fl-histograms .js-plotly-plot'),"
+        " g => g.data.length)"
+    )
+    assert n_traces == [2 * 5, 10, 10]  # bands + median per run; one ridge per logged step
+    page.get_by_label("Heatmap").check()
+    page.wait_for_function(
+        "document.querySelectorAll('.fl-histograms .heatmaplayer image').length === 2"
+    )
