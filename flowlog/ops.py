@@ -1248,6 +1248,10 @@ class NoOp(_Stateful):
         return lambda *xs: None
 
 
+#: below this many bytes a fresh temporary is cheaper than ufunc calls with ``out=``
+_SMALL = 1 << 16
+
+
 def _scratch(var: Tensor) -> np.ndarray:
     """A buffer for an update's temporaries: large fresh temporaries cost page faults."""
     return np.empty(var.shape, var.dtype)
@@ -1259,7 +1263,14 @@ class ApplyGradientDescent(_Stateful):
     mutates = (0,)
 
     def kernel(self, node):
-        lr, buf = node.attrs["learning_rate"], _scratch(node.inputs[0])
+        lr, var_node = node.attrs["learning_rate"], node.inputs[0]
+        if var_node.dtype.itemsize * int(np.prod(var_node.shape)) < _SMALL:
+
+            def apply_gd_small(var, g):
+                var -= lr * g
+
+            return apply_gd_small
+        buf = _scratch(var_node)
 
         def apply_gd(var, g):
             np.multiply(g, lr, out=buf, casting="same_kind")

@@ -535,6 +535,8 @@ class Session:
                         kernel = self._kernels[node] = node.opdef.kernel(node)
                 if node.op == "Identity":
                     body.append(f"{name} = n{in_slots[0]}")
+                elif node.op == "NoOp":  # only orders its inputs before it
+                    body.append(f"{name} = None")
                 else:
                     kw[f"k{s}"] = kernel
                     body.append(f"{name} = k{s}({', '.join(f'n{i}' for i in in_slots)})")

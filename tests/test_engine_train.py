@@ -170,3 +170,20 @@ def test_example_mlp_reaches_90_percent(tmp_path):
     assert result["accuracy"] >= 0.9
     names = [n.name for n in result["graph"].nodes]
     assert "hidden/w" in names and "loss/Mean" in names
+
+
+@pytest.mark.parametrize("shape", [(3,), (300, 100)], ids=["small", "large"])
+def test_gradient_descent_update_is_exact_for_small_and_large_variables(shape):
+    """Large variables update through a preallocated buffer, small ones directly."""
+    target = np.random.default_rng(0).normal(size=shape)
+    g = fl.Graph()
+    with g.as_default():
+        w = fl.Variable(np.zeros(shape), name="w")
+        loss = fl.reduce_sum(fl.square(w - target))
+        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    sess = fl.Session(graph=g)
+    expected = np.zeros(shape)
+    for _ in range(3):
+        sess.run(train)
+        expected = expected - 0.1 * 2 * (expected - target)
+        np.testing.assert_allclose(sess.value(w), expected, rtol=1e-12, atol=1e-15)
