@@ -2,6 +2,10 @@
 PY := .venv/bin/python
 LOGDIR ?= runs
 PORT ?= 8050
+# multi-threaded OpenBLAS on 2 contended cores is 7-12x slower for these small models
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: setup setup-browser demo examples dashboard test lint bench
 
@@ -17,7 +21,8 @@ demo: setup examples
 
 examples: setup
 	$(PY) examples/computation_graph.py
-	$(PY) examples/linear_regression.py --logdir $(LOGDIR)
+	$(PY) examples/linear_regression.py --logdir $(LOGDIR) --lr 0.1
+	$(PY) examples/linear_regression.py --logdir $(LOGDIR) --lr 0.02
 	$(PY) examples/logistic_regression.py --logdir $(LOGDIR)
 	$(PY) examples/mlp.py --logdir $(LOGDIR)
 	$(PY) examples/nan_debugging.py --logdir $(LOGDIR)

@@ -10,6 +10,7 @@ import argparse
 import numpy as np
 
 import flowlog as fl
+from flowlog.writer import SummaryWriter
 
 
 def make_data(n=500, d=3, seed=0):
@@ -40,19 +41,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--logdir", default="runs", help="event log directory")
+    parser.add_argument("--run-name", default=None, help="default: linear_regression/lr=LR")
     args = parser.parse_args(argv)
 
     X, Y = make_data()
     graph, m = build(X.shape[1], args.lr)
     feed = {m["x"]: X, m["y"]: Y}
     losses = []
-    with fl.Session(graph=graph) as sess:
+    run_name = args.run_name or f"linear_regression/lr={args.lr:g}"
+    # purge_step=0: re-running the example starts its run afresh instead of appending
+    with fl.Session(graph=graph) as sess, SummaryWriter(args.logdir, run_name, purge_step=0) as log:
+        log.add_graph(graph)
+        log.watch(sess, every=5)
         for step in range(args.steps):
             _, loss_value = sess.run([m["train"], m["loss"]], feed_dict=feed)
             losses.append(float(loss_value))
+            log.add_scalar("loss/train", loss_value, step)
             if step % 50 == 0 or step == args.steps - 1:
                 print(f"step {step:4d}  loss {loss_value:.6f}")
         w, b = sess.value(m["w"]), sess.value(m["b"])
+        log.add_hparams({"lr": args.lr, "steps": args.steps}, {"loss/train": losses[-1]})
 
     # closed form: least squares with a column of ones for the bias
     coef = np.linalg.lstsq(np.hstack([X, np.ones((len(X), 1))]), Y, rcond=None)[0]

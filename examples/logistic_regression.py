@@ -10,6 +10,7 @@ import argparse
 import numpy as np
 
 import flowlog as fl
+from flowlog.writer import SummaryWriter
 
 
 def make_data(n=1000, d=5, seed=0, separation=4.0):
@@ -49,6 +50,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--logdir", default="runs", help="event log directory")
+    parser.add_argument("--run-name", default="logistic_regression", help="run name")
     args = parser.parse_args(argv)
 
     X, Y = make_data()
@@ -56,14 +58,26 @@ def main(argv=None) -> dict:
     graph, m = build(X.shape[1], args.lr)
     feed = {m["x"]: X, m["y"]: Y}
     losses = []
-    with fl.Session(graph=graph) as sess:
+    step = 0
+    test_feed = {m["x"]: X_test, m["y"]: Y_test}
+    log = SummaryWriter(args.logdir, args.run_name, purge_step=0)
+    with fl.Session(graph=graph) as sess, log:
+        log.add_graph(graph)
+        log.watch(sess, every=5, global_step=lambda: step)
         for step in range(args.steps):
             _, loss_value = sess.run([m["train"], m["loss"]], feed_dict=feed)
             losses.append(float(loss_value))
+            log.add_scalar("loss/train", loss_value, step)
+            if step % 10 == 0 or step == args.steps - 1:
+                log.add_scalar("accuracy/test", sess.run(m["accuracy"], feed_dict=test_feed), step)
             if step % 50 == 0 or step == args.steps - 1:
                 print(f"step {step:4d}  loss {loss_value:.4f}")
         train_acc = float(sess.run(m["accuracy"], feed_dict=feed))
-        test_acc = float(sess.run(m["accuracy"], feed_dict={m["x"]: X_test, m["y"]: Y_test}))
+        test_acc = float(sess.run(m["accuracy"], feed_dict=test_feed))
+        log.add_hparams(
+            {"lr": args.lr, "steps": args.steps},
+            {"loss/train": losses[-1], "accuracy/test": test_acc},
+        )
     print(f"accuracy: train {train_acc:.3f}  test {test_acc:.3f}")
     return {
         "loss": losses[-1],

@@ -12,6 +12,7 @@ import argparse
 import numpy as np
 
 import flowlog as fl
+from flowlog.writer import SummaryWriter
 
 
 def make_data(n, seed, prototypes_seed=0, noise=2.0):
@@ -51,6 +52,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--logdir", default="runs", help="event log directory")
+    parser.add_argument("--run-name", default=None, help="run name (default: mlp/lr=LR)")
     args = parser.parse_args(argv)
 
     X, Y = make_data(6000, seed=1)
@@ -58,15 +60,31 @@ def main(argv=None) -> dict:
     graph, m = build(args.lr)
     rng = np.random.default_rng(3)
     losses = []
-    with fl.Session(graph=graph) as sess:
+    step = 0
+    test_feed = {m["x"]: X_test, m["y"]: Y_test}
+    run_name = args.run_name or f"mlp/lr={args.lr:g}"
+    with fl.Session(graph=graph) as sess, SummaryWriter(args.logdir, run_name, purge_step=0) as log:
+        log.add_graph(graph)
+        # watch logs each trainable variable's value/gradient statistics under its node name
+        log.watch(sess, every=5, histograms_every=25, global_step=lambda: step)
         for step in range(args.steps):
             idx = rng.integers(0, len(X), size=args.batch)
             feed = {m["x"]: X[idx], m["y"]: Y[idx]}
-            _, loss_value = sess.run([m["train"], m["loss"]], feed_dict=feed)
+            _, loss_value, train_acc = sess.run(
+                [m["train"], m["loss"], m["accuracy"]], feed_dict=feed
+            )
             losses.append(float(loss_value))
+            log.add_scalar("loss/train", loss_value, step)
+            log.add_scalar("accuracy/train", train_acc, step)
+            if step % 25 == 0 or step == args.steps - 1:
+                log.add_scalar("accuracy/test", sess.run(m["accuracy"], feed_dict=test_feed), step)
             if step % 100 == 0 or step == args.steps - 1:
                 print(f"step {step:4d}  loss {loss_value:.4f}")
-        acc = float(sess.run(m["accuracy"], feed_dict={m["x"]: X_test, m["y"]: Y_test}))
+        acc = float(sess.run(m["accuracy"], feed_dict=test_feed))
+        log.add_hparams(
+            {"lr": args.lr, "batch": args.batch, "steps": args.steps},
+            {"loss/train": losses[-1], "accuracy/test": acc},
+        )
     print(f"test accuracy: {acc:.3f}")
     return {"loss": losses[-1], "losses": losses, "accuracy": acc, "graph": graph}
 

@@ -8,6 +8,11 @@ import threading
 
 import pytest
 
+# Single-threaded BLAS before numpy loads: multi-threaded OpenBLAS on 2 contended cores is 7-12x
+# slower for the small models the tests train.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 CHROMIUM = os.environ.get("FLOWLOG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
