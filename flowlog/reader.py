@@ -134,7 +134,7 @@ def _floats(values) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-_EMPTY_SERIES = Series(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+_SERIES_DTYPE = np.dtype([("step", np.int64), ("wall", np.float64), ("value", np.float64)])
 
 
 class Run:
@@ -203,21 +203,23 @@ class Run:
     def scalars(self, tag: str, start: int | None = None, end: int | None = None) -> Series:
         """Every point of ``tag`` with ``start <= step <= end`` (inclusive; None = open)."""
         with self._lock:
-            rows = schema.read_series(self._conn, self._tag_id(tag, "scalar"), start, end)
-        return self._series(rows)
+            cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), start, end)
+            return self._series(cursor)
 
     def scalars_since(self, tag: str, after_step: int | None) -> Series:
         """Points with ``step > after_step`` (all when None): what live refresh appends."""
         with self._lock:
-            rows = schema.read_series(self._conn, self._tag_id(tag, "scalar"), after=after_step)
-        return self._series(rows)
+            cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), after=after_step)
+            return self._series(cursor)
 
     @staticmethod
-    def _series(rows: list[tuple]) -> Series:
-        if not rows:
-            return _EMPTY_SERIES
-        steps, walls, values = zip(*rows, strict=True)
-        return Series(_ints(steps), _floats(walls), _floats(values))
+    def _series(cursor) -> Series:
+        arr = np.fromiter(cursor, dtype=_SERIES_DTYPE)
+        return Series(
+            np.ascontiguousarray(arr["step"]),
+            np.ascontiguousarray(arr["wall"]),
+            np.ascontiguousarray(arr["value"]),
+        )
 
     def scalars_downsampled(
         self, tag: str, buckets: int, start: int | None = None, end: int | None = None

@@ -372,7 +372,14 @@ def last_steps(conn: sqlite3.Connection) -> dict[int, int]:
     """Highest stored step per tag of any kind (a resumed writer continues from there)."""
     out: dict[int, int] = {}
     for table in ("scalars", "histograms", "texts"):
-        out.update(conn.execute(f"SELECT tag_id, max(step) FROM {table} GROUP BY tag_id"))
+        # per tag through the primary key: O(tags * log n) instead of a scan of every point
+        out.update(
+            (tid, step)
+            for tid, step in conn.execute(
+                f"SELECT id, (SELECT max(step) FROM {table} WHERE tag_id = tags.id) FROM tags"
+            )
+            if step is not None
+        )
     return out
 
 
@@ -384,9 +391,7 @@ def tag_stats(
     Scalar counts come from the coarsest rollup level (a handful of rows) instead of a scan.
     """
     if kind == "scalar":
-        first, last = conn.execute(
-            "SELECT min(step), max(step) FROM scalars WHERE tag_id = ?", (tag_id,)
-        ).fetchone()
+        first, last = step_range(conn, tag_id)
         count = conn.execute(
             "SELECT ifnull(sum(n), 0) FROM scalar_rollups WHERE tag_id = ? AND level = ?",
             (tag_id, ROLLUP_LEVELS),
@@ -394,7 +399,10 @@ def tag_stats(
         return count, first, last
     table = "histograms" if kind == "histogram" else "texts"
     return conn.execute(
-        f"SELECT count(*), min(step), max(step) FROM {table} WHERE tag_id = ?", (tag_id,)
+        f"SELECT (SELECT count(*) FROM {table} WHERE tag_id = ?1), "
+        f"(SELECT min(step) FROM {table} WHERE tag_id = ?1), "
+        f"(SELECT max(step) FROM {table} WHERE tag_id = ?1)",
+        (tag_id,),
     ).fetchone()
 
 
@@ -560,25 +568,31 @@ def read_series(
     start: int | None = None,
     end: int | None = None,
     after: int | None = None,
-) -> list[tuple]:
-    """Raw points ``(step, wall, value)`` in step order; ``value`` is ``None`` for NaN.
+) -> sqlite3.Cursor:
+    """Raw points ``(step, wall, value)`` in step order, as a cursor to stream from.
 
-    ``start``/``end`` are inclusive; ``after`` keeps only steps strictly greater.
+    NaN (stored NULL) comes back as the text ``'NaN'`` so that ``numpy.fromiter`` can convert
+    rows straight into float64 (it rejects ``None``); that is ~2x faster than fetchall + zip
+    at 1M points. ``start``/``end`` are inclusive; ``after`` keeps only steps strictly greater.
     """
     lo = -1 if start is None else start - 1
     if after is not None:
         lo = max(lo, after)
     hi = MAX_STEP if end is None else end
     return conn.execute(
-        "SELECT step, wall, value FROM scalars WHERE tag_id = ? AND step > ? AND step <= ? "
-        "ORDER BY step",
+        "SELECT step, wall, ifnull(value, 'NaN') FROM scalars "
+        "WHERE tag_id = ? AND step > ? AND step <= ? ORDER BY step",
         (tag_id, lo, hi),
-    ).fetchall()
+    )
 
 
 def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int | None]:
+    # two subqueries: SQLite answers a lone min() or max() from the index in O(log n), but
+    # "SELECT min(step), max(step)" scans every row of the tag
     return conn.execute(
-        "SELECT min(step), max(step) FROM scalars WHERE tag_id = ?", (tag_id,)
+        "SELECT (SELECT min(step) FROM scalars WHERE tag_id = ?1), "
+        "(SELECT max(step) FROM scalars WHERE tag_id = ?1)",
+        (tag_id,),
     ).fetchone()
 
 
