@@ -323,10 +323,13 @@ class SummaryWriter:
             ``purge_step``, for restarting from a checkpoint).
         log_dir: torch's spelling; names the run itself: ``log_dir="runs/exp1"`` is
             ``logdir="runs", run_name="exp1"``.
-        comment: appended to the default run name (torch).
+        comment, filename_suffix: appended to the default run name (torch's arguments).
 
     ``global_step=None`` means "previous step of this tag + 1" (0 for a new tag).
     Writing a step a tag already has replaces that point (last write wins).
+    The run's status becomes "finished" on ``close()`` or normal interpreter exit, "crashed"
+    when a ``with`` block or the interpreter exits on an exception; a killed process is
+    recognised by readers (dead pid / stale heartbeat). One writer per run at a time.
     """
 
     def __init__(
@@ -555,7 +558,10 @@ class SummaryWriter:
     def add_histogram(
         self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None
     ):
-        """Log a histogram of ``values`` (any shape); see :func:`histogram_record`."""
+        """Log a histogram of ``values`` (any shape); see :func:`histogram_record`.
+
+        ``max_bins`` is torch's argument and is unused (``bins`` decides the buckets).
+        """
         record = histogram_record(_check_tag(tag), values, bins)
         wall = _time() if walltime is None else _check_wall(tag, walltime)
         with self._lock:
@@ -605,7 +611,8 @@ class SummaryWriter:
 
         A minimal description: ``{"nodes": [{"name": "x", "op": "Placeholder", "inputs": []},
         {"name": "y", "op": "Relu", "inputs": ["x"]}]}``. Each call stores a new version; readers
-        show the latest.
+        show the latest. ``input_to_model``/``verbose`` are torch's arguments and unused (no
+        tracing is needed).
         """
         if isinstance(graph, Mapping):
             desc = validate_graph_description(graph)
