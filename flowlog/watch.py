@@ -177,8 +177,8 @@ def watch(writer, session, every=10, histograms_every=None, global_step=None, lo
     histogram cadence (default ``10 * every``; 0 = never). ``global_step``: a callable giving
     the step to log at, called before each run (default: the session's 0-based run index,
     which is also the ``run_index`` of numerics findings). Unwatched runs keep the session's
-    compiled fast path; watched runs are interpreted so gradient values can be read. ``log_graph``: also log the session's graph if this
-    writer has not logged one yet.
+    compiled fast path; watched runs are interpreted so gradient values can be read.
+    ``log_graph``: also log the session's graph if this writer has not logged one yet.
     """
     if not (hasattr(session, "add_hook") and hasattr(session, "graph")):
         raise TypeError(
