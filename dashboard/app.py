@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ class AppContext:
     reload_interval: float = 2.0
     extra: dict = field(default_factory=dict)
     logdir_path: str = ""  # as given by the user, for messages
+    # what the page being built starts with ({"info", "selected", ...}), per serving thread
+    page: threading.local = field(default_factory=threading.local)
 
     def run(self, name: str):
         """The reader's Run for ``name`` (KeyError naming it if it vanished)."""
@@ -62,35 +65,47 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     from flowlog.dashboard import runs_panel
 
     views = _views()
-    app.layout = html.Div(
-        className="fl-app",
-        children=[
-            dcc.Store(id=SELECTED_RUNS, storage_type="memory"),
-            dcc.Store(id=RUNS_INFO),
-            dcc.Store(id=FOCUS),
-            dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
-            html.Header(
-                className="fl-header",
-                children=[
-                    html.Span("flowlog", className="fl-brand"),
-                    html.Span(str(logdir), className="fl-logdir", title="logdir"),
-                    html.Span(id=runs_panel.LIVE, className="fl-live"),
-                ],
-            ),
-            runs_panel.layout(ctx),
-            html.Main(
-                className="fl-main",
-                children=dcc.Tabs(
-                    id=TABS,
-                    value=views[0].TAB_ID,
+
+    def page_layout():
+        # Built per page load with the runs as they are now, so the first charts are requested
+        # at once instead of after a discovery -> selection -> tags round-trip chain.
+        ctx.page.initial = runs_panel.initial_state(ctx)
+        live = runs_panel.live_indicator(ctx.page.initial["info"])
+        return html.Div(
+            className="fl-app",
+            children=[
+                dcc.Store(
+                    id=SELECTED_RUNS, storage_type="memory", data=ctx.page.initial["selected"]
+                ),
+                dcc.Store(id=RUNS_INFO, data=ctx.page.initial["info"]),
+                dcc.Store(id=FOCUS),
+                dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
+                html.Header(
+                    className="fl-header",
                     children=[
-                        dcc.Tab(label=v.TAB_LABEL, value=v.TAB_ID, children=v.layout(ctx))
-                        for v in views
+                        html.Span("flowlog", className="fl-brand"),
+                        html.Span(str(logdir), className="fl-logdir", title="logdir"),
+                        html.Span(
+                            live[0], id=runs_panel.LIVE, className=live[1], title="live indicator"
+                        ),
                     ],
                 ),
-            ),
-        ],
-    )
+                runs_panel.layout(ctx),
+                html.Main(
+                    className="fl-main",
+                    children=dcc.Tabs(
+                        id=TABS,
+                        value=views[0].TAB_ID,
+                        children=[
+                            dcc.Tab(label=v.TAB_LABEL, value=v.TAB_ID, children=v.layout(ctx))
+                            for v in views
+                        ],
+                    ),
+                ),
+            ],
+        )
+
+    app.layout = page_layout
     runs_panel.register(app, ctx)
     for view in views:
         view.register(app, ctx)

@@ -56,6 +56,24 @@ def discover(ctx) -> tuple[list[dict], list[str], str | None]:
     return info, warnings, None
 
 
+def initial_state(ctx) -> dict:
+    """What a new page starts with: current runs, all of them selected."""
+    info, warnings, problem = discover(ctx)
+    return {
+        "info": info,
+        "warnings": warnings,
+        "problem": problem,
+        "selected": [r["name"] for r in info],
+    }
+
+
+def _initial(ctx) -> dict:
+    init = getattr(ctx.page, "initial", None)
+    return (
+        init if init is not None else {"info": [], "warnings": [], "problem": None, "selected": []}
+    )
+
+
 def compile_filter(pattern: str | None):
     """The run-name regex (case-insensitive search), or an error message for a bad pattern."""
     if not pattern:
@@ -64,6 +82,25 @@ def compile_filter(pattern: str | None):
         return re.compile(pattern, re.IGNORECASE), None
     except re.error as e:
         return None, f"bad regex: {e}"
+
+
+def warnings_box(warnings: list[str]):
+    """Reader warnings, collapsed to one line until opened (visible but unobtrusive)."""
+    if not warnings:
+        return []
+    return html.Details(
+        className="fl-warn-box",
+        children=[
+            html.Summary(f"⚠ {len(warnings)} file(s) skipped"),
+            html.Ul([html.Li(w) for w in warnings]),
+        ],
+    )
+
+
+def live_indicator(info: list[dict]) -> tuple[str, str]:
+    live = any(r["status"] == "running" for r in info)
+    text = f"{'live' if live else 'idle'} · checked {time.strftime('%H:%M:%S')}"
+    return text, ("fl-live fl-live-on" if live else "fl-live")
 
 
 def _option(run: dict) -> dict:
@@ -82,6 +119,8 @@ def _option(run: dict) -> dict:
 
 
 def layout(ctx):
+    init = _initial(ctx)
+    names = [r["name"] for r in init["info"]]
     return html.Aside(
         className="fl-runs",
         children=[
@@ -101,18 +140,18 @@ def layout(ctx):
                 className="fl-input",
             ),
             html.Div(id=FILTER_ERROR, className="fl-error"),
-            html.Div(id=EMPTY, className="fl-empty"),
+            html.Div(init["problem"] or "", id=EMPTY, className="fl-empty"),
             dcc.Checklist(
                 id=CHECKLIST,
-                options=[],
-                value=[],
+                options=[_option(r) for r in init["info"]],
+                value=names,
                 className="fl-runs-list",
                 labelClassName="fl-run-row",
             ),
-            dcc.Store(id=CHECKED, data=[]),
-            dcc.Store(id=KNOWN, data=[]),
-            dcc.Store(id=WARNINGS_SEEN, data=[]),
-            html.Div(id=WARNINGS, className="fl-warnings"),
+            dcc.Store(id=CHECKED, data=names),
+            dcc.Store(id=KNOWN, data=names),
+            dcc.Store(id=WARNINGS_SEEN, data=init["warnings"]),
+            html.Div(warnings_box(init["warnings"]), id=WARNINGS, className="fl-warnings"),
         ],
     )
 
@@ -128,24 +167,15 @@ def register(app, ctx):
         Input(REFRESH, "n_intervals"),
         State(RUNS_INFO, "data"),
         State(WARNINGS_SEEN, "data"),
+        prevent_initial_call=True,  # the page layout already holds the current state
     )
     def refresh(_n, old, old_warnings):
         info, warnings, problem = discover(ctx)
-        live = any(r["status"] == "running" for r in info)
-        stamp = time.strftime("%H:%M:%S")
-        indicator = f"{'live' if live else 'idle'} · checked {stamp}"
-        cls = "fl-live fl-live-on" if live else "fl-live"
-        warn = []
+        indicator, cls = live_indicator(info)
         if warnings == (old_warnings or []):
             warn = dash.no_update  # keep the box as is (the user may have opened it)
-        elif warnings:
-            warn = html.Details(
-                className="fl-warn-box",
-                children=[
-                    html.Summary(f"⚠ {len(warnings)} file(s) skipped"),
-                    html.Ul([html.Li(w) for w in warnings]),
-                ],
-            )
+        else:
+            warn = warnings_box(warnings)
         data = info if info != old else dash.no_update
         seen = warnings if warn is not dash.no_update else dash.no_update
         return data, problem or "", warn, seen, indicator, cls
@@ -165,6 +195,7 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         State(CHECKED, "data"),
         State(KNOWN, "data"),
+        prevent_initial_call=True,  # ditto: so the charts need not wait for this callback
     )
     def select(info, pattern, value, _all, _none, selected, checked, known):
         info = info or []

@@ -14,7 +14,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
-from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS
+from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.series import histogram_percentiles, rebin
 
@@ -220,15 +220,18 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         Input(MODE, "value"),
+        Input(TABS, "value"),
         State(VERSION, "data"),
     )
-    def charts(info, selected, pattern, mode, old_version):
+    def charts(info, selected, pattern, mode, tab, old_version):
+        if tab != TAB_ID:
+            return dash.no_update, dash.no_update  # hidden: build when the tab is opened
         try:
             by_tag, version = collect(info, selected, pattern)
         except re.error as e:
             return html.Div(f"bad tag filter regex: {e}", className="fl-message"), dash.no_update
         key = [version, mode, pattern]
-        if old_version == key and dash.ctx.triggered_id == RUNS_INFO:
+        if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
             return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
         if not by_tag:
             return (

@@ -15,7 +15,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dash_table, dcc, html
-from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS
+from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 
 TAB_ID = "hparams"
 TAB_LABEL = "HParams"
@@ -202,10 +202,13 @@ def register(app, ctx):
         Output(METRIC_TAGS, "options"),
         Output(METRIC_TAGS, "value"),
         Input(RUNS_INFO, "data"),
+        Input(TABS, "value"),
         State(METRIC_TAGS, "value"),
         State(METRIC_TAGS, "options"),
     )
-    def metric_options(info, value, old_options):
+    def metric_options(info, tab, value, old_options):
+        if tab != TAB_ID:
+            return dash.no_update, dash.no_update
         tags = set()
         for r in info or []:
             try:
@@ -232,10 +235,13 @@ def register(app, ctx):
         Input(METRIC_TAGS, "value"),
         Input(SELECTED_RUNS, "data"),
         Input(TABLE, "selected_rows"),
+        Input(TABS, "value"),
         State(TABLE, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def table(info, metric_tags, selected, row_idx, old_rows):
+    def table(info, metric_tags, selected, row_idx, tab, old_rows):
+        if tab != TAB_ID:
+            return (dash.no_update,) * 7  # hidden: do the work when the tab is opened
         info = info or []
         # selected_rows are indices into ``data`` (not the sorted/filtered view)
         row_ids = [old_rows[i]["id"] for i in row_idx or [] if old_rows and i < len(old_rows)]

@@ -48,7 +48,7 @@ STATE = "sc-state"
 EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
 EXTENDED = "sc-extended"  # sequence number of the last append done (clientside output)
 
-BUCKETS = 600  # per visible range: about one per horizontal pixel of a chart
+BUCKETS = 400  # per visible range: min+max per bucket, ~1.5 points per pixel of a chart
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 CACHE_POINTS = 4_000_000  # full-resolution points kept between callbacks (~100 MB)
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
@@ -162,6 +162,9 @@ class ScalarsView:
     def __init__(self, ctx):
         self.ctx = ctx
         self.cache = SeriesCache()
+        # Full builds one at a time: with all charts requested at once, the first one is ready
+        # after one build instead of after all of them sharing the CPU (GIL, 2 cores).
+        self.build_lock = threading.Lock()
 
     # --- data -------------------------------------------------------------------------------
     def tag_infos(self, name: str) -> dict:
@@ -511,6 +514,10 @@ def to_json(rows, weight: float) -> str:
 
 
 def layout(ctx):
+    # the charts of the page's initial selection are in the layout, so they load at once
+    init = getattr(ctx.page, "initial", None) or {"selected": []}
+    view = ctx.extra.get("scalars")
+    shown = scalar_tags(view, init["selected"]) if view is not None else None
     return html.Div(
         className="fl-view fl-scalars",
         children=[
@@ -586,8 +593,8 @@ def layout(ctx):
                 ],
             ),
             html.Div(id=MESSAGE, className="fl-message"),
-            dcc.Store(id=TAGS, data=None),
-            html.Div(id=CHARTS, className="fl-chart-groups"),
+            dcc.Store(id=TAGS, data=shown),
+            html.Div(chart_groups(shown or []), id=CHARTS, className="fl-chart-groups"),
         ],
     )
 
@@ -612,6 +619,34 @@ def _chart(tag: str):
     )
 
 
+def chart_groups(shown: list[str]) -> list:
+    """Collapsible groups by tag prefix, each a grid of chart cards."""
+    groups: dict[str, list[str]] = {}
+    for tag in shown:
+        groups.setdefault(split_tag(tag)[0], []).append(tag)
+    return [
+        html.Details(
+            open=True,
+            className="fl-group",
+            children=[
+                html.Summary([html.Span(prefix), html.Span(f"{len(ts)}", className="fl-count")]),
+                html.Div([_chart(t) for t in ts], className="fl-chart-grid"),
+            ],
+        )
+        for prefix, ts in groups.items()
+    ]
+
+
+def scalar_tags(view, names) -> list[str]:
+    tags = set()
+    for name in names:
+        try:
+            tags |= set(view.tag_infos(name))
+        except KeyError:
+            continue  # vanished between discovery and now; the next refresh drops it
+    return sorted(tags)
+
+
 def _filter_tags(tags: list[str], pattern: str | None) -> list[str]:
     rx = compile_regex(pattern, "tag filter")
     return [t for t in tags if rx is None or rx.search(t)]
@@ -629,18 +664,14 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         State(TAGS, "data"),
+        prevent_initial_call=True,  # the layout holds the initial charts: they load at once
     )
     def charts(info, selected, pattern, old):
         names = [r["name"] for r in info or []]
         sel = [n for n in selected or [] if n in names]
-        tags = set()
-        for name in sel:
-            try:
-                tags |= set(view.tag_infos(name))
-            except KeyError:
-                continue  # vanished between discovery and now; the next refresh drops it
+        tags = scalar_tags(view, sel)
         try:
-            shown = _filter_tags(sorted(tags), pattern)
+            shown = _filter_tags(tags, pattern)
         except ValueError as e:
             return dash.no_update, dash.no_update, str(e)
         message = ""
@@ -654,22 +685,7 @@ def register(app, ctx):
             message = f"No tag matches {pattern!r}."
         if old is not None and shown == old:
             return dash.no_update, dash.no_update, message
-        groups: dict[str, list[str]] = {}
-        for tag in shown:
-            groups.setdefault(split_tag(tag)[0], []).append(tag)
-        children = [
-            html.Details(
-                open=True,
-                className="fl-group",
-                children=[
-                    html.Summary(
-                        [html.Span(prefix), html.Span(f"{len(ts)}", className="fl-count")]
-                    ),
-                    html.Div([_chart(t) for t in ts], className="fl-chart-grid"),
-                ],
-            )
-            for prefix, ts in groups.items()
-        ]
+        children = chart_groups(shown)
         return children, shown, message
 
     @app.callback(
@@ -705,9 +721,10 @@ def register(app, ctx):
         elif old and old.get("range") and old.get("xmode") == xmode:
             rng = tuple(old["range"])  # keep the zoom when only smoothing/runs change
         try:
-            fig, state = view.build(
-                gid["tag"], info, selected, weight or 0.0, xmode, logs, gmode, gkey, rng
-            )
+            with view.build_lock:
+                fig, state = view.build(
+                    gid["tag"], info, selected, weight or 0.0, xmode, logs, gmode, gkey, rng
+                )
         except ValueError as e:  # bad group regex: say so in the chart
             fig = go.Figure()
             fig.add_annotation(text=escape(str(e)), showarrow=False, xref="paper", yref="paper")

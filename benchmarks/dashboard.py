@@ -1,0 +1,234 @@
+"""Dashboard speed on 10 runs x 10 tags x 100k points, against baselines measured in the same run.
+
+    .venv/bin/python benchmarks/dashboard.py [--logdir DIR] [--points 100000] [--no-browser]
+
+Writes the logdir once with the real SummaryWriter (reused when --logdir already holds it),
+then measures:
+  * the Scalars chart callback: payload bytes per chart (vs. every point as JSON) and build
+    time, cold (first read) and warm (cached series);
+  * headless Chromium: time from navigation to the first drawn chart, cold and warm;
+  * server memory (RSS growth while serving every chart) vs. the bytes of all points;
+  * write -> visible latency of a live run at the default 2 s refresh (writer flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.io as pio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+RUNS, TAGS = 10, 10
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def write_logdir(logdir: Path, points: int) -> None:
+    from flowlog.writer import SummaryWriter
+
+    marker = logdir / f".complete-{points}"
+    if marker.exists():
+        print(f"reusing {logdir}")
+        return
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    steps = np.arange(points)
+    for r in range(RUNS):
+        w = SummaryWriter(logdir, run_name=f"run{r:02d}", flush_secs=30, max_queue=100_000)
+        for t in range(TAGS):
+            values = np.exp(-steps / (points / 5)) * (1 + t) + 0.05 * rng.normal(size=points)
+            tag = f"group{t // 4}/tag{t}"
+            for s, v in zip(steps.tolist(), values.tolist(), strict=True):
+                w.add_scalar(tag, v, s)
+        w.close()
+    marker.touch()
+    n = RUNS * TAGS * points
+    print(f"wrote {n:,} points in {time.perf_counter() - t0:.1f} s")
+
+
+def bench_callback(app, points: int) -> dict:
+    from flowlog.dashboard.colors import run_colors
+
+    ctx = app.flowlog_context
+    view = ctx.extra["scalars"]
+    names = [r.name for r in ctx.logdir.runs()]
+    colors = run_colors(names)
+    info = [{"name": n, "color": colors[n]} for n in names]
+    tags = sorted({t.tag for n in names for t in ctx.run(n).tags(kind="scalar")})
+    rss0 = rss_bytes()
+    out = {"cold_s": [], "warm_s": [], "bytes": [], "zoom_s": [], "zoom_bytes": []}
+    for tag in tags:
+        for key in ("cold_s", "warm_s"):
+            t0 = time.perf_counter()
+            fig, _state = view.build(tag, info, names, 0.6, "step", [], "none", None, None)
+            payload = pio.to_json(fig, validate=False)
+            out[key].append(time.perf_counter() - t0)
+        out["bytes"].append(len(payload))
+        t0 = time.perf_counter()
+        rng = (points * 0.4, points * 0.401)  # a zoom onto 0.1 %: every point
+        fig, _state = view.build(tag, info, names, 0.6, "step", [], "none", None, rng)
+        out["zoom_bytes"].append(len(pio.to_json(fig, validate=False)))
+        out["zoom_s"].append(time.perf_counter() - t0)
+    out["rss_growth"] = rss_bytes() - rss0
+    # naive baseline: one tag's points of every run as JSON lists, the way a plain figure ships
+    s = ctx.run(names[0]).scalars(tags[0])
+    one = len(pio.to_json({"x": s.step.tolist(), "y": s.value.tolist()}, validate=False))
+    out["naive_bytes_per_chart"] = one * len(names)
+    out["all_points_bytes"] = len(names) * len(tags) * points * (8 + 8 + 8)
+    t0 = time.perf_counter()
+    for tag in tags:
+        ctx.run(names[0]).scalars(tag)
+    out["read_one_series_s"] = (time.perf_counter() - t0) / len(tags)
+    return out
+
+
+def first_chart_ms(page, url: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(
+        "() => { const g = document.querySelector('.fl-chart .js-plotly-plot');"
+        " return g && g._fullData && g._fullData.length > 0"
+        " && g.querySelectorAll('.scatterlayer .trace path.js-line').length > 0; }",
+        timeout=120_000,
+        polling=20,
+    )
+    return (time.perf_counter() - t0) * 1000
+
+
+def bench_browser(url: str) -> dict:
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = ctx.new_page()
+        cold = first_chart_ms(page, url)
+        warm = [first_chart_ms(page, url) for _ in range(3)]
+        browser.close()
+    return {"cold_ms": cold, "warm_ms": warm}
+
+
+def bench_live(tmp: Path) -> dict:
+    """Write a point, flush, and time until the open page draws it (default 2 s refresh)."""
+    from conftest import CHROMIUM, CHROMIUM_ARGS, DashServer
+    from flowlog.dashboard import create_app
+    from playwright.sync_api import sync_playwright
+
+    from flowlog.writer import SummaryWriter
+
+    d = tmp / "live"
+    w = SummaryWriter(d, run_name="live", flush_secs=60)
+    for s in range(1000):
+        w.add_scalar("loss", 1.0 / (s + 1), s)
+    w.flush()
+    server = DashServer(create_app(d, reload_interval=2.0))
+    lat = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            first_chart_ms(page, server.url)
+            for k in range(6):
+                step = 1000 + k
+                page.wait_for_timeout(300 + 250 * k)  # land at different phases of the interval
+                t0 = time.perf_counter()
+                w.add_scalar("loss", 0.5, step)
+                w.flush()
+                page.wait_for_function(
+                    "s => { const g = document.querySelector('.fl-chart .js-plotly-plot');"
+                    " const x = g && g._fullData[0].x; return x && x[x.length - 1] === s; }",
+                    arg=step,
+                    timeout=30_000,
+                    polling=10,
+                )
+                lat.append(time.perf_counter() - t0)
+            browser.close()
+    finally:
+        w.close()
+        server.stop()
+    return {"latency_s": lat}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--logdir", help="reuse/create the benchmark logdir here (default: temp dir)")
+    ap.add_argument("--points", type=int, default=100_000, help="points per tag")
+    ap.add_argument("--no-browser", action="store_true", help="skip the headless-browser parts")
+    args = ap.parse_args()
+    if args.points < 1000:
+        ap.error("--points must be >= 1000")
+    from conftest import DashServer
+    from flowlog.dashboard import create_app
+
+    with tempfile.TemporaryDirectory(prefix="flowlog-bench-") as tmp:
+        logdir = Path(args.logdir) if args.logdir else Path(tmp) / "runs"
+        write_logdir(logdir, args.points)
+        app = create_app(logdir)
+        cb = bench_callback(app, args.points)
+        mb = 1024 * 1024
+        print(f"\n== Scalars chart callback ({RUNS} runs per chart, {args.points:,} points/run)")
+        print(
+            f"payload per chart: median {statistics.median(cb['bytes']) / mb:.2f} MB, "
+            f"max {max(cb['bytes']) / mb:.2f} MB (target <= 1 MB); every point as JSON would be "
+            f"{cb['naive_bytes_per_chart'] / mb:.1f} MB -> "
+            f"{cb['naive_bytes_per_chart'] / statistics.median(cb['bytes']):.0f}x smaller"
+        )
+        print(
+            f"build + serialise: cold {statistics.median(cb['cold_s']) * 1000:.0f} ms, "
+            f"warm {statistics.median(cb['warm_s']) * 1000:.0f} ms per chart "
+            f"(reading one 100k series alone: {cb['read_one_series_s'] * 1000:.0f} ms, x{RUNS} runs"
+            f" = {cb['read_one_series_s'] * RUNS * 1000:.0f} ms)"
+        )
+        print(
+            f"zoom to 0.1 % (every point): {statistics.median(cb['zoom_s']) * 1000:.0f} ms, "
+            f"{statistics.median(cb['zoom_bytes']) / 1024:.0f} kB"
+        )
+        print(
+            f"server memory growth while serving all {RUNS * TAGS} series: "
+            f"{cb['rss_growth'] / mb:.0f} MB vs {cb['all_points_bytes'] / mb:.0f} MB for all "
+            f"points in numpy -> {cb['rss_growth'] / cb['all_points_bytes']:.2f}x"
+        )
+        if not args.no_browser:
+            server = DashServer(app)
+            try:
+                br = bench_browser(server.url)
+            finally:
+                server.stop()
+            print("\n== Headless Chromium, navigation -> first drawn chart")
+            print(
+                f"cold {br['cold_ms']:.0f} ms; warm median {statistics.median(br['warm_ms']):.0f}"
+                f" ms (runs: {', '.join(f'{v:.0f}' for v in br['warm_ms'])}) (target <= 1000 ms)"
+            )
+            live = bench_live(Path(tmp))
+            lat = live["latency_s"]
+            print("\n== Live run, write + flush -> point drawn (reload interval 2 s)")
+            print(
+                f"median {statistics.median(lat):.2f} s, max {max(lat):.2f} s over {len(lat)} "
+                f"writes (target <= 2 s; TensorBoard: 5-40 s)"
+            )
+        print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    raise SystemExit(main())
