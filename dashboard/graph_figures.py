@@ -18,10 +18,18 @@ def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
         title=dict(text=title, font=dict(size=13), x=0.01, xanchor="left"),
         font=FONT,
         height=height,
-        margin=dict(l=56, r=16, t=34, b=36),
+        margin=dict(l=52, r=12, t=34, b=34),
         plot_bgcolor="#fff",
         paper_bgcolor="#fff",
-        legend=dict(orientation="h", y=-0.25, x=0),
+        legend=dict(
+            orientation="h",
+            y=1.0,
+            x=1,
+            xanchor="right",
+            yanchor="bottom",
+            font=dict(size=10),
+            bgcolor="rgba(255,255,255,0)",
+        ),
         hovermode="x unified",
     )
     fig.update_xaxes(gridcolor="#eef0f3", zeroline=False, title_text="step")
@@ -49,20 +57,24 @@ def _finite_positive(values: np.ndarray) -> bool:
     return bool(v.size) and bool(np.all(v > 0))
 
 
-def _add_nonfinite_markers(fig, steps, values, name, row_y=None):
-    """Non-finite points cannot be drawn on the line; mark their steps instead of dropping them."""
+def _add_nonfinite_markers(fig, steps, values, name):
+    """Non-finite points cannot be drawn on the line; mark their steps (at the height of the
+    largest finite value, where they are seen) instead of dropping them."""
     steps = np.asarray(steps)
     values = np.asarray(values, dtype=float)
     bad = ~np.isfinite(values)
     if not bad.any():
         return
+    finite = values[~bad]
+    level = float(finite.max()) if finite.size else 1.0
     fig.add_trace(
         go.Scatter(
             x=steps[bad],
-            y=[row_y] * int(bad.sum()) if row_y is not None else None,
+            y=[level] * int(bad.sum()),
             mode="markers",
             marker=dict(symbol="x", color="#d62728", size=9),
             name=f"{name} non-finite",
+            showlegend=False,
             text=[("NaN" if np.isnan(v) else str(v)) for v in values[bad]],
             hovertemplate="step %{x}: %{text}<extra>" + name + "</extra>",
         )
@@ -186,10 +198,13 @@ def histogram_heatmap(
     counts: Sequence[np.ndarray],
     title: str,
     bins: int = HIST_BINS,
+    nonfinite: Sequence[int] | None = None,
 ) -> go.Figure:
     """Step × value heatmap of per-step histograms whose bucket edges may differ per step.
 
     Each step's counts are re-binned onto one common grid (by bucket centre) so columns compare.
+    A step whose values were all non-finite has no buckets (an empty column); ``nonfinite``
+    (per-step NaN/Inf counts) puts a marker above every step that had any.
     """
     if len(steps) == 0:
         return empty_figure(f"no {title} histograms logged for this node")
@@ -202,7 +217,7 @@ def histogram_heatmap(
         if e.size:
             lo, hi = min(lo, e.min()), max(hi, e.max())
     if not np.isfinite(lo) or not np.isfinite(hi):
-        return empty_figure(f"{title} histograms hold no finite values")
+        return empty_figure(f"{title} histograms hold no finite values (all NaN/Inf)")
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     grid = np.linspace(lo, hi, bins + 1)
@@ -210,6 +225,9 @@ def histogram_heatmap(
     for j, (e, c) in enumerate(zip(edges, counts, strict=True)):
         e = np.asarray(e, dtype=float)
         c = np.asarray(c, dtype=float)
+        if e.size == 0 and c.size == 0:
+            z[:, j] = np.nan  # nothing finite at this step
+            continue
         if e.size != c.size + 1:
             raise ValueError(
                 f"histogram at step {steps[j]}: {e.size} edges for {c.size} counts (need counts+1)"
@@ -231,8 +249,21 @@ def histogram_heatmap(
             hovertemplate="step %{x}<br>value %{y:.3g}<br>share %{z:.1%}<extra></extra>",
         )
     )
+    if nonfinite is not None:
+        bad = [st for st, k in zip(steps, nonfinite, strict=True) if k]
+        if bad:
+            fig.add_trace(
+                go.Scatter(
+                    x=bad,
+                    y=[grid[-1]] * len(bad),
+                    mode="markers",
+                    marker=dict(symbol="x", color="#d62728", size=8),
+                    name="NaN/Inf present",
+                    hovertemplate="step %{x}: NaN/Inf values<extra></extra>",
+                )
+            )
     _base_layout(fig, f"{title} histogram over steps", 200)
-    fig.update_layout(hovermode="closest")
+    fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_yaxes(title_text=title)
     return fig
 

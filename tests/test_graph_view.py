@@ -191,3 +191,19 @@ def test_moments_figure_draws_std_band():
     np.testing.assert_allclose(upper.y, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(lower.y, [-1.0, 0.0, 1.0])
     assert lower.fill == "tonexty" and mean.name == "value mean"
+
+
+def test_histogram_heatmap_keeps_all_nonfinite_steps_as_marked_empty_columns():
+    fig = gf.histogram_heatmap(
+        [0, 1],
+        [np.array([0.0, 1.0]), np.array([])],
+        [np.array([4.0]), np.array([])],
+        "grad",
+        bins=2,
+        nonfinite=[0, 4],
+    )
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert np.isnan(z[:, 1]).all() and z[:, 0].sum() == pytest.approx(1.0)
+    assert list(fig.data[1].x) == [1]  # the NaN marker sits on step 1 only
+    only_bad = gf.histogram_heatmap([0], [np.array([])], [np.array([])], "grad")
+    assert "all NaN/Inf" in only_bad.layout.annotations[0].text

@@ -389,10 +389,17 @@ def node_panel(run, desc, name: str, stats, origin: dict | None):
                     [np.asarray(h.edges) for h in hists],
                     [np.asarray(h.counts) for h in hists],
                     part,
+                    nonfinite=[h.nan + h.posinf + h.neginf for h in hists],
                 )
             )
         children += [
-            dcc.Graph(figure=f, config=GRAPH_CONFIG, className="fl-graph-curve") for f in figs
+            dcc.Graph(
+                figure=f,
+                config={"displaylogo": False},
+                className="fl-graph-curve",
+                style={"height": f"{f.layout.height}px"},
+            )
+            for f in figs
         ]
     else:
         article = "an" if kind[:1] in "aeiou" else "a"
