@@ -1,0 +1,357 @@
+"""The ``flowlog`` command: list runs, export a run's graph (SVG/DOT/PNG/PDF) and scalars.
+
+Reads logs only through the reader API (:class:`flowlog.reader.Logdir`). Every failure the user
+can cause (missing path, unknown run or tag, no graph logged, unknown scope, no ``dot``) ends
+with a one-line ``flowlog: error: …`` on stderr and exit status 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sqlite3
+import sys
+import time
+import warnings
+
+from flowlog import render
+from flowlog.reader import Logdir
+
+RUN_SUFFIX = ".flowlog.db"  # the reader's run file suffix (flowlog.schema.RUN_SUFFIX)
+GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
+SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+# --------------------------------------------------------------------------- opening logs
+
+
+def _open(path: str) -> tuple[Logdir, str | None]:
+    """A logdir, or one run's database file → (Logdir, that run's name or None)."""
+    if not os.path.exists(path):
+        raise CliError(f"path does not exist: {path}")
+    if os.path.isdir(path):
+        return Logdir(path), None
+    base = os.path.basename(path)
+    if not base.endswith(RUN_SUFFIX) or base == RUN_SUFFIX:
+        raise CliError(f"{path} is not a flowlog log (expected a logdir or a *{RUN_SUFFIX} file)")
+    ld = Logdir(os.path.dirname(os.path.abspath(path)))
+    name = base[: -len(RUN_SUFFIX)]
+    names = _run_names(ld)
+    if name not in names:
+        why = next((w for w in ld.warnings if os.path.abspath(path) in w), None)
+        reason = why.split(": ", 1)[1] if why and ": " in why else "unreadable"
+        raise CliError(f"{path} is not a flowlog log: {reason}")
+    return ld, name
+
+
+def _run_names(ld: Logdir) -> list[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # reported through ld.warnings instead
+        return [r.name for r in ld.runs()]
+
+
+def _no_runs(path: str, ld: Logdir) -> CliError:
+    skipped = (
+        f" ({len(ld.warnings)} unreadable file(s) skipped: {ld.warnings[0]})" if ld.warnings else ""
+    )
+    return CliError(f"no flowlog runs under {path}{skipped}")
+
+
+def _pick_runs(path: str, wanted: list[str] | None) -> tuple[Logdir, list[str]]:
+    ld, single = _open(path)
+    if single is not None:
+        if wanted and any(w != single for w in wanted):
+            bad = next(w for w in wanted if w != single)
+            raise CliError(f"no run named {bad!r} in {path}; it holds the run {single!r}")
+        return ld, [single]
+    names = _run_names(ld)
+    if not names:
+        raise _no_runs(path, ld)
+    if not wanted:
+        return ld, names
+    for w in wanted:
+        if w not in names:
+            raise CliError(f"no run named {w!r} under {path}; runs: {', '.join(names)}")
+    return ld, list(dict.fromkeys(wanted))
+
+
+def _format_of(out: str, given: str | None, table: dict[str, str], default: str) -> str:
+    if given:
+        return given
+    if out == "-":
+        return default
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in table:
+        known = ", ".join(sorted(table))
+        raise CliError(
+            f"cannot tell the format of {out!r} from its extension ({known}); use --format"
+        )
+    return table[ext]
+
+
+def _write(out: str, data: bytes) -> None:
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise CliError(f"cannot write {out}: {e.strerror or e}") from None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_runs(args) -> int:
+    ld, names = _pick_runs(args.path, None)
+    rows = []
+    for name in names:
+        run = ld.run(name)
+        info = run.info
+        tags = run.tags()
+        steps = max((t.count for t in tags if t.kind == "scalar"), default=0)
+        rows.append(
+            {
+                "run": name,
+                "start_time": info.start_time,
+                "status": info.status,
+                "steps": steps,
+                "last_step": info.last_step,
+                "tags": [t.tag for t in tags],
+                "graph": run.graph() is not None,
+            }
+        )
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    header = ("RUN", "STARTED", "STATUS", "STEPS", "LAST STEP", "GRAPH", "TAGS")
+    table = [header]
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start_time"]))
+        tags = ", ".join(r["tags"])
+        if len(tags) > 60:
+            tags = tags[:57] + "..."
+        table.append(
+            (
+                r["run"],
+                started,
+                r["status"],
+                str(r["steps"]),
+                "-" if r["last_step"] is None else str(r["last_step"]),
+                "yes" if r["graph"] else "no",
+                f"{len(r['tags'])}: {tags}" if r["tags"] else "0",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    for row in table:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)] + [row[-1]]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    for w in ld.warnings:
+        sys.stderr.write(f"flowlog: warning: {w}\n")
+    return 0
+
+
+def cmd_export_graph(args) -> int:
+    ld, single = _open(args.path)
+    if single is not None:
+        name = single
+        if args.run is not None and args.run != single:
+            raise CliError(f"no run named {args.run!r} in {args.path}; it holds the run {single!r}")
+    else:
+        names = _run_names(ld)
+        if not names:
+            raise _no_runs(args.path, ld)
+        if args.run is None:
+            if len(names) > 1:
+                raise CliError(
+                    f"{args.path} holds {len(names)} runs; choose one with --run: "
+                    + ", ".join(names)
+                )
+            name = names[0]
+        elif args.run not in names:
+            raise CliError(f"no run named {args.run!r} under {args.path}; runs: {', '.join(names)}")
+        else:
+            name = args.run
+    desc = ld.run(name).graph()
+    if desc is None:
+        raise CliError(f"run {name!r} has no graph logged (SummaryWriter.add_graph)")
+
+    out = args.output or name.replace("/", "_") + ".svg"
+    fmt = _format_of(out, args.format, GRAPH_FORMATS, "svg")
+    options = {
+        "collapse": args.collapse or (),
+        "depth": args.depth,
+        "show_gradients": args.show_gradients,
+        "legend": not args.no_legend,
+        "rankdir": args.rankdir,
+    }
+    if args.depth is None and args.max_nodes:
+        # dot's time grows steeply with size: fold big graphs unless asked not to.
+        drawn = render.count_visible(
+            desc, collapse=options["collapse"], show_gradients=args.show_gradients
+        )
+        if drawn > args.max_nodes:
+            options["depth"] = render.auto_depth(
+                desc,
+                args.max_nodes,
+                collapse=options["collapse"],
+                show_gradients=args.show_gradients,
+            )
+            sys.stderr.write(
+                f"flowlog: graph has {drawn} nodes to draw; folded to depth {options['depth']} "
+                "(use --depth N, or --max-nodes 0 to draw everything)\n"
+            )
+    try:
+        data = render.render(desc, fmt, **options)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    _write(out, data)
+    if out != "-":
+        sys.stderr.write(f"flowlog: wrote {out} ({fmt}, run {name!r})\n")
+    return 0
+
+
+def _jsonable_float(v: float):
+    """JSON has no NaN/Infinity: non-finite values become the strings ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"`` (what ``float()`` parses back)."""
+    if math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+def cmd_export_scalars(args) -> int:
+    ld, names = _pick_runs(args.path, args.run)
+    fmt = _format_of(args.output, args.format, SCALAR_FORMATS, "csv")
+    selected: list[tuple[str, str]] = []
+    all_tags: set[str] = set()
+    for name in names:
+        tags = [t.tag for t in ld.run(name).tags("scalar")]
+        all_tags.update(tags)
+        for tag in tags:
+            if not args.tag or tag in args.tag:
+                selected.append((name, tag))
+    for tag in args.tag or ():
+        if tag not in all_tags:
+            known = ", ".join(sorted(all_tags)) or "(none)"
+            raise CliError(f"no scalar tag {tag!r} in the selected runs; tags: {known}")
+
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["run", "tag", "step", "wall_time", "value"])
+        for name, tag in selected:
+            s = ld.run(name).scalars(tag)
+            for step, wall, value in zip(
+                s.step.tolist(), s.wall.tolist(), s.value.tolist(), strict=True
+            ):
+                w.writerow([name, tag, step, repr(wall), repr(value)])
+        data = buf.getvalue().encode("utf-8")
+    else:
+        series = []
+        for name, tag in selected:
+            s = ld.run(name).scalars(tag)
+            series.append(
+                {
+                    "run": name,
+                    "tag": tag,
+                    "step": s.step.tolist(),
+                    "wall_time": s.wall.tolist(),
+                    "value": [_jsonable_float(v) for v in s.value.tolist()],
+                }
+            )
+        doc = {"format": "flowlog.scalars/1", "series": series}
+        data = (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
+    _write(args.output, data)
+    if args.output != "-":
+        sys.stderr.write(f"flowlog: wrote {len(selected)} series to {args.output}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _depth(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowlog", description="Inspect and export flowlog training logs."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("runs", help="list runs with start time, status, steps and tags")
+    r.add_argument("path", help="a logdir or one run's *.flowlog.db file")
+    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    r.set_defaults(func=cmd_runs)
+
+    g = sub.add_parser("export-graph", help="render a run's graph to SVG, DOT, PNG or PDF")
+    g.add_argument("path", help="a logdir or one run's *.flowlog.db file")
+    g.add_argument("--run", help="run name (needed when the logdir holds several runs)")
+    g.add_argument(
+        "-o", "--output", help="output file, '-' for stdout (default: <run>.svg in the cwd)"
+    )
+    g.add_argument(
+        "--format", choices=sorted(set(GRAPH_FORMATS.values())), help="default: from -o's extension"
+    )
+    g.add_argument(
+        "--collapse", nargs="+", metavar="SCOPE", action="extend", help="fold these scopes"
+    )
+    g.add_argument("--depth", type=_depth, help="fold scopes nested deeper than N levels")
+    g.add_argument(
+        "--show-gradients", action="store_true", help="unfold the gradient/optimizer machinery"
+    )
+    g.add_argument(
+        "--max-nodes",
+        type=_depth,
+        default=1000,
+        help="without --depth, fold graphs drawing more nodes than this (0: never; default 1000)",
+    )
+    g.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB")
+    g.add_argument("--no-legend", action="store_true", help="leave the legend out")
+    g.set_defaults(func=cmd_export_graph)
+
+    s = sub.add_parser("export-scalars", help="export scalar series to CSV or JSON")
+    s.add_argument("path", help="a logdir or one run's *.flowlog.db file")
+    s.add_argument("--run", nargs="+", action="extend", help="runs to export (default: all)")
+    s.add_argument("--tag", nargs="+", action="extend", help="tags to export (default: all)")
+    s.add_argument("-o", "--output", required=True, help="file.csv, file.json, or '-' for stdout")
+    s.add_argument("--format", choices=["csv", "json"], help="default: from -o's extension")
+    s.set_defaults(func=cmd_export_scalars)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, render.DotNotFound, render.DotError) as e:
+        msg = str(e)
+    except KeyError as e:  # the reader's "no run named …" and similar lookups
+        msg = e.args[0] if e.args else str(e)
+    except BrokenPipeError:  # `flowlog … -o - | head`
+        return 0
+    except (OSError, ValueError, sqlite3.Error) as e:
+        msg = str(e)
+    sys.stderr.write(f"flowlog: error: {' '.join(str(msg).split())}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
