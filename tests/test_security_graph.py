@@ -48,7 +48,8 @@ def evil_logdir(tmp_path):
 def _open_graph_tab(page, url):
     page.goto(url)
     page.locator(".tab", has_text="Graph").first.click()
-    page.wait_for_selector("#graph-canvas svg g.fl-node")
+    # first paint waits on every view's initial callbacks: generous on a loaded 2-core machine
+    page.wait_for_selector("#graph-canvas svg g.fl-node", timeout=60_000)
 
 
 def _not_pwned(page):
