@@ -291,7 +291,7 @@ def _plan(desc, collapse=(), depth=None, show_gradients=False, expand=()) -> _Pl
     if not show_gradients:
         implicit.update(_default_collapse(nodes, table))
     if depth is not None:
-        implicit.update(s for s, info in table.items() if info.level == depth + 1)
+        implicit.update(s for s, info in table.items() if info.level > depth)
     want = explicit | (implicit - opened)
     owner: dict[str, str | None] = {}
     folded: list[str] = []
@@ -462,22 +462,26 @@ _SAFE_ID = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 def _dot_id(s: str) -> str:
     """A DOT ID whose parsed text is exactly ``s`` (so ``<title>`` shows the full name).
 
-    Quoted strings cannot carry a backslash before a quote/newline or at the end, so names with
-    backslashes use an HTML-string ID, whose content dot takes literally after entity decoding."""
-    if "\\" in s:
+    Quoted strings cannot carry a backslash before a quote/newline or at the end, and dot copies
+    entity-like text (``&amp;``) into SVG unescaped, so names with a backslash or ``&`` use an
+    HTML-string ID, whose content dot keeps literally (entity-escaped, as SVG needs it)."""
+    if "\\" in s or "&" in s:
         return "<" + s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + ">"
     if _SAFE_ID.match(s) and s.lower() not in ("node", "edge", "graph", "digraph", "subgraph"):
         return s
     return '"' + s.replace('"', '\\"') + '"'
 
 
-def _esc(s: str) -> str:
-    """An escString attribute value (label, id, class) that renders exactly as ``s``."""
-    return (
-        '"'
-        + s.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
-        + '"'
-    )
+def _esc(s: str, label: bool = True) -> str:
+    """An escString attribute value that renders exactly as ``s``.
+
+    ``&`` is pre-escaped because dot decodes entities in labels and passes entity-like text
+    through to SVG ``id``s verbatim. Labels turn newlines into ``\\n`` line breaks; other
+    attributes (``id``) get character references, since XML turns raw ones into spaces."""
+    s = s.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    if label:
+        return '"' + s.replace("\r", "").replace("\n", "\\n") + '"'
+    return '"' + s.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;") + '"'
 
 
 def _html(s: str) -> str:
@@ -492,7 +496,7 @@ def _attrs(d: Mapping[str, object]) -> str:
         elif isinstance(v, int | float) and not isinstance(v, bool):
             parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
         else:
-            parts.append(f"{k}={_esc(str(v))}")
+            parts.append(f"{k}={_esc(str(v), label=k == 'label')}")
     return "[" + " ".join(parts) + "]"
 
 
