@@ -42,11 +42,7 @@ def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None 
     picks = [inside[[0, -1]]]  # the ends, so the line spans the range and shows the latest value
     if fin.any():
         idx, bf, yf = inside[fin], b[fin], y[inside][fin]
-        order = np.lexsort((yf, bf))  # by bucket, then by value
-        sb = bf[order]
-        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
-        ends = np.r_[starts[1:], sb.size] - 1
-        picks += [idx[order[starts]], idx[order[ends]]]
+        picks += _bucket_extremes(idx, bf, yf)
     if not fin.all():
         idx, bn = inside[~fin], b[~fin]
         kind = np.where(np.isnan(y[idx]), 2, np.where(y[idx] > 0, 1, -1))
@@ -54,6 +50,25 @@ def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None 
         first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         picks.append(idx[first])
     return np.unique(np.concatenate(picks))
+
+
+def _bucket_extremes(idx: np.ndarray, b: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """``[argmin indices, argmax indices]`` per bucket (first occurrence), O(n) when ``b`` is
+    sorted (x in step order, the usual case), by sorting otherwise (time axes may not be)."""
+    if b.size > 1 and np.any(b[1:] < b[:-1]):
+        order = np.lexsort((y, b))  # by bucket, then by value
+        sb = b[order]
+        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
+        ends = np.r_[starts[1:], sb.size] - 1
+        return [idx[order[starts]], idx[order[ends]]]
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    seg = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, b.size]))
+    out = []
+    for reduce in (np.minimum, np.maximum):
+        hit = np.flatnonzero(y == reduce.reduceat(y, starts)[seg])
+        first = np.r_[True, seg[hit][1:] != seg[hit][:-1]]
+        out.append(idx[hit[first]])
+    return out
 
 
 def nonfinite_points(x, y):

@@ -104,3 +104,19 @@ def ema_state(values, weight: float) -> tuple[float, int]:
     if y.size == 0 or w == 0.0:
         return (0.0, int(y.size))
     return (float(_ema_biased(y, w)[-1]), int(y.size))
+
+
+def ema_state_from(smoothed, values, weight: float) -> tuple[float, int]:
+    """:func:`ema_state` recovered from an already smoothed series, without a second pass.
+
+    The debiased value is ``last / (1 - w**n)``, so ``last`` is the final finite smoothed
+    value times ``1 - w**n``.
+    """
+    w = check_weight(weight)
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    n = int(finite.sum())
+    if n == 0 or w == 0.0:
+        return (0.0, n)
+    last_smoothed = float(np.asarray(smoothed, dtype=np.float64)[finite][-1])
+    return (last_smoothed * (1.0 - w**n), n)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from flowlog.dashboard.series import group_stats, minmax_select, nonfinite_points
-from flowlog.dashboard.smoothing import ema, ema_continue, ema_state
+from flowlog.dashboard.smoothing import ema, ema_continue, ema_state, ema_state_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +172,36 @@ def test_rebin_preserves_counts_and_spreads_uniformly():
     np.testing.assert_allclose(out, [5, 5, 10, 10])
     assert rebin([], [], [0, 1, 2]).tolist() == [0, 0]
     np.testing.assert_allclose(rebin([0, 1], [4], [-1, 0, 0.5, 2]), [0, 2, 2])
+
+
+def test_state_from_smoothed_equals_state_from_a_second_pass():
+    rng = np.random.default_rng(5)
+    v = rng.normal(size=3000)
+    v[[5, 2999]] = [np.inf, np.nan]
+    for w in (0.0, 0.5, 0.95):
+        got, want = ema_state_from(ema(v, w), v, w), ema_state(v, w)
+        assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=1e-9, abs=1e-12)
+    assert ema_state_from(ema([2.0] * 10, 0.9), [2.0] * 10, 0.9) == pytest.approx(
+        ema_state([2.0] * 10, 0.9)
+    )
+
+
+def test_minmax_select_on_unsorted_x_matches_sorted_logic():
+    rng = np.random.default_rng(6)
+    x = np.sort(rng.uniform(0, 100, size=5000))
+    y = rng.normal(size=x.size)
+    sel_sorted = minmax_select(x, y, buckets=50)
+    # same points, x perturbed so buckets are no longer monotone in index order
+    x2 = x.copy()
+    x2[[10, 11]] = x2[[11, 10]] + [0.0, 0.0]
+    x2[100], x2[4000] = x2[4000], x2[100]
+    sel2 = minmax_select(x2, y, buckets=50)
+    from flowlog.dashboard.series import bucket_index
+
+    b = bucket_index(x2, x2[0], x2[-1], 50)
+    chosen = set(sel2.tolist())
+    for k in (0, 25, 49):
+        members = np.flatnonzero(b == k)
+        assert members[np.argmax(y[members])] in chosen
+        assert members[np.argmin(y[members])] in chosen
+    assert sel_sorted.size <= 102
