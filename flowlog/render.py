@@ -16,6 +16,7 @@ scope clusters carry ``id="cluster:<path>"`` and class ``fl-cluster``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -94,12 +95,14 @@ def _scope_of(name: str) -> str:
     return name.rpartition("/")[0]
 
 
-def _ancestors(scope: str) -> list[str]:
-    """``"a/b/c"`` → ``["a", "a/b", "a/b/c"]``; ``""`` → ``[]``."""
+@functools.lru_cache(maxsize=1 << 16)
+def _ancestors(scope: str) -> tuple[str, ...]:
+    """``"a/b/c"`` → ``("a", "a/b", "a/b/c")``; ``""`` → ``()``. Cached: big graphs ask for
+    the same few thousand scopes over and over."""
     if not scope:
-        return []
+        return ()
     parts = scope.split("/")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 def _infer_kind(op: str, scope: str) -> str:
@@ -524,8 +527,8 @@ def _names(what: str, items, plan: _Plan) -> set[tuple[str, str]]:
 
 # Layout settings for big graphs: network-simplex/crossing-minimisation iteration limits and
 # straight-ish splines keep dot's time near-linear; measured in benchmarks/render.py.
-FAST_LAYOUT = {"nslimit": 2.0, "nslimit1": 2.0, "mclimit": 0.3, "remincross": "false"}
-FAST_THRESHOLD = 600  # visible nodes above which FAST_LAYOUT applies when fast=None
+FAST_LAYOUT = {"nslimit": 0.2, "mclimit": 0.5, "remincross": "false"}
+FAST_THRESHOLD = 300  # visible nodes above which FAST_LAYOUT applies when fast=None
 
 
 def to_dot(
