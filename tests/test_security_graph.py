@@ -178,6 +178,7 @@ def test_no_run_name_from_the_client_reads_outside_the_logdir(dash_server, evil_
         "graph-search.value": "secret",
         "graph-download-btn.n_clicks": 1,
         "graph-jump-scalars.n_clicks": 1,
+        "view-tabs.value": "graph",  # the view only works while its tab is shown
     }
     # control: the same crafted request with the real run name does draw the graph
     (draw,) = [d for d in deps if "graph-svg.data" in d["output"]]

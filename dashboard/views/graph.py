@@ -20,6 +20,7 @@ from collections import OrderedDict
 import dash
 import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
+
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard.app import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
@@ -52,6 +53,7 @@ PANEL = "graph-panel"
 FLOW = "graph-flow"
 CANVAS = "graph-canvas"
 MESSAGE = "graph-message"
+LOADED = "graph-loaded"  # run name the view was last loaded for
 
 WATCH_STATS = (
     "value_norm", "value_mean", "value_std", "grad_norm", "grad_mean", "grad_std",
@@ -173,6 +175,7 @@ def layout(ctx):
             dcc.Store(id=SELECTED),
             dcc.Store(id=STEPS, data=[]),
             dcc.Store(id=NUMERICS),
+            dcc.Store(id=LOADED),
             dcc.Download(id=DOWNLOAD),
             html.Div(
                 className="fl-graph-toolbar",
@@ -413,9 +416,10 @@ def node_panel(run, desc, name: str, stats, origin: dict | None):
 
 
 # ---------------------------------------------------------------------------- callbacks
-def _empty_load(figure_message: str, message: str) -> tuple:
+def _empty_load(name, figure_message: str, message: str) -> tuple:
     """``load_run`` outputs for a run that cannot be shown, with ``message`` saying why."""
     return (
+        {"run": name, "focus": None},
         [],
         0,
         0,
@@ -466,6 +470,7 @@ def register(app, ctx):
         )
 
     @app.callback(
+        Output(LOADED, "data"),
         Output(STEPS, "data"),
         Output(STEP, "max"),
         Output(STEP, "value"),
@@ -480,14 +485,26 @@ def register(app, ctx):
         Output(MESSAGE, "children"),
         Input(RUN, "value"),
         Input(FOCUS, "data"),
+        Input(TABS, "value"),
         State(STEP, "value"),
         State(SELECTED, "data"),
         State(FOLDED, "value"),
         State(STEPS, "data"),
+        State(LOADED, "data"),
     )
-    def load_run(name, focus, step_index, selected, folded, old_steps):
+    def load_run(name, focus, tab, step_index, selected, folded, old_steps, loaded):
         from flowlog import render
 
+        if tab != TAB_ID:
+            raise dash.exceptions.PreventUpdate  # hidden: loaded when the tab is opened
+        loaded = loaded if isinstance(loaded, dict) else {}
+        focus = focus if isinstance(focus, dict) and focus.get("run") == name else None
+        new_focus = focus is not None and focus != loaded.get("focus")
+        # same run already on screen: keep the user's folds/selection/step, apply only new focus
+        same_run = loaded.get("run") == name
+        if same_run and not new_focus and dash.ctx.triggered_id in (TABS, FOCUS):
+            raise dash.exceptions.PreventUpdate
+        focus = focus if new_focus else None
         run = open_run(ctx, name)
         if run is None:
             msg = (
@@ -495,24 +512,21 @@ def register(app, ctx):
                 if name
                 else "no runs yet — train one, e.g. `python examples/nan_debugging.py`"
             )
-            return _empty_load("select a run", msg)
+            return _empty_load(name, "select a run", msg)
         desc = run.graph()
         if desc is None:
             return _empty_load(
+                name,
                 "this run logged no graph",
                 f"run {name!r} logged no graph: call writer.add_graph(graph) when training",
             )
         try:
             index = gd.node_index(desc)
         except gd.GraphDescriptionError as exc:
-            return _empty_load("unusable graph", f"run {name!r}: {exc}")
+            return _empty_load(name, "unusable graph", f"run {name!r}: {exc}")
         stats = cache.get(run)
         steps = watched_steps(stats)
         origin = first_numerics(run)
-        focus = focus if isinstance(focus, dict) and focus.get("run") == name else None
-        same_run = dash.ctx.triggered_id == FOCUS
-        if same_run and focus is None:
-            raise dash.exceptions.PreventUpdate
         # fold state: keep the user's when only focus moved, else start from the default
         fold = list(folded or []) if same_run else render.default_collapse(desc)
         new_selected = selected if same_run and selected in index else None
@@ -545,6 +559,7 @@ def register(app, ctx):
         flow = gf.gradient_flow_figure(variables, grads)
         scopes = gd.all_scopes(desc)
         return (
+            {"run": name, "focus": focus or loaded.get("focus") if same_run else focus},
             steps,
             max(len(steps) - 1, 0),
             idx,
@@ -569,11 +584,15 @@ def register(app, ctx):
         State(RUN, "value"),
         State(STEPS, "data"),
         State(STEP, "value"),
+        State(TABS, "value"),
+        State(LOADED, "data"),
         prevent_initial_call=True,
     )
-    def follow_live_run(_tick, name, old_steps, step_index):
+    def follow_live_run(_tick, name, old_steps, step_index, tab, loaded):
         """A run still being written gains watched steps: extend the slider (following the
         newest step if it was there) and the gradient flow, leaving everything else alone."""
+        if tab != TAB_ID or (loaded or {}).get("run") != name:
+            raise dash.exceptions.PreventUpdate
         run = open_run(ctx, name)
         if run is None or run.info.status != "running":
             raise dash.exceptions.PreventUpdate
@@ -652,10 +671,14 @@ def register(app, ctx):
         Input(STAT, "value"),
         Input(STEP, "value"),
         Input(NUMERICS, "data"),
+        Input(TABS, "value"),
         State(STEPS, "data"),
     )
-    def draw(name, folded, stat, step_index, origin, steps):
+    def draw(name, folded, stat, step_index, origin, tab, steps):
         from flowlog import render
+
+        if tab != TAB_ID:
+            raise dash.exceptions.PreventUpdate  # hidden: drawn when the tab is opened
 
         run = open_run(ctx, name)
         desc = run.graph() if run is not None else None
@@ -736,6 +759,7 @@ def register(app, ctx):
     @app.callback(
         Output(FOCUS, "data", allow_duplicate=True),
         Output(TABS, "value", allow_duplicate=True),
+        Output(LOADED, "data", allow_duplicate=True),
         Input(JUMP, "n_clicks"),
         State(NUMERICS, "data"),
         State(RUN, "value"),
@@ -750,7 +774,8 @@ def register(app, ctx):
             "step": origin.get("step"),
             "node": origin.get("node"),
         }
-        return focus, "scalars"
+        # this view already shows that focus: do not re-apply it when the user comes back
+        return focus, "scalars", {"run": name, "focus": focus}
 
     @app.callback(
         Output(DOWNLOAD, "data"),
