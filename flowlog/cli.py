@@ -320,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--max-nodes",
         type=_depth,
-        default=1000,
-        help="without --depth, fold graphs drawing more nodes than this (0: never; default 1000)",
+        default=500,
+        help="without --depth, fold graphs drawing more nodes than this (0: never; default 500)",
     )
     g.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB")
     g.add_argument("--no-legend", action="store_true", help="leave the legend out")

@@ -768,7 +768,7 @@ def to_dot(
             attrs["lhead"] = "cluster:" + lhead
         if n > 1:
             attrs["label"] = f"{n} edges"
-            attrs["penwidth"] = round(1 + math.log2(n), 2)
+            attrs["penwidth"] = round(min(4.0, 1 + math.log2(n) / 2), 2)
         elif edge_labels and shape_label(tensors[0].shape):
             attrs["label"] = shape_label(tensors[0].shape)
         if key[0] == "single" and by_name[src[1]].kind == by_name[dst[1]].kind == "gradient":
