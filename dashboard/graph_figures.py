@@ -108,7 +108,7 @@ def norms_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figu
         return empty_figure("no value/gradient norms logged for this node")
     _base_layout(fig, "norms", 210)
     if all(_finite_positive(v) for v in drawn):
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1)  # one label per decade
     return fig
 
 
@@ -187,7 +187,7 @@ def ratio_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figu
     _add_nonfinite_markers(fig, steps, values, "update_ratio")
     _base_layout(fig, "update / weight ratio", 190)
     if _finite_positive(values):
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1)
     fig.add_hrect(y0=1e-4, y1=1e-2, fillcolor="#2ca02c", opacity=0.06, line_width=0)
     return fig
 
@@ -364,6 +364,7 @@ def gradient_flow_figure(
                 mode="markers",
                 marker=dict(line=dict(width=1.5, color=style["color"]), **style),
                 name=f"{label} ({len(pts)})",
+                showlegend=True,
                 hovertemplate="%{y}<br>step %{x}: " + label + "<extra></extra>",
             )
         )
