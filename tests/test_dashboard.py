@@ -53,6 +53,7 @@ def shared(browser, tmp_path_factory):
     """One server on a read-only logdir and one browser context for the tests that only read:
     the context's HTTP cache keeps plotly.js (4.8 MB) loaded across those tests."""
     from conftest import DashServer
+
     from flowlog.dashboard import create_app
 
     d = tmp_path_factory.mktemp("shared") / "runs"
@@ -309,3 +310,51 @@ def test_histograms_draw_percentiles_and_ridgelines(spage):
     page.wait_for_function(
         "document.querySelectorAll('.fl-histograms .heatmaplayer image').length === 2"
     )
+
+
+def test_numerics_marker_links_to_the_graph_view(page, dash_server, tmp_path):
+    import flowlog as fl
+
+    g = fl.Graph()
+    with g.as_default():
+        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
+        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
+        with fl.name_scope("dense"):
+            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
+            pred = fl.matmul(x, w)
+        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
+        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    sess = fl.Session(g, check_numerics=True)
+    good = {x: np.ones((4, 3)), y: np.ones((4, 1))}
+    bad = {x: np.full((4, 3), np.nan), y: np.ones((4, 1))}
+    d = tmp_path / "nan"
+    now = {"step": 0}
+    with SummaryWriter(d, "diverged") as writer:
+        writer.watch(sess, every=1000, global_step=lambda: now["step"])
+        for step in range(40):
+            now["step"] = step
+            value = sess.run(loss, feed_dict=bad if step == 25 else good)
+            writer.add_scalar("loss", float(value), step)
+            sess.run(train, feed_dict=good)
+    page.goto(dash_server(d))
+    # raw, smoothed, non-finite markers, then the numerics marker
+    wait_traces(page, "loss", 4)
+    marker = page.evaluate(
+        "sel => { const gd = document.querySelector(sel); const t = gd._fullData[3];"
+        " return {x: t.x[0], text: t.text[0], cd: Array.from(t.customdata[0])}; }",
+        graph_sel("loss"),
+    )
+    assert marker["cd"][0] == "numerics" and marker["cd"][1] == "diverged"
+    assert marker["text"].startswith("first NaN/Inf: ")
+    step = marker["cd"][2]
+    assert trace(page, "loss", 2)["x"] == [step]  # the NaN loss is marked at the same step
+    xy = page.evaluate(
+        "sel => { const gd = document.querySelector(sel); const L = gd._fullLayout;"
+        " const r = gd.getBoundingClientRect(); const t = gd._fullData[3];"
+        " return [r.left + L._size.l + L.xaxis.l2p(t.x[0]),"
+        "         r.top + L._size.t + L.yaxis2.l2p(t.y[0])]; }",
+        graph_sel("loss"),
+    )
+    page.mouse.move(*xy)
+    page.mouse.click(*xy)
+    page.locator(".tab--selected", has_text="Graph").wait_for()

@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
+
 from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import color_for_index, rgba
 from flowlog.dashboard.series import group_stats, minmax_select
@@ -53,6 +54,7 @@ EXTENDED = "sc-extended"  # sequence number of the last append done (clientside 
 BUCKETS = 400  # per visible range: min+max per bucket, ~1.5 points per pixel of a chart
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 CACHE_POINTS = 1_500_000  # full-resolution points kept between callbacks (~36 MB)
+POINTS_CACHE_ENTRIES = 2000  # drawn extracts (~25 kB each) of (run, tag, smoothing, x, zoom)
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
 
 
@@ -115,6 +117,27 @@ class Fig:
 
     def to_plotly_json(self) -> dict:
         return {"data": self.data, "layout": self.layout}
+
+
+class FifoLock:
+    """A lock granted in arrival order: charts are requested top to bottom, so the top chart
+    is built (and drawn) first instead of whichever thread the OS wakes."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self):
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
 
 
 class SeriesCache:
@@ -227,7 +250,9 @@ class ScalarsView:
         self.cache = SeriesCache()
         # Full builds one at a time: with all charts requested at once, the first one is ready
         # after one build instead of after all of them sharing the CPU (GIL, 2 cores).
-        self.build_lock = threading.Lock()
+        self.build_lock = FifoLock()
+        self._points: OrderedDict = OrderedDict()
+        self._points_lock = threading.Lock()
 
     # --- data -------------------------------------------------------------------------------
     def tag_infos(self, name: str) -> dict:
@@ -242,6 +267,44 @@ class ScalarsView:
             return None
         step, wall, value = self.cache.get(run, name, tag, infos[tag])
         return run, step, wall, value
+
+    def points(self, name: str, tag: str, w: float, xmode: str, rng) -> dict | None:
+        """The points one run's trace draws: bucket extremes of the raw series, the smoothed
+        value at each, and the live-update state. Cached by the tag's size and last step, so
+        a page reload or a second viewer costs no re-read (a few kB per series)."""
+        run = self.ctx.run(name)
+        infos = {t.tag: t for t in run.tags(kind="scalar")}
+        info = infos.get(tag)
+        if info is None:
+            return None
+        key = (name, tag, info.count, info.last_step, w, xmode, None if rng is None else tuple(rng))
+        with self._points_lock:
+            if key in self._points:
+                self._points.move_to_end(key)
+                return self._points[key]
+        step, wall, value = self.cache.get(run, name, tag, info)
+        wall0 = float(wall[0]) if wall.size else 0.0
+        smooth = ema(value, w) if w > 0 else value
+        x_all = to_x(xmode, step, wall, wall0)
+        lo, hi = (None, None) if rng is None else rng
+        sel = minmax_select(x_all, value, BUCKETS, lo, hi)
+        pts = {
+            "x": x_all[sel],
+            "v": value[sel],
+            "s": smooth[sel],
+            "st": step[sel],
+            "wall0": wall0,
+            "ema": list(ema_state_from(smooth, value, w)),
+            "first_step": int(step[0]) if step.size else None,
+            "last_step": int(step[-1]) if step.size else -1,
+        }
+        with self._points_lock:
+            self._points[key] = pts
+            for old in [k for k in self._points if k[:2] == key[:2] and k[2:4] != key[2:4]]:
+                del self._points[old]  # the run grew: older extracts are stale
+            while len(self._points) > POINTS_CACHE_ENTRIES:
+                self._points.popitem(last=False)
+        return pts
 
     # --- figures ----------------------------------------------------------------------------
     def build(self, tag, runs_info, selected, weight, xmode, logs, group_mode, group_key, rng):
@@ -259,35 +322,25 @@ class ScalarsView:
             "ntraces": 0,
             "appended": 0,
         }
-        loaded = {}
-        for name in selected or []:
-            if name not in colors:
-                continue
-            got = self.series(name, tag)
-            if got is not None:
-                loaded[name] = got
+        names = [n for n in selected or [] if n in colors]
         if state["grouped"]:
+            loaded = {n: got for n in names if (got := self.series(n, tag)) is not None}
             self._grouped(fig, tag, loaded, weight, group_mode, group_key)
         else:
-            for name, (run, step, wall, value) in loaded.items():
-                self._run_traces(fig, state, tag, name, colors[name], run, step, wall, value, rng)
+            loaded = {n: p for n in names if (p := self.points(n, tag, weight, xmode, rng))}
+            for name, pts in loaded.items():
+                self._run_traces(fig, state, tag, name, colors[name], pts)
         state["ntraces"] = len(fig.data)
         self._layout(fig, tag, xmode, logs, rng, state["grouped"], bool(loaded))
         return fig, state
 
-    def _run_traces(self, fig, state, tag, name, color, run, step, wall, value, rng):
-        w, xmode = state["weight"], state["xmode"]
-        wall0 = float(wall[0]) if wall.size else 0.0
-        smooth = ema(value, w) if w > 0 else value
-        x_all = to_x(xmode, step, wall, wall0)
-        lo, hi = (None, None) if rng is None else rng
-        sel = minmax_select(x_all, value, BUCKETS, lo, hi)
-        x, v, s, st = x_all[sel], value[sel], smooth[sel], step[sel]
+    def _run_traces(self, fig, state, tag, name, color, pts):
+        w = state["weight"]
+        x, v, s, st = pts["x"], pts["v"], pts["s"], pts["st"]
         label = escape(name)
-        entry = {"last_step": int(step[-1]) if step.size else -1, "wall0": wall0}
-        entry["ema"] = list(ema_state_from(smooth, value, w))
+        entry = {"last_step": pts["last_step"], "wall0": pts["wall0"], "ema": pts["ema"]}
         fin_v = np.where(np.isfinite(v), v, np.nan)
-        few = sel.size < 40  # a line through a handful of points needs markers to be seen
+        few = x.size < 40  # a line through a handful of points needs markers to be seen
         raw = scatter(
             x=x,
             y=fin_v,
@@ -351,18 +404,18 @@ class ScalarsView:
                 meta=[name, tag],
             )
         )
-        self._numerics_marker(fig, name, color, run, step, x_all)
+        self._numerics_marker(fig, name, color, pts)
         state["runs"][name] = entry
 
-    def _numerics_marker(self, fig, name, color, run, step, x_all):
-        findings = run.numerics()
-        if not findings or not step.size:
+    def _numerics_marker(self, fig, name, color, pts):
+        findings = self.ctx.run(name).numerics()
+        if not findings or pts["first_step"] is None or not pts["st"].size:
             return
         first = min(findings, key=lambda f: f["step"])
-        if not step[0] <= first["step"] <= step[-1]:
+        if not pts["first_step"] <= first["step"] <= pts["last_step"]:
             return  # the finding lies outside this tag's steps: nothing to point at here
-        at = int(np.clip(np.searchsorted(step, first["step"]), 0, step.size - 1))
-        xv = x_all[at]
+        # x of that step (exact on the step axis; interpolated between drawn points on time axes)
+        xv = float(np.interp(first["step"], pts["st"], pts["x"]))
         node = str(first["node"])
         fig.add_shape(
             type="line",
