@@ -488,10 +488,18 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ hot path
 
-    def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, **_torch_only):
+    def add_scalar(
+        self,
+        tag,
+        scalar_value,
+        global_step=None,
+        walltime=None,
+        new_style=False,
+        double_precision=False,
+    ):
         """Log one point. ``scalar_value``: a real number, numpy scalar, 0-d/1-element array or
-        anything with ``.item()``; NaN and ±Inf are stored faithfully. ``**_torch_only``
-        accepts torch's ``new_style``/``double_precision`` flags (values are always float64).
+        anything with ``.item()``; NaN and ±Inf are stored faithfully. ``new_style`` and
+        ``double_precision`` are torch's flags, accepted and unused (values are float64).
         """
         # Hot path, lock-free: a known tag, a float, an int step, no walltime. list.append is
         # atomic and the flusher detaches the buffer with slice + del, so no point is lost.
