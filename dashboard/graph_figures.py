@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+
 from flowlog.dashboard.graph_data import EXPLODING, VANISHING
 
 FONT = dict(family="Inter, system-ui, -apple-system, Segoe UI, sans-serif", size=12)

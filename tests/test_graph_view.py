@@ -207,3 +207,17 @@ def test_histogram_heatmap_keeps_all_nonfinite_steps_as_marked_empty_columns():
     assert list(fig.data[1].x) == [1]  # the NaN marker sits on step 1 only
     only_bad = gf.histogram_heatmap([0], [np.array([])], [np.array([])], "grad")
     assert "all NaN/Inf" in only_bad.layout.annotations[0].text
+
+
+# ----------------------------------------------------------------------------- view helpers
+def test_render_options_only_pass_known_outermost_scopes_from_the_client():
+    from flowlog.dashboard.views.graph import cli_command, render_options
+
+    client = ["gradients/loss", "gradients", "../etc", 7, "GradientDescent", "nope"]
+    opts = render_options(client, DESC)
+    assert opts == {"collapse": ("gradients", "GradientDescent"), "show_gradients": True}
+    cmd = cli_command("/logs dir", "run 1", client, DESC)
+    assert cmd == (
+        "flowlog export-graph '/logs dir' --run 'run 1' --show-gradients "
+        "--collapse gradients --collapse GradientDescent -o graph.svg"
+    )

@@ -55,6 +55,7 @@ def page(browser, nan_logdir):
     seconds on a busy 2-core machine, so the tests share it (in file order: the first one checks
     the state the view opens in) and each sets up the state it checks."""
     from conftest import DashServer
+
     from flowlog.dashboard import create_app
 
     server = DashServer(create_app(nan_logdir))
@@ -123,9 +124,20 @@ def test_nan_origin_is_announced_and_marked_with_its_feeders(page, nan_run):
     page.wait_for_function(
         "() => document.querySelector('.tab--selected')?.textContent.trim() === 'Scalars'"
     )
-    # and back: the drawing is put back when the Graph tab is shown again
-    page.locator(".tab", has_text="Graph").first.click()
+    # and back the way the Scalars view's NaN marker does it: FOCUS names a node and a step,
+    # TABS switches to the graph, which redraws (tab content remounts) and follows the focus
+    page.evaluate(
+        """() => {
+            window.dash_clientside.set_props('focus', {data: {run: 'nan_debugging', step: 3,
+                                                              node: 'output/w'}});
+            window.dash_clientside.set_props('view-tabs', {value: 'graph'});
+        }"""
+    )
     page.wait_for_selector("#graph-canvas svg g.fl-node", timeout=60_000)
+    panel_name(page, "output/w")
+    page.wait_for_function(
+        "() => document.querySelector('#graph-step-label').textContent === 'step 3'"
+    )
 
 
 def test_clicking_a_variable_shows_its_structure_and_curves(page, nan_run):
@@ -161,12 +173,16 @@ def test_recolouring_by_statistic_and_step_changes_fills(page):
         fills = page.evaluate(FILLS)
         return tuple(fills[v] for v in variables)
 
+    # the last watched step: the weights are NaN by then, every node in the NaN colour
+    page.locator("#graph-step [role=slider]").focus()
+    page.keyboard.press("End")
     page.wait_for_function(
-        "() => document.querySelector('#graph-step-label').textContent.startsWith('step')"
+        "() => document.querySelector('#graph-step-label').textContent === 'step 30'"
     )
-    # the view opens at the NaN step: every gradient norm is NaN there, all in the NaN colour
+    page.wait_for_function(
+        "ids => new Set(ids.map(v => (" + FILLS + ")()[v])).size === 1", arg=variables
+    )
     at_nan = var_fills()
-    assert len(set(at_nan)) == 1
     # the first watched step (keyboard on the slider thumb): finite norms on a colour scale
     page.locator("#graph-step [role=slider]").focus()
     page.keyboard.press("Home")
@@ -183,16 +199,24 @@ def test_recolouring_by_statistic_and_step_changes_fills(page):
     assert "value_norm @ step 0" in page.locator("#graph-canvas").inner_text()
 
 
-def test_focus_from_the_scalars_view_selects_node_and_step(page):
+def test_focus_from_a_scalars_point_moves_the_step_and_selects(page):
+    # a click on a loss curve point (no node) only moves the step; a NaN marker names a node
     page.evaluate(
         """() => window.dash_clientside.set_props('focus',
-               {data: {run: 'nan_debugging', tag: 'loss', step: 3, node: 'output/w'}})"""
+               {data: {run: 'nan_debugging', tag: 'loss', step: 7}})"""
     )
-    panel_name(page, "output/w")
     page.wait_for_function(
-        "() => document.querySelector('#graph-step-label').textContent === 'step 3'"
+        "() => document.querySelector('#graph-step-label').textContent === 'step 7'"
     )
-    page.locator(".fl-graph-viewport g.fl-selected#node\\:output\\/w").wait_for()
+    page.evaluate(
+        """() => window.dash_clientside.set_props('focus',
+               {data: {run: 'nan_debugging', tag: 'loss', step: 12, node: 'hidden/b'}})"""
+    )
+    panel_name(page, "hidden/b")
+    page.wait_for_function(
+        "() => document.querySelector('#graph-step-label').textContent === 'step 12'"
+    )
+    page.locator(".fl-graph-viewport g.fl-selected#node\\:hidden\\/b").wait_for()
 
 
 def test_search_finds_a_node_inside_a_folded_scope(page, nan_run):

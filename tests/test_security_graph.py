@@ -197,7 +197,6 @@ def test_no_run_name_from_the_client_reads_outside_the_logdir(dash_server, evil_
 def test_open_run_only_finds_discovered_runs(evil_logdir):
     from flowlog.dashboard.app import AppContext
     from flowlog.dashboard.views.graph import open_run
-
     from flowlog.reader import Logdir
 
     ctx = AppContext(logdir=Logdir(evil_logdir))

@@ -710,8 +710,9 @@ def register(app, ctx):
                 highlight=highlight,
                 **render_options(folded, desc),
             )
-        except render.DotNotFound as exc:
-            return {"key": "", "svg": ""}, str(exc), None, ""
+        except (render.DotNotFound, render.DotError, ValueError, TypeError) as exc:
+            # missing `dot` (install hint) or a description the renderer rejects (names the node)
+            return {"key": "", "svg": ""}, f"cannot draw this graph: {exc}", None, ""
         svg_text = svg.decode("utf-8") if isinstance(svg, bytes) else svg
         key = f"{name}|{','.join(opts['collapse'])}|{stat}|{step}|{len(svg_text)}"
         legend = []
