@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from flowlog.render import FAST_LAYOUT, count_visible, to_dot
+from flowlog.render import count_visible, to_dot
 
 
 def make_graph(n: int) -> dict:
@@ -187,21 +187,33 @@ def main(argv=None) -> int:
             sys.stdout.flush()
 
     if args.settings:
-        desc = make_graph(args.settings_size)
-        print(f"\n{len(desc['nodes'])}-node graph fully expanded (with gradients), dot settings:")
-        ref_text = to_dot(desc, show_gradients=True, fast=False)
-        ref = time_dot(ref_text, args.timeout)
-        print(f"  {'default':<32} {ref:>7.3f} s  1.00×")
-        variants = [(f"{k}={v}", {k: v}) for k, v in FAST_LAYOUT.items()]
-        variants += [("splines=line", {"splines": "line"}), ("FAST_LAYOUT", FAST_LAYOUT)]
-        for label, extra in variants:
-            attrs = " ".join(f"{k}={v}" for k, v in extra.items())
-            text = ref_text.replace("  graph [", f"  graph [{attrs} ", 1)
-            t = time_dot(text, args.timeout)
-            print(f"  {label:<32} {t:>7.3f} s  {t / ref:.2f}×")
-        text = to_dot(desc, show_gradients=True, fast=False, edge_labels=False)
-        t = time_dot(text, args.timeout)
-        print(f"  {'no edge labels':<32} {t:>7.3f} s  {t / ref:.2f}×")
+        variants = [
+            ("nslimit=0.2", {"nslimit": 0.2}),
+            ("mclimit=0.5", {"mclimit": 0.5}),
+            ("remincross=false", {"remincross": "false"}),
+            ("splines=line", {"splines": "line"}),
+            ("nslimit=0.2 splines=line", {"nslimit": 0.2, "splines": "line"}),
+        ]
+        for title, desc, kw in [
+            (
+                "fully expanded (with gradients)",
+                make_graph(args.settings_size),
+                {"show_gradients": True},
+            ),
+            ("folded to depth 2", make_graph(10000), {"depth": 2}),
+        ]:
+            ref_text = to_dot(desc, fast=False, **kw)
+            ref = time_dot(ref_text, args.timeout)
+            drawn = count_visible(desc, **kw)
+            print(f"\n{len(desc['nodes'])}-node graph {title}, {drawn} drawn; dot settings:")
+            print(f"  {'default':<32} {ref:>7.3f} s  1.00×")
+            for label, extra in variants:
+                attrs = " ".join(f"{k}={v}" for k, v in extra.items())
+                text = ref_text.replace("  graph [", f"  graph [{attrs} ", 1)
+                t = time_dot(text, args.timeout)
+                print(f"  {label:<32} {t:>7.3f} s  {t / ref:.2f}×")
+            t = time_dot(to_dot(desc, fast=False, edge_labels=False, **kw), args.timeout)
+            print(f"  {'no edge labels':<32} {t:>7.3f} s  {t / ref:.2f}×")
         desc = make_graph(1000)
         print("\n1,000-node graph, gradients folded: hub bundling (max_fan) on/off")
         on = time_dot(to_dot(desc), args.timeout)

@@ -525,10 +525,13 @@ def _names(what: str, items, plan: _Plan) -> set[tuple[str, str]]:
     return out
 
 
-# Layout settings for big graphs: network-simplex/crossing-minimisation iteration limits and
-# straight-ish splines keep dot's time near-linear; measured in benchmarks/render.py.
-FAST_LAYOUT = {"nslimit": 0.2, "mclimit": 0.5, "remincross": "false"}
+# Layout settings for big graphs, measured in benchmarks/render.py: capping network-simplex
+# positioning (nslimit) bounds dot's time; above LINE_THRESHOLD drawn nodes straight edges also
+# skip spline routing, which dominates (minutes) on dense expanded graphs. mclimit and
+# remincross=false were measured too and do not pay off (remincross=false is 4× slower).
+FAST_LAYOUT = {"nslimit": 0.2}
 FAST_THRESHOLD = 300  # visible nodes above which FAST_LAYOUT applies when fast=None
+LINE_THRESHOLD = 400  # ... and above which fast layouts use splines=line
 
 
 def to_dot(
@@ -561,7 +564,8 @@ def to_dot(
     (``ltail``/``lhead``, class ``fl-bundled``); ``None`` never bundles. Gradient → gradient
     edges are laid out reversed (drawn with ``dir=back``) so each gradient sits next to the
     forward op it belongs to instead of below the whole model. ``fast`` applies
-    ``FAST_LAYOUT`` (default: when more than ``FAST_THRESHOLD`` nodes are drawn).
+    ``FAST_LAYOUT`` (default: when more than ``FAST_THRESHOLD`` nodes are drawn), plus straight
+    edges above ``LINE_THRESHOLD`` drawn nodes.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"rankdir must be TB, LR, BT or RL, got {rankdir!r}")
@@ -670,6 +674,8 @@ def to_dot(
         gattrs.update(
             {k: _Raw(str(v)) if isinstance(v, str) else v for k, v in FAST_LAYOUT.items()}
         )
+        if visible_count > LINE_THRESHOLD:
+            gattrs["splines"] = _Raw("line")
     out.append("  graph " + _attrs(gattrs) + ";")
     out.append(
         '  node [fontname="Helvetica" fontsize=10 margin="0.08,0.03" height=0.3 penwidth=1.2'

@@ -548,3 +548,15 @@ def test_real_engine_graph_renders():
     assert any(v == ["?×4"] for v in edges(root).values())
     full = svg_of(desc, show_gradients=True)
     assert len(groups(full, "fl-node")) == len(desc["nodes"])
+
+
+def test_big_graphs_get_the_fast_layout():
+    small = {"nodes": [node(f"s/n{i}", "Relu") for i in range(10)]}
+    big = {"nodes": [node(f"s{i % 7}/n{i}", "Relu") for i in range(render.LINE_THRESHOLD + 1)]}
+    assert "nslimit" not in to_dot(small) and "splines" not in to_dot(small)
+    text = to_dot(big)
+    assert "nslimit=0.2" in text and "splines=line" in text
+    assert "nslimit" not in to_dot(big, fast=False)
+    assert "nslimit=0.2" in to_dot(small, fast=True)
+    # still a valid graph for dot
+    assert len(groups(svg_of(big, legend=False), "fl-node")) == render.LINE_THRESHOLD + 1
