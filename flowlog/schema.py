@@ -11,9 +11,9 @@ Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
 * NaN is stored as SQL ``NULL`` (SQLite turns a NaN REAL into NULL anyway; ``None`` is rejected
   at input, so NULL is unambiguous). ±Inf survive as REAL.
 * ``scalar_rollups`` holds per-bucket summaries at ``ROLLUP_LEVELS`` resolutions (bucket widths
-  16, 64, 256, ... steps), written with the points: merged from numpy summaries of new points,
+  32, 128, 512, ... steps), written with the points: merged from numpy summaries of new points,
   or recomputed from the raw rows for buckets whose points were rewritten, so they are always
-  exact. Downsampling a 1M-point tag reads ~16k summary rows instead of 1M points (aggregating
+  exact. Downsampling a 1M-point tag reads ~8k summary rows instead of 1M points (aggregating
   raw rows in SQLite costs ~1-2 µs/row, mostly the GROUP BY sorter).
 """
 
@@ -30,9 +30,9 @@ SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
 APPLICATION_ID = 0x666C6F67
 RUN_SUFFIX = ".flowlog.db"
-ROLLUP_BASE_SHIFT = 4  # level-1 buckets are 2**4 = 16 steps wide
+ROLLUP_BASE_SHIFT = 5  # level-1 buckets are 2**5 = 32 steps wide (rows written: ~n/24)
 ROLLUP_SHIFT = 2  # each level is 2**2 = 4 times wider than the one below
-ROLLUP_LEVELS = 9  # widths 16, 64, 256, ..., 1048576 steps
+ROLLUP_LEVELS = 9  # widths 32, 128, 512, ..., 2097152 steps
 
 
 def rollup_width(level: int) -> int:
@@ -629,7 +629,7 @@ def downsample(
     the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior, and raw
     points for the two ragged ends: each point is counted exactly once, and a rollup bucket
     goes wholly to the output bucket holding its first step (boundaries move by < ``w``).
-    Narrow ranges (``per < 16``) aggregate raw points.
+    Narrow ranges (``per < 32``) aggregate raw points.
     """
     span = end - start + 1
     per = -(-span // buckets)  # integer width: no overflow for huge steps

@@ -97,8 +97,8 @@ def test_nan_is_null_and_infinities_are_real(tmp_path):
 
 
 def test_rollup_widths():
-    assert [schema.rollup_width(k) for k in (1, 2, 3)] == [16, 64, 256]
-    assert schema.rollup_width(schema.ROLLUP_LEVELS) == 2**20
+    assert [schema.rollup_width(k) for k in (1, 2, 3)] == [32, 128, 512]
+    assert schema.rollup_width(schema.ROLLUP_LEVELS) == 2**21
 
 
 def recomputed_equals_stored(path):
