@@ -221,3 +221,22 @@ def test_render_options_only_pass_known_outermost_scopes_from_the_client():
         "flowlog export-graph '/logs dir' --run 'run 1' --show-gradients "
         "--collapse gradients --collapse GradientDescent -o graph.svg"
     )
+
+
+def test_big_graphs_open_folded_to_a_readable_depth():
+    from flowlog import render
+    from flowlog.dashboard.views.graph import initial_folds
+
+    nodes = []
+    for a in range(12):
+        for b in range(6):
+            prev = None
+            for k in range(10):  # 12 × 6 × 10 = 720 ops in two levels of scopes
+                name = f"block{a}/layer{b}/op{k}"
+                nodes.append({"name": name, "op": "Add", "inputs": [prev] if prev else []})
+                prev = name
+    big = {"nodes": nodes}
+    folds = initial_folds(big, max_nodes=400)
+    assert folds == [f"block{a}/layer{b}" for a in range(12) for b in range(6)]
+    assert render.count_visible(big, collapse=folds, show_gradients=True) == 72
+    assert initial_folds(DESC) == ["gradients", "GradientDescent"]  # small: machinery only

@@ -269,9 +269,11 @@ def test_zoom_and_pan_move_the_drawing(page):
     page.mouse.wheel(0, -400)
     page.wait_for_function(f"t => ({transform})() !== t", arg=start)
     zoomed = page.evaluate(transform)
-    page.mouse.move(box["x"] + 15, box["y"] + 15)  # an empty corner: dragging must not select
+    # dragging from a corner away from the zoom buttons (top-left) pans the drawing
+    x0, y0 = box["x"] + box["width"] - 15, box["y"] + box["height"] - 15
+    page.mouse.move(x0, y0)
     page.mouse.down()
-    page.mouse.move(box["x"] + 120, box["y"] + 80, steps=5)
+    page.mouse.move(x0 - 120, y0 - 80, steps=5)
     page.mouse.up()
     page.wait_for_function(f"t => ({transform})() !== t", arg=zoomed)
     page.click("#graph-zoom-reset")

@@ -21,6 +21,7 @@ import dash
 import numpy as np
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
+from flowlog import render
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard.app import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
@@ -60,6 +61,7 @@ WATCH_STATS = (
     "grad_nan", "update_ratio",
 )  # fmt: skip
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+MAX_DRAWN = 400  # nodes drawn when a run opens; bigger graphs start folded by depth
 
 NOT_LOGGED = (
     "flowlog logs curves for trainable variables watched with writer.watch(sess, every=N): "
@@ -144,6 +146,17 @@ def render_options(folded, desc) -> dict:
     known = set(gd.all_scopes(desc))
     wanted = [s for s in folded or [] if isinstance(s, str) and s in known]
     return {"collapse": tuple(gd.visible_folded(wanted)), "show_gradients": True}
+
+
+def initial_folds(desc, max_nodes: int = MAX_DRAWN) -> list[str]:
+    """Scopes folded when a run is opened: the gradient/optimizer machinery (as the CLI does)
+    and, for a graph too big to read expanded, every scope at the deepest level that keeps
+    at most ``max_nodes`` drawn nodes. Clicking a folded scope opens it."""
+    folds = render.default_collapse(desc)
+    depth = render.auto_depth(desc, max_nodes, collapse=folds, show_gradients=True)
+    if depth is not None:
+        folds += [s.path for s in render.scopes(desc) if s.level == max(depth, 0) + 1]
+    return gd.visible_folded(folds)
 
 
 def cli_command(logdir, run_name: str, folded, desc) -> str:
@@ -493,8 +506,6 @@ def register(app, ctx):
         State(LOADED, "data"),
     )
     def load_run(name, focus, tab, step_index, selected, folded, old_steps, loaded):
-        from flowlog import render
-
         if tab != TAB_ID:
             raise dash.exceptions.PreventUpdate  # hidden: loaded when the tab is opened
         loaded = loaded if isinstance(loaded, dict) else {}
@@ -528,7 +539,7 @@ def register(app, ctx):
         steps = watched_steps(stats)
         origin = first_numerics(run)
         # fold state: keep the user's when only focus moved, else start from the default
-        fold = list(folded or []) if same_run else render.default_collapse(desc)
+        fold = list(folded or []) if same_run else initial_folds(desc)
         new_selected = selected if same_run and selected in index else None
         if origin and origin.get("node") in index and not same_run:
             fold = gd.unfold_for(fold, index[origin["node"]])
@@ -675,8 +686,6 @@ def register(app, ctx):
         State(STEPS, "data"),
     )
     def draw(name, folded, stat, step_index, origin, tab, steps):
-        from flowlog import render
-
         if tab != TAB_ID:
             raise dash.exceptions.PreventUpdate  # hidden: drawn when the tab is opened
 
@@ -786,8 +795,6 @@ def register(app, ctx):
         prevent_initial_call=True,
     )
     def download(n, name, folded):
-        from flowlog import render
-
         run = open_run(ctx, name)
         desc = run.graph() if run is not None else None
         if not n or desc is None:
