@@ -141,7 +141,7 @@ def test_chart_traces_smoothing_and_nonfinite_markers(spage):
     wait_traces(page, "loss/train", 6)
     raw, smooth, nf = (trace(page, "loss/train", i) for i in range(3))
     assert raw["name"] == smooth["name"] == "alpha"
-    assert len(raw["x"]) <= 2 * 400 + 3 and raw["x"] == smooth["x"]  # buckets, ends, NaN
+    assert len(raw["x"]) <= 2 * 300 + 3 and raw["x"] == smooth["x"]  # buckets, ends, NaN
     assert raw["x"][0] == 0 and raw["x"][-1] == N - 1
     assert not np.allclose(raw["y"], smooth["y"], equal_nan=True)
     assert nf["x"] == [1500]  # the NaN is marked, not dropped silently
@@ -358,3 +358,20 @@ def test_numerics_marker_links_to_the_graph_view(page, dash_server, tmp_path):
     page.mouse.move(*xy)
     page.mouse.click(*xy)
     page.locator(".tab--selected", has_text="Graph").wait_for()
+
+
+def test_grouped_runs_draw_mean_and_std_band(spage):
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/val", 6)
+    page.locator("#sc-group-mode").click()
+    page.get_by_text("Group by name regex", exact=True).click()
+    page.locator("#sc-group-key").fill("(a)")  # alpha and beta both contain an "a"
+    page.locator("#sc-group-key").press("Enter")
+    wait_traces(page, "loss/val", 2)  # one group: its ±std band and its mean
+    band, mean = trace(page, "loss/val", 0), trace(page, "loss/val", 1)
+    assert mean["name"] == "a (n=2)"
+    lo = np.array(band["y"][len(band["y"]) // 2 :])[::-1]
+    hi = np.array(band["y"][: len(band["y"]) // 2])
+    m = np.array(mean["y"])
+    assert np.all(lo <= m + 1e-12) and np.all(m <= hi + 1e-12) and np.any(hi > lo)

@@ -51,7 +51,7 @@ STATE = "sc-state"
 EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
 EXTENDED = "sc-extended"  # sequence number of the last append done (clientside output)
 
-BUCKETS = 400  # per visible range: min+max per bucket, ~1.5 points per pixel of a chart
+BUCKETS = 300  # per visible range: min+max per bucket, ~1.2 points per pixel of a chart
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 CACHE_POINTS = 1_500_000  # full-resolution points kept between callbacks (~36 MB)
 POINTS_CACHE_ENTRIES = 2000  # drawn extracts (~25 kB each) of (run, tag, smoothing, x, zoom)
