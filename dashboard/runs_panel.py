@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dash
 from dash import Input, Output, State, dcc, html
+
 from flowlog.dashboard.app import REFRESH, RUNS_INFO, SELECTED_RUNS
 from flowlog.dashboard.colors import run_colors
 

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from flowlog.dashboard.series import group_stats, minmax_select, nonfinite_points
-from flowlog.dashboard.smoothing import ema, ema_continue, ema_state, ema_state_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from flowlog.dashboard.series import group_stats, minmax_select, nonfinite_points
+from flowlog.dashboard.smoothing import ema, ema_continue, ema_state, ema_state_from
 
 
 def reference_ema(values, weight):

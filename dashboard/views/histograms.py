@@ -14,6 +14,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
+
 from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.series import histogram_percentiles, rebin

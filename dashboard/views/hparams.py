@@ -15,6 +15,7 @@ import dash
 import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dash_table, dcc, html
+
 from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 
 TAB_ID = "hparams"
