@@ -240,3 +240,52 @@ def test_big_graphs_open_folded_to_a_readable_depth():
     assert folds == [f"block{a}/layer{b}" for a in range(12) for b in range(6)]
     assert render.count_visible(big, collapse=folds, show_gradients=True) == 72
     assert initial_folds(DESC) == ["gradients", "GradientDescent"]  # small: machinery only
+
+
+def test_live_run_extends_the_step_slider(tmp_path, dash_server):
+    """A run still being written: the refresh tick extends the watched steps, following the
+    newest one when the slider was at the end, and leaves a slider moved back where it is."""
+    import json
+
+    from test_security_graph import _dependencies, _post_callback
+
+    import flowlog as fl
+    from flowlog.writer import SummaryWriter
+
+    graph = fl.Graph()
+    with graph.as_default():
+        w = fl.Variable(np.ones(3), name="w")
+        loss = fl.reduce_sum(fl.square(w), name="loss")
+        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    writer = SummaryWriter(tmp_path, run_name="live")
+    writer.add_graph(graph)
+    sess = fl.Session(graph)
+    writer.watch(sess, every=1)
+    for _ in range(3):
+        sess.run(train)
+    writer.flush()  # not closed: the run is still "running"
+    url = dash_server(tmp_path)
+    (follow,) = [d for d in _dependencies(url) if d["inputs"][0]["id"] == "refresh"
+                 and "graph-steps.data" in d["output"]]  # fmt: skip
+    state = {"graph-run.value": "live", "view-tabs.value": "graph",
+             "graph-loaded.data": {"run": "live", "focus": None}}  # fmt: skip
+    status, text = _post_callback(
+        url, follow, {**state, "graph-steps.data": [0], "graph-step.value": 0}
+    )
+    assert status == 200
+    out = json.loads(text)["response"]
+    assert out["graph-steps"]["data"] == [0, 1, 2] and out["graph-step"]["value"] == 2
+    status, text = _post_callback(
+        url, follow, {**state, "graph-steps.data": [0, 1], "graph-step.value": 0}
+    )
+    assert json.loads(text)["response"]["graph-step"]["value"] == 0
+    # nothing new: no update at all
+    status, _ = _post_callback(
+        url, follow, {**state, "graph-steps.data": [0, 1, 2], "graph-step.value": 2}
+    )
+    assert status == 204
+    writer.close()
+    status, _ = _post_callback(
+        url, follow, {**state, "graph-steps.data": [0], "graph-step.value": 0}
+    )
+    assert status == 204  # finished runs are not followed
