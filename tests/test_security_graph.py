@@ -18,7 +18,7 @@ from flowlog.writer import SummaryWriter
 IMG = "<img src=x onerror=window.__pwned=1>"
 SCRIPT_TAG = "<script>window.__pwned=2</script>"
 SCOPED = "evil/</text><script>window.__pwned=3</script>"
-QUOTES = "q\"uo'te & \\back"
+QUOTES = "q\"uo'te &amp; & \\back"  # an entity-looking name must stay literal
 SECRET = "flowlog-secret-outside-logdir"
 
 EVIL_GRAPH = {
