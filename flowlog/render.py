@@ -387,6 +387,7 @@ class ColorScale:
     vmin: float
     vmax: float
     log: bool = False
+    empty: bool = False  # no finite value to span: the legend shows only the NaN/Inf entry
 
     def position(self, v: float) -> float:
         """0..1 along the scale (clamped); NaN for non-finite ``v``."""
@@ -419,7 +420,8 @@ class ColorScale:
 
     def stops(self, n: int = 5) -> list[tuple[float, str]]:
         """``n`` evenly spaced (value, colour) pairs for a legend."""
-        n = max(2, n)
+        if n < 2 or self.vmax <= self.vmin:
+            return [(self.vmin, self.color(self.vmin))]
         out = []
         for k in range(n):
             t = k / (n - 1)
@@ -444,7 +446,9 @@ def color_scale(values: Mapping[str, float] | Iterable[float], *, log: bool = Fa
         if math.isfinite(f) and (f > 0 or not log):
             finite.append(f)
     if not finite:
-        return ColorScale(1.0, 1.0, log) if log else ColorScale(0.0, 0.0, log)
+        return (
+            ColorScale(1.0, 1.0, log, empty=True) if log else ColorScale(0.0, 0.0, log, empty=True)
+        )
     return ColorScale(min(finite), max(finite), log)
 
 
@@ -824,7 +828,9 @@ def _legend(plan: _Plan, scale, value_label: str, marked: bool, highlight: bool)
     if scale is not None:
         title = _html(value_label or "value") + (" (log scale)" if scale.log else "")
         cells.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{title}</B></TD></TR>')
-        for v, c in reversed(scale.stops(5)):
+        # one value spans no range: one stop, not five identical labels
+        stops = [] if scale.empty else scale.stops(5 if scale.vmax > scale.vmin else 1)
+        for v, c in reversed(stops):
             cells.append(
                 f'<TR><TD BGCOLOR="{c}" WIDTH="18"> </TD>'
                 f'<TD ALIGN="LEFT">{_html(format_value(v))}</TD></TR>'

@@ -560,3 +560,12 @@ def test_big_graphs_get_the_fast_layout():
     assert "nslimit=0.2" in to_dot(small, fast=True)
     # still a valid graph for dot
     assert len(groups(svg_of(big, legend=False), "fl-node")) == render.LINE_THRESHOLD + 1
+
+
+def test_legend_without_finite_overlay_values_shows_only_the_nan_entry():
+    desc = {"nodes": [{"name": "a", "op": "Variable", "inputs": []}]}
+    dot_text = render.to_dot(desc, values={"a": float("nan")}, value_label="grad_norm")
+    assert "NaN / Inf" in dot_text
+    assert ">0<" not in dot_text and ">1<" not in dot_text  # no degenerate numeric stops
+    one = render.to_dot(desc, values={"a": 2.5}, value_label="grad_norm")
+    assert one.count(">2.5<") == 1
