@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from flowlog.errors import GraphError
-from flowlog.graph import KINDS, Graph, Tensor
+from flowlog.graph import Graph, Tensor
+from flowlog.graphdesc import KINDS
 
 FORMAT = "flowlog.graph/1"
 _MAX_VALUE_ELEMENTS = 16

@@ -21,9 +21,6 @@ from flowlog.errors import GraphError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
 
-#: node kinds of the graph description (contract 1)
-KINDS = ("op", "variable", "placeholder", "constant", "gradient", "optimizer")
-
 
 def format_shape(shape) -> str:
     """``(None, 3)`` for a partially known shape, ``<unknown>`` when even the rank is unknown."""

@@ -96,7 +96,8 @@ class Histogram:
     neginf: int
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -117,7 +118,7 @@ def effective_status(row: dict, now: float | None = None) -> str:
     """
     if row["status"] != "running":
         return row["status"]
-    if row["host"] == socket.gethostname() and not _pid_alive(row["pid"]):
+    if row["host"] == socket.gethostname() and not pid_alive(row["pid"]):
         return "crashed"
     now = time.time() if now is None else now
     if now - row["heartbeat"] > STALE_FLUSHES * row["flush_secs"] + STALE_GRACE_SECS:

@@ -22,7 +22,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-KINDS = ("op", "variable", "placeholder", "constant", "gradient", "optimizer")
+from flowlog import graphdesc
+
+KINDS = graphdesc.KINDS
 FORMATS = ("svg", "dot", "png", "pdf")
 
 INSTALL_HINT = (
@@ -115,60 +117,24 @@ def _infer_kind(op: str, scope: str) -> str:
 
 def _parse(desc) -> list[_Node]:
     """Validate a description and fill optional fields; errors name the offending node."""
-    if not isinstance(desc, Mapping):
-        raise TypeError(f"graph description must be a dict, got {type(desc).__name__}")
-    fmt = desc.get("format")
-    if fmt is not None and not (isinstance(fmt, str) and fmt.startswith("flowlog.graph/")):
-        raise ValueError(f"unsupported graph description format {fmt!r}")
-    raw = desc.get("nodes")
-    if not isinstance(raw, list):
-        raise ValueError("graph description needs a 'nodes' list")
     nodes: list[_Node] = []
-    seen: set[str] = set()
-    for i, nd in enumerate(raw):
-        if not isinstance(nd, Mapping):
-            raise ValueError(f"graph node #{i} must be a dict, got {type(nd).__name__}")
-        name = nd.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"graph node #{i} has no 'name' (a non-empty string)")
-        if name in seen:
-            raise ValueError(f"graph node name {name!r} appears more than once")
-        seen.add(name)
-        op = nd.get("op")
-        if not isinstance(op, str):
-            raise ValueError(f"graph node {name!r} has no 'op' (a string)")
-        inputs = nd.get("inputs", [])
-        if not isinstance(inputs, list | tuple) or not all(isinstance(x, str) for x in inputs):
-            raise ValueError(f"graph node {name!r}: 'inputs' must be a list of node names")
+    for nd in graphdesc.check_nodes(desc):
+        name, op = nd["name"], nd["op"]
         scope = nd.get("scope")
         if scope is None:
             scope = _scope_of(name)
-        elif not isinstance(scope, str):
-            raise ValueError(f"graph node {name!r}: 'scope' must be a string")
-        kind = nd.get("kind")
-        if kind is None:
-            kind = _infer_kind(op, scope)
-        elif kind not in KINDS:
-            raise ValueError(
-                f"graph node {name!r} has unknown kind {kind!r} "
-                f"(expected one of {', '.join(KINDS)})"
-            )
+        kind = nd.get("kind") or _infer_kind(op, scope)
         shape = nd.get("shape")
-        if shape is not None:
-            if not isinstance(shape, list | tuple) or not all(
-                d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape
-            ):
-                raise ValueError(
-                    f"graph node {name!r}: 'shape' must be a list of ints/null, got {shape!r}"
-                )
-            shape = tuple(shape)
-        nodes.append(_Node(name, op, tuple(inputs), scope, kind, shape))
-    for nd in nodes:
-        missing = [x for x in nd.inputs if x not in seen]
-        if missing:
-            raise ValueError(
-                f"graph node {nd.name!r} has input {missing[0]!r} that is not a node of the graph"
+        nodes.append(
+            _Node(
+                name,
+                op,
+                tuple(nd.get("inputs", ())),
+                scope,
+                kind,
+                None if shape is None else tuple(shape),
             )
+        )
     return nodes
 
 

@@ -27,13 +27,16 @@ from itertools import chain
 
 import numpy as np
 
-from flowlog import __version__, schema
+from flowlog import __version__, graphdesc, schema
+from flowlog.reader import pid_alive
 
 log = logging.getLogger(__name__)
 
 __all__ = ["SummaryWriter", "validate_graph_description"]
 
-_GRAPH_KINDS = {"op", "variable", "placeholder", "constant", "gradient", "optimizer"}
+#: Check a graph description (contract 1) as ``add_graph`` does; public for other frameworks.
+validate_graph_description = graphdesc.validate
+
 _OPEN_PATHS: set[str] = set()  # runs open for writing in this process
 _time = time.time
 
@@ -247,68 +250,6 @@ def rollup_rows(
     return new, merge
 
 
-def validate_graph_description(desc: object) -> dict:
-    """Check a contract-1 graph description; return a JSON-able copy with ``format`` set.
-
-    Only ``name``, ``op`` and ``inputs`` are required per node; errors name the bad node.
-    """
-    if not isinstance(desc, Mapping):
-        raise TypeError(f"graph description must be a dict, got {type(desc).__name__}")
-    fmt = desc.get("format", "flowlog.graph/1")
-    if fmt != "flowlog.graph/1":
-        raise ValueError(f"graph description format {fmt!r} is not 'flowlog.graph/1'")
-    nodes = desc.get("nodes")
-    if not isinstance(nodes, list):
-        raise ValueError("graph description needs a 'nodes' list")
-    names: set[str] = set()
-    for i, node in enumerate(nodes):
-        if not isinstance(node, Mapping):
-            raise TypeError(f"graph node #{i} must be a dict, got {type(node).__name__}")
-        name = node.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"graph node #{i}: 'name' must be a non-empty string, got {name!r}")
-        if name in names:
-            raise ValueError(f"graph node {name!r}: duplicate name")
-        names.add(name)
-        if not isinstance(node.get("op"), str) or not node["op"]:
-            raise ValueError(f"graph node {name!r}: 'op' must be a non-empty string")
-        inputs = node.get("inputs", [])
-        if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
-            raise ValueError(f"graph node {name!r}: 'inputs' must be a list of node names")
-        kind = node.get("kind")
-        if kind is not None and kind not in _GRAPH_KINDS:
-            raise ValueError(f"graph node {name!r}: kind {kind!r} not in {sorted(_GRAPH_KINDS)}")
-        shape = node.get("shape")
-        if shape is not None and (
-            not isinstance(shape, list)
-            or not all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in shape)
-        ):
-            raise ValueError(f"graph node {name!r}: 'shape' must be a list of ints/None or None")
-        for key in ("scope", "dtype"):
-            if node.get(key) is not None and not isinstance(node[key], str):
-                raise ValueError(f"graph node {name!r}: {key!r} must be a string")
-        if node.get("attrs") is not None and not isinstance(node["attrs"], Mapping):
-            raise ValueError(f"graph node {name!r}: 'attrs' must be a dict")
-    for node in nodes:
-        for src in node.get("inputs", []):
-            if src not in names:
-                raise ValueError(f"graph node {node['name']!r}: input {src!r} is not a node")
-    trainable = desc.get("trainable", [])
-    if not isinstance(trainable, list) or any(t not in names for t in trainable):
-        raise ValueError(f"graph 'trainable' must list node names, got {trainable!r}")
-    gradient_of = desc.get("gradient_of", {})
-    if not isinstance(gradient_of, Mapping) or any(
-        k not in names or v not in names for k, v in gradient_of.items()
-    ):
-        raise ValueError(f"graph 'gradient_of' must map node names to node names: {gradient_of!r}")
-    out = {"format": "flowlog.graph/1", **{k: v for k, v in desc.items() if k != "format"}}
-    try:
-        json.dumps(out)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"graph description is not JSON-able: {exc}") from None
-    return out
-
-
 class SummaryWriter:
     """Write one run (one SQLite file ``<logdir>/<run_name>.flowlog.db``).
 
@@ -431,7 +372,7 @@ class SummaryWriter:
                 and prev["status"] == "running"
                 and prev["host"] == socket.gethostname()
                 and prev["pid"] != os.getpid()
-                and _pid_alive(prev["pid"])
+                and pid_alive(prev["pid"])
             ):
                 raise ValueError(
                     f"run {self.run_name!r} ({self.path}) is being written by process "
@@ -623,11 +564,11 @@ class SummaryWriter:
         tracing is needed).
         """
         if isinstance(graph, Mapping):
-            desc = validate_graph_description(graph)
+            desc = graphdesc.validate(graph)
         elif type(graph).__module__.startswith("flowlog."):
             from flowlog.describe import describe_graph
 
-            desc = validate_graph_description(describe_graph(graph))
+            desc = graphdesc.validate(describe_graph(graph))
         else:
             raise TypeError(
                 f"add_graph needs a flowlog Graph or a graph description dict, got "
@@ -842,16 +783,3 @@ def _jsonable(value: object) -> object:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
