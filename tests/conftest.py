@@ -13,6 +13,10 @@ import pytest
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# Generous: a loaded 2-core CI machine can take many seconds for a first Dash page load. Tests wait
+# on DOM state, so a passing test never waits this long.
+BROWSER_TIMEOUT_MS = int(os.environ.get("FLOWLOG_BROWSER_TIMEOUT_MS", "45000"))
+
 CHROMIUM = os.environ.get("FLOWLOG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,7 +47,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     pg = context.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield pg
     context.close()
 
