@@ -375,3 +375,182 @@ def test_grouped_runs_draw_mean_and_std_band(spage):
     hi = np.array(band["y"][: len(band["y"]) // 2])
     m = np.array(mean["y"])
     assert np.all(lo <= m + 1e-12) and np.all(m <= hi + 1e-12) and np.any(hi > lo)
+
+
+# --- first paint: collapsed watch statistics, charts built when scrolled into view -----------
+
+METRICS = [f"metrics/m{i:02d}" for i in range(12)]  # 6 rows of 2 charts: most below the fold
+
+
+def write_watched_run(logdir, name="watched", steps=30):
+    """A real training run with ``writer.watch``: a user tag ``loss`` plus 12 ``metrics/*`` tags
+    and the watch statistics of two variables (``watch/dense/w/...``, ``watch/dense/b/...``)."""
+    import flowlog as fl
+
+    g = fl.Graph()
+    with g.as_default():
+        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
+        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
+        with fl.name_scope("dense"):
+            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
+            b = fl.Variable(np.zeros(1), name="b")
+            pred = fl.matmul(x, w) + b
+        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
+        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    sess = fl.Session(g)
+    rng = np.random.default_rng(0)
+    feed = {x: rng.normal(size=(16, 3)), y: rng.normal(size=(16, 1))}
+    now = {"step": 0}
+    with SummaryWriter(logdir, name) as writer:
+        writer.watch(sess, every=1, global_step=lambda: now["step"])
+        for step in range(steps):
+            now["step"] = step
+            value, _ = sess.run([loss, train], feed_dict=feed)
+            writer.add_scalar("loss", float(value), step)
+            for i, tag in enumerate(METRICS):
+                writer.add_scalar(tag, float(value) * (i + 1), step)
+
+
+def test_chart_groups_collapse_watch_statistics_unless_only_they_are_shown():
+    from flowlog.dashboard.views import scalars as sc
+
+    shown = ["loss/train", "watch/dense/w/grad_norm", "watch/dense/w/value_norm"]
+    loss, watch = sc.chart_groups(shown, generation=7)
+    assert loss.open is True and watch.open is False
+    summary, body, info = watch.children
+    assert summary.children[1].children == "2 charts"
+    assert body.children == []  # collapsed: no chart components, so no callbacks at all
+    assert info.data == {"tags": shown[1:], "open": False, "rendered": False}
+    cards = loss.children[1].children
+    assert [c.children[0].id for c in cards] == [{"type": sc.GRAPH, "tag": "loss/train"}]
+    assert getattr(cards[0], "data-fl-gen") == "7"
+    # the user's state wins over the default; a filter showing only watch tags opens them
+    assert sc.chart_groups(shown, 8, {"watch": True})[1].open is True
+    assert sc.chart_groups(shown[1:], 9)[0].open is True
+    assert sc.default_open("watchful", shown) is True  # only the exact "watch" prefix folds
+
+
+def test_groups_open_counts_summary_clicks_as_toggles():
+    from flowlog.dashboard.views.scalars import groups_open
+
+    infos = {
+        "watch": {"tags": ["watch/a/b"], "open": False},
+        "loss": {"tags": ["loss"], "open": True},
+    }
+    assert groups_open({}, infos) == {"watch": False, "loss": True}
+    assert groups_open({"watch": 1, "loss": 2}, infos) == {"watch": True, "loss": True}
+    assert groups_open({"watch": 2, "loss": 3}, infos) == {"watch": False, "loss": False}
+
+
+def test_run_meta_cache_rereads_only_after_a_write(tmp_path):
+    from flowlog.dashboard.views.scalars import RunMetaCache
+    from flowlog.reader import Logdir
+
+    w = SummaryWriter(tmp_path, run_name="r", flush_secs=60)
+    w.add_scalar("a", 1.0, 0)
+    w.flush()
+    run = Logdir(tmp_path).run("r")
+    cache = RunMetaCache()
+    first = cache.tags(run)
+    assert list(first) == ["a"] and first["a"].count == 1
+    assert cache.tags(run) is first  # unchanged files: served from the cache
+    w.add_scalar("b", 2.0, 5)
+    w.add_scalar("a", 3.0, 5)
+    w.flush()
+    again = cache.tags(run)
+    assert sorted(again) == ["a", "b"] and again["a"].count == 2 and again["a"].last_step == 5
+    w.close()
+    assert cache.numerics(run) == []
+
+
+def test_page_loads_share_one_discovery_per_refresh_interval(tmp_path):
+    from flowlog.dashboard import create_app
+    from flowlog.dashboard.runs_panel import initial_state, shared_discovery
+
+    write_run(tmp_path, "one", n=20)
+    ctx = create_app(tmp_path, reload_interval=60).flowlog_context
+    assert initial_state(ctx)["selected"] == ["one"]
+    write_run(tmp_path, "two", n=20)
+    assert initial_state(ctx)["selected"] == ["one"]  # a scan younger than the interval
+    info, _warnings, problem = shared_discovery(ctx).get(max_age=0)
+    assert [r["name"] for r in info] == ["one", "two"] and problem is None
+    assert initial_state(ctx)["selected"] == ["one", "two"]
+
+
+@pytest.fixture
+def watched(browser, tmp_path):
+    """A server on a watched run, its Scalars view object (to see what the server built) and a
+    page of 1400 x 900."""
+    from conftest import DashServer
+
+    from flowlog.dashboard import create_app
+
+    d = tmp_path / "watched"
+    write_watched_run(d)
+    app = create_app(d)
+    server = DashServer(app)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg, server.url, app.flowlog_context.extra["scalars"]
+    context.close()
+    server.stop()
+
+
+def built_tags(view) -> set[str]:
+    """Tags whose chart the server has built (its drawn-extract cache is keyed by run, tag)."""
+    return {key[1] for key in list(view._points)}
+
+
+def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
+    page, url, view = watched
+    page.goto(url)
+    wait_traces(page, "loss", 3)
+    group = page.locator(".fl-group", has=page.locator("summary", has_text="watch"))
+    n_watch = len([t for t in view.tag_infos("watched") if t.startswith("watch/")])
+    assert n_watch >= 2 * 13  # two variables' statistics
+    assert f"{n_watch} charts" in group.locator("summary").inner_text()
+    assert group.evaluate("d => d.open") is False
+    assert group.locator(".fl-chart").count() == 0
+    page.wait_for_load_state("networkidle")
+    assert not any(t.startswith("watch/") for t in built_tags(view))
+    group.locator("summary").click()
+    first_watch = sorted(t for t in view.tag_infos("watched") if t.startswith("watch/"))[0]
+    group.locator(".fl-chart").first.wait_for()
+    assert group.locator(".fl-chart").count() == n_watch
+    group.locator(".fl-chart").first.scroll_into_view_if_needed()
+    wait_traces(page, first_watch, 3)  # one run: raw, smoothed, non-finite markers
+    assert first_watch in built_tags(view)
+    # a new tag list (tag filter) keeps the opened group open
+    page.locator("#sc-tag-filter").fill("loss|watch/dense/b")
+    page.locator("#sc-tag-filter").press("Enter")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.fl-group').length === 2"
+        " && document.querySelectorAll('.fl-group')[1].open"
+        " && document.querySelectorAll('.fl-group')[1].querySelectorAll('.fl-chart').length"
+        " === 14"
+    )
+
+
+def test_offscreen_charts_are_built_when_scrolled_into_view(watched):
+    page, url, view = watched
+    page.goto(url)
+    wait_traces(page, METRICS[0], 3)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)  # give a stray visibility flag time to land
+    last = METRICS[-1]
+    drawn = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.fl-chart .js-plotly-plot'))"
+        ".filter(g => g.data && g.data.length).length"
+    )
+    assert 2 <= drawn < 1 + len(METRICS)  # the top rows only
+    assert METRICS[0] in built_tags(view) and last not in built_tags(view)
+    assert page.evaluate("sel => document.querySelector(sel).data.length", graph_sel(last)) == 0
+    page.locator(graph_sel(last)).scroll_into_view_if_needed()
+    wait_traces(page, last, 3)
+    assert last in built_tags(view)
+    # a setting changed while charts are built redraws them; charts scrolled past stay drawn
+    page.locator(".fl-smoothing [role=slider]").focus()
+    page.keyboard.press("Home")
+    wait_traces(page, last, 2)
+    wait_traces(page, METRICS[0], 2)

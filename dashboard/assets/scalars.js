@@ -1,11 +1,87 @@
-/* Live updates of Scalars charts: append new points to the plotted traces in place.
+/* Scalars charts in the browser: build on scroll, and live appends.
  *
- * The server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly decodes them
- * into typed arrays in gd._fullData but leaves gd.data as given, which Plotly.extendTraces
- * cannot append to. So the decoded arrays are copied into gd.data first (once per trace).
+ * Build on scroll: a chart card is built (server callback) only once it is on or near the
+ * screen. An IntersectionObserver on the scrolling main pane sets the card's "sc-visible"
+ * store to the card's generation (data-fl-gen, new whenever the server re-renders the card),
+ * which triggers that chart's callback. Cards appear later too (tag filter, opened groups),
+ * so a MutationObserver re-scans for cards whose current generation has not been flagged.
+ *
+ * Live appends: the server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly
+ * decodes them into typed arrays in gd._fullData but leaves gd.data as given, which
+ * Plotly.extendTraces cannot append to. So the decoded arrays are copied into gd.data first
+ * (once per trace).
  */
+(function () {
+  const MARGIN = "300px 0px"; // start building a chart this far before it scrolls in
+  const flagged = new WeakMap(); // card element -> the generation already flagged visible
+  let observer = null;
+  let scheduled = false;
+
+  function flag(card) {
+    const gen = card.dataset.flGen;
+    const dc = window.dash_clientside;
+    if (!gen || flagged.get(card) === gen || !dc || !dc.set_props) return;
+    flagged.set(card, gen);
+    dc.set_props({ type: "sc-visible", tag: card.dataset.flTag }, { data: gen });
+  }
+
+  function getObserver() {
+    const root = document.querySelector(".fl-main");
+    if (!observer || (observer.root && !observer.root.isConnected)) {
+      if (observer) observer.disconnect();
+      observer = new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) if (e.isIntersecting) flag(e.target);
+        },
+        { root, rootMargin: MARGIN },
+      );
+    }
+    return observer;
+  }
+
+  function scan() {
+    scheduled = false;
+    const cards = document.querySelectorAll(".fl-card[data-fl-gen]");
+    if (!cards.length) return;
+    const io = getObserver();
+    for (const card of cards) {
+      if (flagged.get(card) !== card.dataset.flGen) {
+        io.unobserve(card); // re-observing reports the card's current intersection at once
+        io.observe(card);
+      }
+    }
+  }
+
+  function schedule() {
+    if (!scheduled) {
+      scheduled = true;
+      window.requestAnimationFrame(scan);
+    }
+  }
+
+  function start() {
+    new MutationObserver(schedule).observe(document.body, {
+      childList: true,
+      subtree: true,
+      attributes: true,
+      attributeFilter: ["data-fl-gen"],
+    });
+    schedule();
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
+
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   flowlog_scalars: {
+    zoom: function (relayout) {
+      // the x-range part of a relayout event, or no_update (autosize, y-only, legend clicks)
+      const keys = ["xaxis.range[0]", "xaxis.range[1]", "xaxis.range", "xaxis.autorange"];
+      const out = {};
+      for (const k of keys) if (relayout && k in relayout) out[k] = relayout[k];
+      return Object.keys(out).length ? out : window.dash_clientside.no_update;
+    },
     extend: function (ext, id) {
       if (!ext || !ext.update || !ext.traces || !ext.traces.length) {
         return window.dash_clientside.no_update;

@@ -1,7 +1,10 @@
 """Scalars: one chart per tag, grouped by tag prefix; smoothing, zoom-to-detail, live, export.
 
 Every chart is its own callback (pattern-matching id), so the first chart draws while the
-others load. Series are smoothed on the server at full resolution, then reduced to each
+others load, and only charts on (or near) the screen are built: ``assets/scalars.js`` flags a
+chart visible when it scrolls into view, which triggers its build. Groups of watch statistics
+(``watch/<node>/<stat>``, dozens of tags per run) start collapsed and hold no charts until
+opened. Series are smoothed on the server at full resolution, then reduced to each
 bucket's min and max point (``series.minmax_select``) so a chart stays under ~1,200 points per
 trace; zooming re-fetches the visible range at finer resolution, down to every point. The
 REFRESH interval appends only new points (``run.scalars_since``) in the browser
@@ -13,8 +16,10 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import itertools
 import json
 import math
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -50,11 +55,20 @@ GRAPH = "sc-graph"  # pattern id type: {"type": GRAPH, "tag": tag}
 STATE = "sc-state"
 EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
 EXTENDED = "sc-extended"  # sequence number of the last append done (clientside output)
+VISIBLE = "sc-visible"  # per chart: set by assets/scalars.js when it scrolls into view
+ZOOM = "sc-zoom"  # per chart: x-range changes of its relayoutData (filtered in the browser)
+GROUP = "sc-group"  # pattern id types of a tag group: its <details>, clickable summary,
+GROUP_HEAD = "sc-group-head"  # chart grid and {"tags", "open", "rendered"} store
+GROUP_BODY = "sc-group-body"
+GROUP_INFO = "sc-group-info"
+COLLAPSED_PREFIXES = ("watch",)  # writer.watch() statistics: many tags, opened on demand
 
 BUCKETS = 300  # per visible range: min+max per bucket, ~1.2 points per pixel of a chart
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 CACHE_POINTS = 1_500_000  # full-resolution points kept between callbacks (~36 MB)
 POINTS_CACHE_ENTRIES = 2000  # drawn extracts (~25 kB each) of (run, tag, smoothing, x, zoom)
+CHART_HEIGHT = 320
+CHART_MARGIN = dict(l=55, r=15, t=40, b=40)
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
 
 
@@ -171,6 +185,54 @@ class SeriesCache:
         return item
 
 
+def file_stamp(path: str) -> tuple:
+    """Identity, size and mtime of a run's database and its WAL: a writer's commit lands in
+    the WAL (or, after a checkpoint, the database), so any commit changes the stamp. Two
+    ``stat`` calls instead of a query per tag."""
+    out = []
+    for p in (path, path + "-wal"):
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+class RunMetaCache:
+    """Per run: its scalar tags (``TagInfo`` by tag) and numerics findings, re-read only when
+    the run's files change. Every chart build asks for these for every selected run."""
+
+    def __init__(self):
+        self._items: dict[str, tuple[tuple, dict]] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, run) -> dict:
+        # stamp first: a commit racing the read below leaves a newer entry under an older
+        # stamp, which the next call sees as changed and re-reads (never the other way round)
+        stamp = file_stamp(run.path)
+        with self._lock:
+            hit = self._items.get(run.name)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+            entry: dict = {}
+            self._items[run.name] = (stamp, entry)
+            return entry
+
+    def tags(self, run) -> dict:
+        entry = self._entry(run)
+        if "tags" not in entry:
+            entry["tags"] = {t.tag: t for t in run.tags(kind="scalar")}
+        return entry["tags"]
+
+    def numerics(self, run) -> list[dict]:
+        entry = self._entry(run)
+        if "numerics" not in entry:
+            entry["numerics"] = run.numerics()
+        return entry["numerics"]
+
+
 def split_tag(tag: str) -> tuple[str, str]:
     """``"loss/train"`` -> ``("loss", "loss/train")``; a tag without ``/`` is its own group."""
     return (tag.split("/", 1)[0] if "/" in tag else tag), tag
@@ -248,6 +310,8 @@ class ScalarsView:
     def __init__(self, ctx):
         self.ctx = ctx
         self.cache = SeriesCache()
+        self.meta = RunMetaCache()
+        self.generation = itertools.count(1)  # tells the browser a chart card is a new one
         # Full builds one at a time: with all charts requested at once, the first one is ready
         # after one build instead of after all of them sharing the CPU (GIL, 2 cores).
         self.build_lock = FifoLock()
@@ -256,13 +320,13 @@ class ScalarsView:
 
     # --- data -------------------------------------------------------------------------------
     def tag_infos(self, name: str) -> dict:
-        run = self.ctx.run(name)
-        return {t.tag: t for t in run.tags(kind="scalar")}
+        """``{tag: TagInfo}`` of the run's scalar tags (cached until the run's files change)."""
+        return self.meta.tags(self.ctx.run(name))
 
     def series(self, name: str, tag: str):
         """``(run, step, wall, value)`` at full resolution, or None if the run lacks the tag."""
         run = self.ctx.run(name)
-        infos = {t.tag: t for t in run.tags(kind="scalar")}
+        infos = self.meta.tags(run)
         if tag not in infos:
             return None
         step, wall, value = self.cache.get(run, name, tag, infos[tag])
@@ -273,8 +337,7 @@ class ScalarsView:
         value at each, and the live-update state. Cached by the tag's size and last step, so
         a page reload or a second viewer costs no re-read (a few kB per series)."""
         run = self.ctx.run(name)
-        infos = {t.tag: t for t in run.tags(kind="scalar")}
-        info = infos.get(tag)
+        info = self.meta.tags(run).get(tag)
         if info is None:
             return None
         key = (name, tag, info.count, info.last_step, w, xmode, None if rng is None else tuple(rng))
@@ -408,7 +471,7 @@ class ScalarsView:
         state["runs"][name] = entry
 
     def _numerics_marker(self, fig, name, color, pts):
-        findings = self.ctx.run(name).numerics()
+        findings = self.meta.numerics(self.ctx.run(name))
         if not findings or pts["first_step"] is None or not pts["st"].size:
             return
         first = min(findings, key=lambda f: f["step"])
@@ -497,10 +560,10 @@ class ScalarsView:
             xaxis["range"] = list(rng)
             xaxis["autorange"] = False
         fig.update_layout(
-            title=dict(text=escape(tag), font=dict(size=14), x=0.01, xanchor="left"),
+            title=_title(tag),
             template="plotly_white",
-            margin=dict(l=55, r=15, t=40, b=40),
-            height=320,
+            margin=CHART_MARGIN,
+            height=CHART_HEIGHT,
             xaxis=xaxis,
             yaxis=dict(type="log" if "logy" in logs else "linear", gridcolor="#eceef1"),
             yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
@@ -710,24 +773,55 @@ def layout(ctx):
             ),
             html.Div(id=MESSAGE, className="fl-message"),
             dcc.Store(id=TAGS, data=shown),
-            html.Div(chart_groups(shown or []), id=CHARTS, className="fl-chart-groups"),
+            html.Div(
+                chart_groups(shown or [], next(view.generation)) if view is not None else [],
+                id=CHARTS,
+                className="fl-chart-groups",
+            ),
         ],
     )
 
 
-def _chart(tag: str):
+def _title(tag: str) -> dict:
+    return dict(text=escape(tag), font=dict(size=14), x=0.01, xanchor="left")
+
+
+def placeholder_figure(tag: str) -> dict:
+    """What a chart shows until it is built: its title at its final size (so the page does not
+    jump when charts fill in) and no axes (cheap for plotly.js to draw)."""
+    return {
+        "data": [],
+        "layout": {
+            "title": _title(tag),
+            "height": CHART_HEIGHT,
+            "margin": CHART_MARGIN,
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "paper_bgcolor": "#fff",
+            "plot_bgcolor": "#fff",
+        },
+    }
+
+
+def _chart(tag: str, generation: int):
+    # data-fl-gen changes whenever the card is (re)rendered by the server, so the browser
+    # flags it visible again even when React reuses the DOM element (assets/scalars.js)
     return html.Div(
         className="fl-card",
+        **{"data-fl-tag": tag, "data-fl-gen": str(generation)},
         children=[
             dcc.Graph(
                 id={"type": GRAPH, "tag": tag},
                 className="fl-chart",
+                figure=placeholder_figure(tag),
                 config={
                     "displaylogo": False,
                     "toImageButtonOptions": {"format": "svg", "filename": tag.replace("/", "_")},
                     "modeBarButtonsToAdd": ["toImage"],
                 },
             ),
+            dcc.Store(id={"type": VISIBLE, "tag": tag}),
+            dcc.Store(id={"type": ZOOM, "tag": tag}),
             dcc.Store(id={"type": STATE, "tag": tag}),
             dcc.Store(id={"type": EXTEND, "tag": tag}),
             dcc.Store(id={"type": EXTENDED, "tag": tag}),
@@ -735,22 +829,71 @@ def _chart(tag: str):
     )
 
 
-def chart_groups(shown: list[str]) -> list:
-    """Collapsible groups by tag prefix, each a grid of chart cards."""
+def default_open(prefix: str, shown: list[str]) -> bool:
+    """Watch statistics start collapsed, unless they are all that is shown (the tag filter
+    asked for them); the user's own tags start open."""
+    if prefix not in COLLAPSED_PREFIXES:
+        return True
+    return all(split_tag(t)[0] in COLLAPSED_PREFIXES for t in shown)
+
+
+def chart_groups(shown: list[str], generation: int, is_open: dict | None = None) -> list:
+    """Collapsible groups by tag prefix, each a grid of chart cards.
+
+    ``is_open`` maps group prefixes to their current state (kept when the tag list changes);
+    other groups get :func:`default_open`. A closed group holds no charts (nothing is built
+    or drawn) until its summary is clicked.
+    """
     groups: dict[str, list[str]] = {}
     for tag in shown:
         groups.setdefault(split_tag(tag)[0], []).append(tag)
-    return [
-        html.Details(
-            open=True,
-            className="fl-group",
-            children=[
-                html.Summary([html.Span(prefix), html.Span(f"{len(ts)}", className="fl-count")]),
-                html.Div([_chart(t) for t in ts], className="fl-chart-grid"),
-            ],
+    out = []
+    for prefix, ts in groups.items():
+        opened = (is_open or {}).get(prefix, default_open(prefix, shown))
+        count = f"{len(ts)} chart{'s' if len(ts) != 1 else ''}"
+        out.append(
+            html.Details(
+                id={"type": GROUP, "group": prefix},
+                open=opened,
+                className="fl-group",
+                children=[
+                    html.Summary(
+                        id={"type": GROUP_HEAD, "group": prefix},
+                        title=f"show or hide the {count} of {prefix}",
+                        children=[
+                            html.Span(prefix),
+                            html.Span(count, className="fl-count"),
+                            html.Span("click to show", className="fl-collapsed-hint"),
+                        ],
+                    ),
+                    html.Div(
+                        [_chart(t, generation) for t in ts] if opened else [],
+                        id={"type": GROUP_BODY, "group": prefix},
+                        className="fl-chart-grid",
+                    ),
+                    dcc.Store(
+                        id={"type": GROUP_INFO, "group": prefix},
+                        data={"tags": ts, "open": opened, "rendered": opened},
+                    ),
+                ],
+            )
         )
-        for prefix, ts in groups.items()
-    ]
+    return out
+
+
+def groups_open(clicks: dict, infos: dict) -> dict:
+    """``{prefix: open now}`` from each group's state when rendered (``infos``) and the clicks
+    on its summary since then (the browser toggles ``<details>`` itself, once per click)."""
+    return {
+        prefix: bool(info.get("open")) != bool((clicks.get(prefix) or 0) % 2)
+        for prefix, info in infos.items()
+        if info
+    }
+
+
+def _by_group(states: list[dict]) -> dict:
+    """``{group prefix: value}`` of a wildcard State (``dash.ctx.states_list`` entry)."""
+    return {s["id"]["group"]: s.get("value") for s in states or []}
 
 
 def scalar_tags(view, names) -> list[str]:
@@ -780,9 +923,11 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         State(TAGS, "data"),
+        State({"type": GROUP_HEAD, "group": ALL}, "n_clicks"),
+        State({"type": GROUP_INFO, "group": ALL}, "data"),
         prevent_initial_call=True,  # the layout holds the initial charts: they load at once
     )
-    def charts(info, selected, pattern, old):
+    def charts(info, selected, pattern, old, _clicks, _infos):
         names = [r["name"] for r in info or []]
         sel = [n for n in selected or [] if n in names]
         tags = scalar_tags(view, sel)
@@ -801,8 +946,23 @@ def register(app, ctx):
             message = f"No tag matches {pattern!r}."
         if old is not None and shown == old:
             return dash.no_update, dash.no_update, message
-        children = chart_groups(shown)
-        return children, shown, message
+        states = dash.ctx.states_list
+        is_open = groups_open(_by_group(states[1]), _by_group(states[2]))
+        return chart_groups(shown, next(view.generation), is_open), shown, message
+
+    @app.callback(
+        Output({"type": GROUP_BODY, "group": MATCH}, "children"),
+        Output({"type": GROUP_INFO, "group": MATCH}, "data"),
+        Input({"type": GROUP_HEAD, "group": MATCH}, "n_clicks"),
+        State({"type": GROUP_INFO, "group": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
+    def open_group(clicks, info):
+        """A collapsed group gets its charts when first opened (they stay when closed)."""
+        if not info or info.get("rendered") or not clicks:
+            return dash.no_update, dash.no_update
+        cards = [_chart(t, next(view.generation)) for t in info["tags"]]
+        return cards, {**info, "rendered": True}
 
     @app.callback(
         Output({"type": GRAPH, "tag": MATCH}, "figure"),
@@ -813,16 +973,24 @@ def register(app, ctx):
         Input(LOGSCALE, "value"),
         Input(GROUP_MODE, "value"),
         Input(GROUP_KEY, "value"),
-        Input({"type": GRAPH, "tag": MATCH}, "relayoutData"),
+        Input({"type": ZOOM, "tag": MATCH}, "data"),
+        Input({"type": VISIBLE, "tag": MATCH}, "data"),
         State({"type": GRAPH, "tag": MATCH}, "id"),
         State({"type": STATE, "tag": MATCH}, "data"),
         State(RUNS_INFO, "data"),
+        # nothing is built until the browser flags the chart visible (assets/scalars.js)
+        prevent_initial_call=True,
     )
-    def chart(selected, weight, xmode, logs, gmode, gkey, relayout, gid, old, info):
+    def chart(selected, weight, xmode, logs, gmode, gkey, zoom, visible, gid, old, info):
+        if not visible:
+            return dash.no_update, dash.no_update  # off screen: built when scrolled to
         rng = None
         trig = dash.ctx.triggered_id
-        if isinstance(trig, dict) and trig.get("type") == GRAPH:
-            r = _axis_range(relayout)
+        if isinstance(trig, dict) and trig.get("type") == VISIBLE:
+            if old and old.get("visible") == visible:
+                return dash.no_update, dash.no_update  # remounted (tab switch): already built
+        elif isinstance(trig, dict) and trig.get("type") == ZOOM:
+            r = _axis_range(zoom)
             if r is None:
                 return dash.no_update, dash.no_update
             if r != "auto":
@@ -846,6 +1014,7 @@ def register(app, ctx):
             fig.add_annotation(text=escape(str(e)), showarrow=False, xref="paper", yref="paper")
             fig.update_layout(template="plotly_white", height=320)
             return fig, dash.no_update
+        state["visible"] = visible
         return fig, state
 
     @app.callback(
@@ -875,12 +1044,23 @@ def register(app, ctx):
                         state["tag"], info, selected, state["weight"], state["xmode"], logs,
                         "none", gkey, None,
                     )  # fmt: skip
+                    s["visible"] = state.get("visible")
                 else:
                     e, s = res
             ext.append(e)
             figs.append(f)
             out_states.append(s)
         return ext, figs, out_states
+
+    # Only x-range changes reach the server: Plotly also reports autosize and y-only changes,
+    # and such a request, issued after a settings change, would make Dash drop that change's
+    # (earlier) response for this chart.
+    app.clientside_callback(
+        ClientsideFunction(namespace="flowlog_scalars", function_name="zoom"),
+        Output({"type": ZOOM, "tag": MATCH}, "data"),
+        Input({"type": GRAPH, "tag": MATCH}, "relayoutData"),
+        prevent_initial_call=True,
+    )
 
     app.clientside_callback(
         ClientsideFunction(namespace="flowlog_scalars", function_name="extend"),
