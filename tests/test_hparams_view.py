@@ -269,13 +269,14 @@ def test_parcoords_axes_numeric_log_categorical_and_labelled_missing(page, sweep
 
 @pytest.mark.browser
 def test_single_run(page, dash_server, tmp_path):
-    write_run(tmp_path, "only", {"lr": 0.003, "depth": 4}, {"acc": 0.91})
+    write_run(tmp_path, "only", {"lr": 0.003, "depth": 4}, {"acc": 0.91, "gain": -0.0123456})
     open_hparams(page, dash_server(tmp_path))
     dims = {d["label"]: d for d in json.loads(wait_parcoords(page))}
     for label, value in (("lr", 0.003), ("depth", 4), ("acc", 0.91)):
         lo, hi = dims[label]["range"]
         assert lo < value < hi and dims[label]["values"] == [value]
     assert cells(page, "hp:lr") == ["0.003"]
+    assert cells(page, "metric:gain") == ["-0.01235"]  # ASCII minus: pastes into Python
     assert page.locator("#hp-message").inner_text() == ""
 
 

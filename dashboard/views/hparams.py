@@ -43,8 +43,18 @@ NAN, POS_INF, NEG_INF = "NaN", "Inf", "-Inf"
 NONFINITE = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
 MISSING = "n/a"
 
-FLOAT_FORMAT = Format(precision=4, scheme=Scheme.decimal_or_exponent, trim=Trim.yes)
-INT_FORMAT = Format(scheme=Scheme.decimal_integer)
+
+def _ascii_minus(fmt: Format) -> dict:
+    """A column format whose negatives use "-" instead of d3's default U+2212, so a copied cell
+    pastes into Python and reads as typed in the filter row. (d3's locale knows ``minus``;
+    dash_table passes the locale through unchanged.)"""
+    out = fmt.to_plotly_json()
+    out["locale"] = {**out["locale"], "minus": "-"}
+    return out
+
+
+FLOAT_FORMAT = _ascii_minus(Format(precision=4, scheme=Scheme.decimal_or_exponent, trim=Trim.yes))
+INT_FORMAT = _ascii_minus(Format(scheme=Scheme.decimal_integer))
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 # Viridis, for "colour lines by <metric>"; runs without that metric are drawn grey.
 VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
