@@ -6,7 +6,12 @@ Writes the logdir once with the real SummaryWriter (reused when --logdir already
 then measures:
   * the Scalars chart callback: payload bytes per chart (vs. every point as JSON) and build
     time, cold (first read) and warm (cached series);
-  * headless Chromium: time from navigation to the first drawn chart, cold and warm;
+  * the page layout request (server side), with a fresh and with a shared runs discovery;
+  * headless Chromium: time from navigation to the first drawn chart, cold and warm, against
+    an "eager" baseline in the same run (every chart built at once: an init script reports
+    every chart card as on screen, the pre-lazy behaviour); the same on a logdir of runs
+    logged with ``writer.watch`` (~60 ``watch/*`` tags per run), where the baseline also
+    opens the collapsed watch group;
   * server memory (RSS growth while serving every chart) vs. the bytes of all points;
   * write -> visible latency of a live run at the default 2 s refresh (writer flushed).
 """
@@ -14,6 +19,7 @@ then measures:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -29,6 +35,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 RUNS, TAGS = 10, 10
+WATCH_RUNS, WATCH_STEPS = 4, 300
+
+# The pre-lazy page, for comparison: every chart card reports as on screen at once, and
+# collapsed groups are opened as soon as they appear.
+EAGER_SCRIPT = """
+window.IntersectionObserver = class {
+  constructor(callback) { this.callback = callback; }
+  observe(el) { this.callback([{ isIntersecting: true, target: el }], this); }
+  unobserve() {}
+  disconnect() {}
+};
+new MutationObserver(() => {
+  for (const d of document.querySelectorAll('details.fl-group:not([open]) > summary')) d.click();
+}).observe(document, { childList: true, subtree: true });
+"""
 
 
 def rss_bytes() -> int:
@@ -60,6 +81,72 @@ def write_logdir(logdir: Path, points: int) -> None:
     marker.touch()
     n = RUNS * TAGS * points
     print(f"wrote {n:,} points in {time.perf_counter() - t0:.1f} s")
+
+
+def write_watch_logdir(logdir: Path) -> None:
+    """Runs of a 3-layer MLP logged with ``writer.watch``: 6 variables x 14 statistics = 84
+    ``watch/*`` scalar tags per run next to the user's 2 (loss, accuracy)."""
+    import flowlog as fl
+    from flowlog.writer import SummaryWriter
+
+    marker = logdir / f".complete-watch-{WATCH_RUNS}x{WATCH_STEPS}"
+    if marker.exists():
+        print(f"reusing {logdir}")
+        return
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(64, 8))
+    ys = (xs[:, :1] > 0).astype(np.float64)
+    for r in range(WATCH_RUNS):
+        g = fl.Graph()
+        with g.as_default():
+            x = fl.placeholder(fl.float64, shape=[None, 8], name="x")
+            y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
+            h = x
+            for i, width in enumerate((16, 16, 1)):
+                with fl.name_scope(f"layer{i}"):
+                    w = fl.Variable(rng.normal(scale=0.3, size=(h.shape[1], width)), name="w")
+                    b = fl.Variable(np.zeros(width), name="b")
+                    h = fl.matmul(h, w) + b
+                    if width > 1:
+                        h = fl.tanh(h)
+            loss = fl.reduce_mean(fl.square(h - y), name="loss")
+            train = fl.train.GradientDescentOptimizer(0.05 * (r + 1)).minimize(loss)
+        sess = fl.Session(g)
+        now = {"step": 0}
+        with SummaryWriter(logdir, f"mlp{r}", flush_secs=30) as w:
+            w.watch(sess, every=1, global_step=lambda now=now: now["step"])
+            for step in range(WATCH_STEPS):
+                now["step"] = step
+                value, _ = sess.run([loss, train], feed_dict={x: xs, y: ys})
+                w.add_scalar("loss", float(value), step)
+                w.add_scalar("accuracy", float(np.exp(-value)), step)
+    marker.touch()
+    print(f"wrote the watch logdir in {time.perf_counter() - t0:.1f} s")
+
+
+def bench_layout(app, repeats: int = 5) -> dict:
+    """Server time of the page layout request, with a fresh and with a shared discovery."""
+    from flowlog.dashboard.runs_panel import shared_discovery
+
+    ctx = app.flowlog_context
+    client = app.server.test_client()
+    client.get("/_dash-layout")  # first request: Dash's one-time setup
+    out = {"fresh_ms": [], "shared_ms": [], "discover_ms": []}
+    for _ in range(repeats):
+        shared_discovery(ctx).get(max_age=0)  # renew, then time the parts
+        t0 = time.perf_counter()
+        shared_discovery(ctx).get(max_age=0)
+        out["discover_ms"].append((time.perf_counter() - t0) * 1000)
+        ctx.extra.pop("discovery")  # no shared scan: the layout has to discover
+        t0 = time.perf_counter()
+        client.get("/_dash-layout")
+        out["fresh_ms"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        r = client.get("/_dash-layout")
+        out["shared_ms"].append((time.perf_counter() - t0) * 1000)
+        out["bytes"] = len(r.data)
+    return out
 
 
 def bench_callback(app, points: int) -> dict:
@@ -123,19 +210,59 @@ def first_chart_ms(page, url: str, phases: list | None = None) -> float:
     return total
 
 
-def bench_browser(url: str) -> dict:
+def bench_browser(url: str, warm: int = 3) -> dict:
+    """Cold and warm navigation -> first drawn chart, lazy (the page as it is) and eager
+    (EAGER_SCRIPT), alternating so both see the same machine load."""
     from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
+    out: dict = {"lazy_ms": [], "eager_ms": [], "phases": [], "drawn": {}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = ctx.new_page()
-        cold = first_chart_ms(page, url)
-        phases: list = []
-        warm = [first_chart_ms(page, url, phases) for _ in range(3)]
+        pages = {}
+        for mode in ("lazy", "eager"):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            if mode == "eager":
+                ctx.add_init_script(EAGER_SCRIPT)
+            pages[mode] = ctx.new_page()
+        out["cold_ms"] = first_chart_ms(pages["lazy"], url)
+        first_chart_ms(pages["eager"], url)  # warms the eager context's cache too
+        for _ in range(warm):
+            for mode, page in pages.items():
+                phases = out["phases"] if mode == "lazy" else None
+                out[f"{mode}_ms"].append(first_chart_ms(page, url, phases))
+        for mode, page in pages.items():
+            page.wait_for_timeout(3000)  # what a reader sees 3 s after the first chart
+            out["drawn"][mode] = page.evaluate(
+                "() => [Array.from(document.querySelectorAll('.fl-chart .js-plotly-plot'))"
+                ".filter(g => g.data && g.data.length).length,"
+                " document.querySelectorAll('.fl-chart').length,"
+                " Array.from(document.querySelectorAll('.fl-group .fl-count'),"
+                " e => e.textContent.split(' ')[0] | 0).reduce((a, b) => a + b, 0)]"
+            )
         browser.close()
-    return {"cold_ms": cold, "warm_ms": warm, "phases": phases}
+    return out
+
+
+def print_browser(title: str, br: dict) -> None:
+    lazy, eager = statistics.median(br["lazy_ms"]), statistics.median(br["eager_ms"])
+    print(f"\n== Headless Chromium, navigation -> first drawn chart: {title}")
+    print(
+        f"cold {br['cold_ms']:.0f} ms; warm median {lazy:.0f} ms "
+        f"(runs: {', '.join(f'{v:.0f}' for v in br['lazy_ms'])}) (target <= 1000 ms)"
+    )
+    print(
+        f"eager baseline (every chart built at once): warm median {eager:.0f} ms "
+        f"(runs: {', '.join(f'{v:.0f}' for v in br['eager_ms'])}) -> lazy is {eager / lazy:.1f}x"
+        " faster"
+    )
+    for mode, (drawn, cards, tags) in br["drawn"].items():
+        print(f"  {mode}, 3 s later: {drawn} charts drawn, {cards} chart components, {tags} tags")
+    for ph in br["phases"]:
+        print(
+            f"  warm page timeline (ms): layout received {ph['layout']}, plotly.js ready "
+            f"{ph['plotly']}, first figure response {ph['first_figure']}"
+        )
 
 
 def bench_live(tmp: Path) -> dict:
@@ -221,22 +348,29 @@ def main() -> int:
             f"{cb['rss_growth'] / mb:.0f} MB vs {cb['all_points_bytes'] / mb:.0f} MB for all "
             f"points in numpy -> {cb['rss_growth'] / cb['all_points_bytes']:.2f}x"
         )
+        lay = bench_layout(app)
+        print("\n== Page layout request (server side)")
+        print(
+            f"with a fresh runs discovery: median {statistics.median(lay['fresh_ms']):.0f} ms "
+            f"(of which discovery {statistics.median(lay['discover_ms']):.0f} ms); sharing the "
+            f"discovery of the last refresh interval: {statistics.median(lay['shared_ms']):.0f}"
+            f" ms; {lay['bytes'] / 1024:.0f} kB"
+        )
         if not args.no_browser:
             server = DashServer(app)
             try:
-                br = bench_browser(server.url)
+                print_browser(f"{RUNS} runs x {TAGS} tags", bench_browser(server.url))
             finally:
                 server.stop()
-            print("\n== Headless Chromium, navigation -> first drawn chart")
-            print(
-                f"cold {br['cold_ms']:.0f} ms; warm median {statistics.median(br['warm_ms']):.0f}"
-                f" ms (runs: {', '.join(f'{v:.0f}' for v in br['warm_ms'])}) (target <= 1000 ms)"
-            )
-            for ph in br["phases"]:
-                print(
-                    f"  warm page timeline (ms): layout received {ph['layout']}, plotly.js ready "
-                    f"{ph['plotly']}, first figure response {ph['first_figure']}"
+            wdir = logdir.parent / (logdir.name + "-watch")
+            write_watch_logdir(wdir)
+            server = DashServer(create_app(wdir))
+            try:
+                print_browser(
+                    f"{WATCH_RUNS} runs logged with writer.watch", bench_browser(server.url)
                 )
+            finally:
+                server.stop()
             live = bench_live(Path(tmp))
             lat = live["latency_s"]
             print("\n== Live run, write + flush -> point drawn (reload interval 2 s)")
@@ -249,5 +383,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines
     threading.current_thread().name = "bench"
     raise SystemExit(main())

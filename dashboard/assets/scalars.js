@@ -1,9 +1,11 @@
 /* Scalars charts in the browser: build on scroll, and live appends.
  *
- * Build on scroll: a chart card is built (server callback) only once it is on or near the
- * screen. An IntersectionObserver on the scrolling main pane sets the card's "sc-visible"
- * store to the card's generation (data-fl-gen, new whenever the server re-renders the card),
- * which triggers that chart's callback. Cards appear later too (tag filter, opened groups),
+ * Build on scroll: a chart card is built (server callback) only once it is on the screen, or
+ * near it once the screen's charts are drawn. IntersectionObservers on the scrolling main pane
+ * set the card's "sc-visible" store to the card's generation (data-fl-gen, new whenever the
+ * server re-renders the card), which triggers that chart's callback. Only on-screen charts
+ * go first: plotly.js draws every figure that has arrived in one go, so each extra chart
+ * delays the first one. Cards appear later too (tag filter, opened groups),
  * so a MutationObserver re-scans for cards whose current generation has not been flagged.
  *
  * Live appends: the server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly
@@ -12,9 +14,13 @@
  * (once per trace).
  */
 (function () {
-  const MARGIN = "300px 0px"; // start building a chart this far before it scrolls in
+  const NEAR = "400px 0px"; // charts this close to the screen are built ahead of scrolling...
+  const NEAR_DELAY_MS = 800; // ...once the screen's own charts have had this long to draw
   const flagged = new WeakMap(); // card element -> the generation already flagged visible
-  let observer = null;
+  const near = new Set(); // cards close to the screen, waiting for the quiet moment
+  let onScreen = null;
+  let nearScreen = null;
+  let nearTimer = null;
   let scheduled = false;
 
   function flag(card) {
@@ -25,29 +31,51 @@
     dc.set_props({ type: "sc-visible", tag: card.dataset.flTag }, { data: gen });
   }
 
-  function getObserver() {
+  function flagNearSoon() {
+    // restarted by every on-screen flag: nothing ahead of the screen competes with it
+    clearTimeout(nearTimer);
+    nearTimer = setTimeout(() => {
+      for (const card of near) if (card.isConnected) flag(card);
+      near.clear();
+    }, NEAR_DELAY_MS);
+  }
+
+  function observers() {
     const root = document.querySelector(".fl-main");
-    if (!observer || (observer.root && !observer.root.isConnected)) {
-      if (observer) observer.disconnect();
-      observer = new IntersectionObserver(
+    if (!onScreen || onScreen.root !== root) {
+      if (onScreen) onScreen.disconnect();
+      if (nearScreen) nearScreen.disconnect();
+      onScreen = new IntersectionObserver(
         (entries) => {
           for (const e of entries) if (e.isIntersecting) flag(e.target);
+          flagNearSoon();
         },
-        { root, rootMargin: MARGIN },
+        { root },
+      );
+      nearScreen = new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) {
+            if (e.isIntersecting) near.add(e.target);
+            else near.delete(e.target);
+          }
+          flagNearSoon();
+        },
+        { root, rootMargin: NEAR },
       );
     }
-    return observer;
+    return [onScreen, nearScreen];
   }
 
   function scan() {
     scheduled = false;
     const cards = document.querySelectorAll(".fl-card[data-fl-gen]");
     if (!cards.length) return;
-    const io = getObserver();
-    for (const card of cards) {
-      if (flagged.get(card) !== card.dataset.flGen) {
-        io.unobserve(card); // re-observing reports the card's current intersection at once
-        io.observe(card);
+    for (const io of observers()) {
+      for (const card of cards) {
+        if (flagged.get(card) !== card.dataset.flGen) {
+          io.unobserve(card); // re-observing reports the card's current intersection at once
+          io.observe(card);
+        }
       }
     }
   }
