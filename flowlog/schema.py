@@ -694,19 +694,16 @@ def read_numerics(conn: sqlite3.Connection) -> list[tuple]:
 
 
 def last_logged_step(conn: sqlite3.Connection) -> int | None:
-    """Highest step of any record in the run, without scanning the scalar points."""
-    steps = [
-        conn.execute(
-            "SELECT max(step_last) FROM scalar_rollups WHERE level = ?", (ROLLUP_LEVELS,)
-        ).fetchone()[0]
-    ]
-    for table in ("histograms", "texts"):
+    """Highest step of any record in the run: one primary-key seek per tag ((tag_id, step) is
+    each table's key), so it costs the same at 100 points or 10M."""
+    steps = []
+    for kind, table in (("scalar", "scalars"), ("histogram", "histograms"), ("text", "texts")):
         steps += [
             r[0]
             for r in conn.execute(
                 f"SELECT (SELECT max(step) FROM {table} WHERE tag_id = tags.id) FROM tags "
                 "WHERE kind = ?",
-                ("histogram" if table == "histograms" else "text",),
+                (kind,),
             )
         ]
     steps = [s for s in steps if s is not None]
