@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import BROWSER_TIMEOUT_MS
 
 from flowlog.writer import SummaryWriter
 
@@ -71,7 +72,7 @@ def spage(shared):
     """A fresh page on the shared server (same cache); returns (page, url)."""
     url, context = shared
     pg = context.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield pg, url
     pg.close()
 
@@ -491,7 +492,7 @@ def watched(browser, tmp_path):
     server = DashServer(app)
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     pg = context.new_page()
-    pg.set_default_timeout(15_000)
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield pg, server.url, app.flowlog_context.extra["scalars"]
     context.close()
     server.stop()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import BROWSER_TIMEOUT_MS
 
 from flowlog import render
 from flowlog.reader import Logdir
@@ -61,7 +62,7 @@ def page(browser, nan_logdir):
     server = DashServer(create_app(nan_logdir))
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     open_graph(page, server.url)
     yield page
     context.close()
