@@ -107,44 +107,47 @@ class _Plan:
     )
 
 
-class _RunValues:
+class _HookValues:
     """``values(node)`` passed to ``hook.after_run``: what the run computed, else ``None``.
 
     Variables give their current value (after this run's updates). Arrays are live: copy what
-    you keep.
+    you keep. Subclasses say where a run's other values are (``_computed``).
     """
 
-    __slots__ = ("_sess", "_plan", "_vals")
+    __slots__ = ("_sess",)
+
+    def __call__(self, node):
+        if isinstance(node, str):
+            node = self._sess.graph.get_tensor_by_name(node)
+        if node.kind == "variable":
+            value = self._sess._storage.get(node)
+            if value is not None:
+                return value
+        return self._computed(node)
+
+
+class _RunValues(_HookValues):
+    """Values of an interpreted run: every node the run computed."""
+
+    __slots__ = ("_plan", "_vals")
 
     def __init__(self, sess, plan, vals):
         self._sess, self._plan, self._vals = sess, plan, vals
 
-    def __call__(self, node):
-        if isinstance(node, str):
-            node = self._sess.graph.get_tensor_by_name(node)
-        if node.kind == "variable":
-            value = self._sess._storage.get(node)
-            if value is not None:
-                return value
+    def _computed(self, node):
         slot = self._plan.slot_of.get(node)
         return None if slot is None else self._vals[slot]
 
 
-class _CapturedValues:
-    """``values(node)`` for a compiled run: the nodes the hooks asked for, else ``None``."""
+class _CapturedValues(_HookValues):
+    """Values of a compiled run: the nodes the hooks asked for."""
 
-    __slots__ = ("_sess", "_captured")
+    __slots__ = ("_captured",)
 
     def __init__(self, sess, captured):
         self._sess, self._captured = sess, captured
 
-    def __call__(self, node):
-        if isinstance(node, str):
-            node = self._sess.graph.get_tensor_by_name(node)
-        if node.kind == "variable":
-            value = self._sess._storage.get(node)
-            if value is not None:
-                return value
+    def _computed(self, node):
         return self._captured.get(node)
 
 
