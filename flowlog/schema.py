@@ -423,7 +423,7 @@ def tags_of_node(conn: sqlite3.Connection, node: str) -> list[tuple[int, str, st
 _INSERT_SCALARS = "INSERT OR REPLACE INTO scalars (tag_id, step, wall, value) VALUES (?, ?, ?, ?)"
 
 
-def insert_scalars(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+def insert_scalars(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
     """Rows ``(tag_id, step, wall, value)``; an existing ``(tag_id, step)`` is replaced."""
     conn.executemany(_INSERT_SCALARS, rows)
 

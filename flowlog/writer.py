@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from itertools import chain
 
 import numpy as np
 
@@ -194,59 +193,57 @@ def histogram_record(tag: str, values: object, bins: object) -> tuple:
 
 
 def rollup_rows(
-    tid: int, before: int, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
+    tids: np.ndarray, before: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
 ) -> tuple[list[tuple], list[tuple]]:
-    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for one tag's new points.
+    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for new points of many tags.
 
-    ``steps`` are strictly increasing and all greater than ``before``, the tag's highest stored
-    step (-1 if none). Returns ``(new, merge)``: at each level only the first bucket can already
-    exist (when it also holds ``before``), so only that row needs an upsert.
+    The points are sorted by tag (``tids``) and, within a tag, strictly increasing in step, all
+    beyond ``before`` (per point: its tag's highest stored step, -1 if none). One numpy pass per
+    level groups by (tag, bucket); level k+1 is reduced from level k's groups. Returns
+    ``(new, merge)``: per tag and level only the first bucket can already exist (when it also
+    holds ``before``), so only those rows need an upsert.
     """
     finite = np.isfinite(values)
-    n = np.ones(len(steps), np.int64)
-    nan = np.isnan(values).astype(np.int64)
-    posinf = (values == np.inf).astype(np.int64)
-    neginf = (values == -np.inf).astype(np.int64)
+    cols = [
+        np.ones(len(steps), np.int64),
+        np.isnan(values).astype(np.int64),
+        (values == np.inf).astype(np.int64),
+        (values == -np.inf).astype(np.int64),
+        np.where(finite, values, 0.0),  # vsum
+    ]
     vmin = np.where(finite, values, np.inf)
     vmax = np.where(finite, values, -np.inf)
-    vsum = np.where(finite, values, 0.0)
     s_first = s_last = keys = steps
     w_last = walls
-    new: list[tuple] = []
-    merge: list[tuple] = []
+    out: list[list[np.ndarray]] = []
+    merge_mask: list[np.ndarray] = []
     shift = schema.ROLLUP_BASE_SHIFT
     for level in range(1, schema.ROLLUP_LEVELS + 1):
         keys = keys >> (shift if level == 1 else schema.ROLLUP_SHIFT)
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        new_tag = np.empty(len(keys), bool)
+        new_tag[0] = True
+        np.not_equal(tids[1:], tids[:-1], out=new_tag[1:])
+        starts = np.flatnonzero(new_tag | np.r_[True, keys[1:] != keys[:-1]])
         ends = np.r_[starts[1:], len(keys)] - 1
-        n, nan, posinf, neginf, vsum = (
-            np.add.reduceat(x, starts) for x in (n, nan, posinf, neginf, vsum)
-        )
+        cols = [np.add.reduceat(c, starts) for c in cols]
         vmin = np.minimum.reduceat(vmin, starts)
         vmax = np.maximum.reduceat(vmax, starts)
         w_last = np.maximum.reduceat(w_last, starts)
         s_first, s_last, keys = s_first[starts], s_last[ends], keys[starts]
-        m = len(keys)
-        rows = zip(
-            [tid] * m,
-            [level] * m,
-            keys.tolist(),
-            n.tolist(),
-            nan.tolist(),
-            posinf.tolist(),
-            neginf.tolist(),
-            vmin.tolist(),
-            vmax.tolist(),
-            vsum.tolist(),
-            s_first.tolist(),
-            s_last.tolist(),
-            w_last.tolist(),
-            strict=True,
-        )
+        tids, before, first = tids[starts], before[starts], new_tag[starts]
         width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
-        if before >= 0 and before >> width_shift == keys[0]:
-            merge.append(next(rows))
-        new.extend(rows)
+        merge_mask.append(first & (before >= 0) & ((before >> width_shift) == keys))
+        m = len(keys)
+        out.append(
+            [tids, np.full(m, level), keys, *cols[:4], vmin, vmax, cols[4], s_first, s_last, w_last]
+        )
+    columns = [np.concatenate(c) for c in zip(*out, strict=True)]
+    is_merge = np.concatenate(merge_mask)
+    if not is_merge.any():
+        return list(zip(*(c.tolist() for c in columns), strict=True)), []
+    keep = ~is_merge
+    new = list(zip(*(c[keep].tolist() for c in columns), strict=True))
+    merge = list(zip(*(c[is_merge].tolist() for c in columns), strict=True))
     return new, merge
 
 
@@ -305,7 +302,7 @@ class SummaryWriter:
         self.logdir = os.fspath(logdir)
         os.makedirs(self.logdir, exist_ok=True)
         self.flush_secs = float(flush_secs)
-        self._max_queue = int(max_queue)
+        self._flush_len = 4 * int(max_queue)  # the scalar buffer holds 4 items per point
         if run_name is None:
             self.run_name, self.path = self._claim_default(comment + filename_suffix)
         else:
@@ -401,7 +398,7 @@ class SummaryWriter:
         self._stored: dict[int, int] = {
             tid: last[tid] for tid in self._scalar_ids.values() if tid in last
         }
-        self._buf: list[tuple] = []
+        self._buf: list = []  # flat: tag id, step, wall, value per point
         self._new_tags: list[tuple] = []
         self._hists: list[tuple] = []
         self._texts: list[tuple] = []
@@ -442,8 +439,10 @@ class SummaryWriter:
         anything with ``.item()``; NaN and ±Inf are stored faithfully. ``new_style`` and
         ``double_precision`` are torch's flags, accepted and unused (values are float64).
         """
-        # Hot path, lock-free: a known tag, a float, an int step, no walltime. list.append is
-        # atomic and the flusher detaches the buffer with slice + del, so no point is lost.
+        # Hot path, lock-free: a known tag, a float, an int step, no walltime. The buffer is
+        # flat (tag id, step, wall, value, tag id, ...): extending a list by a tuple is atomic
+        # under the GIL and the flusher detaches whole points with slice + del, so no point is
+        # lost or torn; a flat list also turns into one numpy array in a single C call.
         tid = self._scalar_ids.get(tag)
         if (
             tid is None
@@ -456,8 +455,8 @@ class SummaryWriter:
             return
         self._last[tid] = global_step
         buf = self._buf
-        buf.append((tid, global_step, _time(), scalar_value))
-        if len(buf) >= self._max_queue:
+        buf += (tid, global_step, _time(), scalar_value)
+        if len(buf) >= self._flush_len:
             self.flush()
 
     def _add_scalar_checked(self, tag, value, global_step, walltime) -> None:
@@ -474,8 +473,8 @@ class SummaryWriter:
             if global_step is None:
                 global_step = self._last[tid] + 1
             self._last[tid] = global_step
-            self._buf.append((tid, global_step, wall, value))
-            full = len(self._buf) >= self._max_queue
+            self._buf += (tid, global_step, wall, value)
+            full = len(self._buf) >= self._flush_len
         if full:
             self.flush()
 
@@ -642,34 +641,44 @@ class SummaryWriter:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        """One transaction with everything buffered (caller holds the lock)."""
+        """One transaction with everything buffered (caller holds the lock).
+
+        The rollup summaries of the batch are computed before the transaction starts, so the
+        write lock is held only for the inserts.
+        """
         conn = self._conn
         buf = self._buf
         n = len(buf)
         batch = buf[:n]
         del buf[:n]  # points appended meanwhile stay in the buffer
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            if self._new_tags:
-                schema.insert_tags(conn, self._new_tags)
-            stored = {}
-            if batch:
-                schema.insert_scalars(conn, batch)
-                stored = self._roll_up(batch)
-            if self._hists:
-                schema.insert_histograms(conn, self._hists)
-            if self._texts:
-                schema.insert_texts(conn, self._texts)
-            if self._numerics:
-                schema.insert_numerics(conn, self._numerics)
-            if self._hparams is not None:
-                schema.replace_hparams(conn, *self._hparams)
-            for step, wall, text in self._graphs:
-                schema.insert_graph(conn, step, wall, text)
-            schema.heartbeat(conn, _time())
-            conn.execute("COMMIT")
+            new, merge, recompute, stored = self._plan_rollups(batch)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._new_tags:
+                    schema.insert_tags(conn, self._new_tags)
+                if batch:
+                    it = iter(batch)
+                    schema.insert_scalars(conn, zip(it, it, it, it, strict=True))
+                    schema.merge_rollups(conn, new, merge)
+                    for tid, lo, hi in recompute:
+                        schema.update_rollups(conn, tid, lo, hi)
+                if self._hists:
+                    schema.insert_histograms(conn, self._hists)
+                if self._texts:
+                    schema.insert_texts(conn, self._texts)
+                if self._numerics:
+                    schema.insert_numerics(conn, self._numerics)
+                if self._hparams is not None:
+                    schema.replace_hparams(conn, *self._hparams)
+                for step, wall, text in self._graphs:
+                    schema.insert_graph(conn, step, wall, text)
+                schema.heartbeat(conn, _time())
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         except BaseException:
-            conn.execute("ROLLBACK")
             buf[:0] = batch  # keep the points for the next attempt
             raise
         self._stored.update(stored)
@@ -680,39 +689,56 @@ class SummaryWriter:
         self._hparams = None
         self._graphs = []
 
-    def _roll_up(self, batch: list[tuple]) -> dict[int, int]:
-        """Update the rollups for a batch of points; returns the new highest step per tag.
+    def _plan_rollups(
+        self, batch: list
+    ) -> tuple[list[tuple], list[tuple], list[tuple[int, int, int]], dict[int, int]]:
+        """Rollup work for a flat batch of points: ``(new, merge, recompute, stored)``.
 
         A tag whose points in the batch all lie beyond its stored steps, in increasing order
-        (the normal case), gets its summaries computed here with numpy and merged in SQL. Any
-        other tag (steps rewritten or out of order) has the touched buckets recomputed from the
-        raw rows, which is always exact.
+        (the normal case), gets its summaries computed here with numpy (``new``/``merge`` rows
+        for :func:`flowlog.schema.merge_rollups`). Any other tag (steps rewritten or out of
+        order) is listed in ``recompute`` as ``(tag id, first step, last step)``: its touched
+        buckets are recomputed from the raw rows, which is always exact. ``stored`` is each
+        tag's highest step once the batch is written.
         """
-        n = len(batch)
-        a = np.fromiter(chain.from_iterable(batch), np.float64, 4 * n).reshape(n, 4)
+        if not batch:
+            return [], [], [], {}
+        n = len(batch) // 4
+        a = np.fromiter(batch, np.float64, 4 * n).reshape(n, 4)
         tids = a[:, 0].astype(np.int64)
-        order = np.argsort(tids, kind="stable")
-        tids = tids[order]
-        cuts = np.flatnonzero(tids[1:] != tids[:-1]) + 1
-        new: list[tuple] = []
-        merge: list[tuple] = []
+        if np.any(tids[1:] < tids[:-1]):
+            order = np.argsort(tids, kind="stable")  # stable: keeps each tag's write order
+            a = a[order]
+            tids = tids[order]
+        steps = a[:, 1].astype(np.int64)
+        new_tag = np.r_[True, tids[1:] != tids[:-1]]
+        starts = np.flatnonzero(new_tag)
+        utids = tids[starts].tolist()
+        known = self._stored
+        before = np.array([known.get(t, -1) for t in utids], np.int64)
+        tag_of = np.cumsum(new_tag) - 1
+        ok = steps[starts] > before
+        bad = ~new_tag[1:] & (steps[1:] <= steps[:-1])
+        if bad.any():
+            ok[tag_of[1:][bad]] = False
+        ends = np.r_[starts[1:], n] - 1
+        last = steps[ends].tolist()
         stored: dict[int, int] = {}
-        for lo, hi in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist(), strict=True):
-            rows = a[order[lo:hi]]
-            tid = int(tids[lo])
-            steps = rows[:, 1].astype(np.int64)
-            before = self._stored.get(tid, -1)
-            if steps[0] > before and bool(np.all(steps[1:] > steps[:-1])):
-                tag_new, tag_merge = rollup_rows(tid, before, steps, rows[:, 2], rows[:, 3])
-                new += tag_new
-                merge += tag_merge
-                stored[tid] = int(steps[-1])
-            else:
-                first, last = int(steps.min()), int(steps.max())
-                schema.update_rollups(self._conn, tid, first, last)
-                stored[tid] = max(before, last)
-        schema.merge_rollups(self._conn, new, merge)
-        return stored
+        recompute: list[tuple[int, int, int]] = []
+        for i in np.flatnonzero(~ok).tolist():
+            tag_steps = steps[starts[i] : ends[i] + 1]
+            lo, hi = int(tag_steps.min()), int(tag_steps.max())
+            recompute.append((utids[i], lo, hi))
+            stored[utids[i]] = max(int(before[i]), hi)
+        if not ok.any():
+            return [], [], recompute, stored
+        for i in np.flatnonzero(ok).tolist():
+            stored[utids[i]] = last[i]
+        rows = ok[tag_of]
+        if not rows.all():
+            a, tids, steps, tag_of = a[rows], tids[rows], steps[rows], tag_of[rows]
+        new, merge = rollup_rows(tids, before[tag_of], steps, a[:, 2], a[:, 3])
+        return new, merge, recompute, stored
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_secs):
