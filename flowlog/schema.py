@@ -205,6 +205,24 @@ def open_for_write(path: str) -> sqlite3.Connection:
     return conn
 
 
+def open_checkpointer(path: str, writer: sqlite3.Connection) -> sqlite3.Connection:
+    """A second connection that copies the WAL into the database (see :func:`checkpoint`).
+
+    Automatic checkpoints on ``writer`` are turned off: they would run inside the writer's
+    COMMIT, on the training thread; the writer's flush thread checkpoints instead, while the
+    training thread keeps logging (SQLite lets a checkpoint run alongside a writer).
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    _pragmas(conn)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    return conn
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy committed WAL frames into the database without blocking writers or readers."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 def create_log(path: str, meta: dict) -> bool:
     """Create a complete run database at ``path`` atomically; False if ``path`` exists.
 

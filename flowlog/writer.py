@@ -320,12 +320,14 @@ class SummaryWriter:
         self._graph_logged = False
         try:
             self._open_run(purge_step)
+            self._ckpt_conn = schema.open_checkpointer(self.path, self._conn)
         except BaseException:
             self._conn.close()
             raise
         _OPEN_PATHS.add(real)
         self._real = real
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set after each flush: the flush thread checkpoints
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._flush_loop, name=f"flowlog-flush-{self.run_name}", daemon=True
@@ -681,6 +683,7 @@ class SummaryWriter:
         except BaseException:
             buf[:0] = batch  # keep the points for the next attempt
             raise
+        self._wake.set()
         self._stored.update(stored)
         self._new_tags = []
         self._hists = []
@@ -741,16 +744,36 @@ class SummaryWriter:
         return new, merge, recompute, stored
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(self.flush_secs):
-            with self._lock:
-                if self._closed:
+        """Flush every ``flush_secs`` (the heartbeat, even when idle) and copy the WAL into the
+        database after each flush, so checkpoints never run on the caller's thread."""
+        ckpt = self._ckpt_conn
+        try:
+            deadline = time.monotonic() + self.flush_secs
+            while True:
+                woken = self._wake.wait(max(0.0, deadline - time.monotonic()))
+                if self._stop.is_set():
                     return
+                if not woken:
+                    deadline = time.monotonic() + self.flush_secs
+                    with self._lock:
+                        if self._closed:
+                            return
+                        try:
+                            self._flush_locked()
+                        except Exception as exc:  # keep the thread alive; report once
+                            self._report(f"background flush of {self.path} failed: {exc}", exc)
+                self._wake.clear()
                 try:
-                    self._flush_locked()
-                except Exception as exc:  # keep the thread alive; report once
-                    if self._error is None:
-                        log.warning("flowlog: background flush of %s failed: %s", self.path, exc)
-                    self._error = exc
+                    schema.checkpoint(ckpt)
+                except Exception as exc:  # the WAL just grows; the next checkpoint retries
+                    self._report(f"checkpoint of {self.path} failed: {exc}", exc)
+        finally:
+            ckpt.close()  # the last connection to close folds the rest of the WAL in
+
+    def _report(self, message: str, exc: BaseException) -> None:
+        if self._error is None:
+            log.warning("flowlog: %s", message)
+        self._error = exc
 
     # ------------------------------------------------------------------ closing
 
@@ -772,6 +795,7 @@ class SummaryWriter:
                 self._conn.close()
                 _OPEN_PATHS.discard(self._real)
         self._stop.set()
+        self._wake.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(5)
         atexit.unregister(self._atexit_close)
