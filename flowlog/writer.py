@@ -204,15 +204,19 @@ def rollup_rows(
     holds ``before``), so only those rows need an upsert.
     """
     finite = np.isfinite(values)
-    cols = [
-        np.ones(len(steps), np.int64),
-        np.isnan(values).astype(np.int64),
-        (values == np.inf).astype(np.int64),
-        (values == -np.inf).astype(np.int64),
-        np.where(finite, values, 0.0),  # vsum
-    ]
-    vmin = np.where(finite, values, np.inf)
-    vmax = np.where(finite, values, -np.inf)
+    if finite.all():  # the usual batch: no counts of non-finite values to carry
+        vsum = vmin = vmax = values
+        special = None
+    else:
+        vsum = np.where(finite, values, 0.0)
+        vmin = np.where(finite, values, np.inf)
+        vmax = np.where(finite, values, -np.inf)
+        special = [
+            np.isnan(values).astype(np.int64),
+            (values == np.inf).astype(np.int64),
+            (values == -np.inf).astype(np.int64),
+        ]
+    count = np.ones(len(steps), np.int64)
     s_first = s_last = keys = steps
     w_last = walls
     out: list[list[np.ndarray]] = []
@@ -225,7 +229,8 @@ def rollup_rows(
         np.not_equal(tids[1:], tids[:-1], out=new_tag[1:])
         starts = np.flatnonzero(new_tag | np.r_[True, keys[1:] != keys[:-1]])
         ends = np.r_[starts[1:], len(keys)] - 1
-        cols = [np.add.reduceat(c, starts) for c in cols]
+        count = np.add.reduceat(count, starts)
+        vsum = np.add.reduceat(vsum, starts)
         vmin = np.minimum.reduceat(vmin, starts)
         vmax = np.maximum.reduceat(vmax, starts)
         w_last = np.maximum.reduceat(w_last, starts)
@@ -234,8 +239,15 @@ def rollup_rows(
         width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
         merge_mask.append(first & (before >= 0) & ((before >> width_shift) == keys))
         m = len(keys)
+        if special is None:
+            zeros = np.zeros(m, np.int64)
+            nan = posinf = neginf = zeros
+        else:
+            special = [np.add.reduceat(c, starts) for c in special]
+            nan, posinf, neginf = special
         out.append(
-            [tids, np.full(m, level), keys, *cols[:4], vmin, vmax, cols[4], s_first, s_last, w_last]
+            [tids, np.full(m, level), keys, count, nan, posinf, neginf]
+            + [vmin, vmax, vsum, s_first, s_last, w_last]
         )
     columns = [np.concatenate(c) for c in zip(*out, strict=True)]
     is_merge = np.concatenate(merge_mask)
@@ -710,7 +722,9 @@ class SummaryWriter:
         a = np.fromiter(batch, np.float64, 4 * n).reshape(n, 4)
         tids = a[:, 0].astype(np.int64)
         if np.any(tids[1:] < tids[:-1]):
-            order = np.argsort(tids, kind="stable")  # stable: keeps each tag's write order
+            # stable: keeps each tag's write order; 16-bit keys let numpy use a radix sort
+            key = tids.astype(np.int16) if len(self._last) <= 32767 else tids
+            order = np.argsort(key, kind="stable")
             a = a[order]
             tids = tids[order]
         steps = a[:, 1].astype(np.int64)
