@@ -118,8 +118,9 @@ def test_runs_listed_with_status_colours_and_warning_for_corrupt_file(page, dash
     page.locator(".fl-warn-box summary").click()
     assert "broken.flowlog.db" in warn.inner_text()
     # the page still works, and log content is rendered as text: the tag is a chart title
-    wait_traces(page, EVIL, 3)  # only the evil run has this tag
-    wait_traces(page, "loss/train", 3 * 3)
+    # per run: raw, smoothed, and markers only if it has NaN/Inf (alpha does)
+    wait_traces(page, EVIL, 2)  # only the evil run has this tag
+    wait_traces(page, "loss/train", 2 + 3 + 2)
     assert page.get_by_text(EVIL).count() >= 2
     assert page.evaluate("window.__pwned") is None
     assert page.locator(f".fl-run-name:text-is('{EVIL}')").count() == 1
@@ -138,24 +139,27 @@ def test_runs_listed_with_status_colours_and_warning_for_corrupt_file(page, dash
 def test_chart_traces_smoothing_and_nonfinite_markers(spage):
     page, url = spage
     page.goto(url)
-    # per run: raw (faint), smoothed, non-finite markers
-    wait_traces(page, "loss/train", 6)
+    # per run: raw (faint), smoothed, and non-finite markers only where there are any:
+    # alpha has a NaN, beta has none
+    wait_traces(page, "loss/train", 3 + 2)
     raw, smooth, nf = (trace(page, "loss/train", i) for i in range(3))
+    assert [trace(page, "loss/train", i)["name"] for i in (3, 4)] == ["beta", "beta"]
+    assert nf["name"] == "alpha non-finite"
     assert raw["name"] == smooth["name"] == "alpha"
     assert len(raw["x"]) <= 2 * 300 + 3 and raw["x"] == smooth["x"]  # buckets, ends, NaN
     assert raw["x"][0] == 0 and raw["x"][-1] == N - 1
     assert not np.allclose(raw["y"], smooth["y"], equal_nan=True)
     assert nf["x"] == [1500]  # the NaN is marked, not dropped silently
     assert math.isnan(raw["y"][raw["x"].index(1500)])
-    # smoothing 0: the line is the raw data itself, one trace per run plus markers
+    # smoothing 0: the line is the raw data itself, one trace per run plus alpha's markers
     page.locator(".fl-smoothing [role=slider]").focus()
     page.keyboard.press("Home")
-    wait_traces(page, "loss/train", 4)
+    wait_traces(page, "loss/train", 2 + 1)
     plain = trace(page, "loss/train", 0)
     assert plain["y"][:50] == pytest.approx(raw["y"][:50])
     # heavier smoothing: a flatter line than the default 0.6
     page.keyboard.press("End")
-    wait_traces(page, "loss/train", 6)
+    wait_traces(page, "loss/train", 5)
     heavy = trace(page, "loss/train", 1)
     assert np.nanstd(np.diff(heavy["y"])) < np.nanstd(np.diff(smooth["y"]))
 
@@ -163,24 +167,24 @@ def test_chart_traces_smoothing_and_nonfinite_markers(spage):
 def test_x_axis_modes_and_log_scale(spage):
     page, url = spage
     page.goto(url)
-    wait_traces(page, "loss/val", 6)
+    wait_traces(page, "loss/val", 5)
     step_x = trace(page, "loss/val", 0)["x"]
     assert step_x[:3] == [0, 10, 20]
     page.get_by_label("Relative").check()
-    wait_traces(page, "loss/val", 6, "gd.layout.xaxis.title.text.startsWith('relative')")
+    wait_traces(page, "loss/val", 5, "gd.layout.xaxis.title.text.startsWith('relative')")
     rel = trace(page, "loss/val", 0)["x"]
     assert rel[0] == 0 and all(b >= a for a, b in zip(rel, rel[1:], strict=False))
     assert rel[-1] < 120  # seconds since the run started, not steps
     page.get_by_label("Wall").check()
-    wait_traces(page, "loss/val", 6, "gd._fullLayout.xaxis.type === 'date'")
+    wait_traces(page, "loss/val", 5, "gd._fullLayout.xaxis.type === 'date'")
     page.get_by_label("log y").check()
-    wait_traces(page, "loss/val", 6, "gd._fullLayout.yaxis.type === 'log'")
+    wait_traces(page, "loss/val", 5, "gd._fullLayout.yaxis.type === 'log'")
 
 
 def test_zoom_fetches_every_point_of_the_visible_range(spage):
     page, url = spage
     page.goto(url)
-    wait_traces(page, "loss/train", 6)
+    wait_traces(page, "loss/train", 5)
     coarse = trace(page, "loss/train", 3)["x"]
     assert len(coarse) < N  # bucketed: not every point
     page.wait_for_load_state("networkidle")  # the first render's callbacks have all landed
@@ -188,7 +192,7 @@ def test_zoom_fetches_every_point_of_the_visible_range(spage):
         "sel => Plotly.relayout(document.querySelector(sel), {'xaxis.range': [1000, 1600]})",
         graph_sel("loss/train"),
     )
-    wait_traces(page, "loss/train", 6, "gd._fullData[3].x.length === 601")
+    wait_traces(page, "loss/train", 5, "gd._fullData[3].x.length === 601")
     fine = trace(page, "loss/train", 3)["x"]
     assert fine == list(range(1000, 1601))
 
@@ -196,7 +200,7 @@ def test_zoom_fetches_every_point_of_the_visible_range(spage):
 def test_export_csv_and_json_hold_every_visible_point(spage):
     page, url = spage
     page.goto(url)
-    wait_traces(page, "loss/train", 6)
+    wait_traces(page, "loss/train", 5)
     page.locator("#sc-tag-filter").fill("train")
     page.locator("#sc-tag-filter").press("Enter")
     page.wait_for_function("document.querySelectorAll('.fl-chart .js-plotly-plot').length === 1")
@@ -227,14 +231,14 @@ def test_growing_run_shows_new_points_without_reload(page, dash_server, tmp_path
     w, _ = write_run(d, "live", n=200, close=False)
     try:
         page.goto(dash_server(d, reload_interval=0.5))
-        wait_traces(page, "loss/train", 3)
+        wait_traces(page, "loss/train", 2)  # raw and smoothed: no NaN/Inf, no markers
         page.locator(".fl-status-running").wait_for()
         page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
         for s in range(200, 260):
             w.add_scalar("loss/train", 0.5, s)
         w.flush()
         wait_traces(
-            page, "loss/train", 3, "gd._fullData[0].x[gd._fullData[0].x.length - 1] === 259"
+            page, "loss/train", 2, "gd._fullData[0].x[gd._fullData[0].x.length - 1] === 259"
         )
         raw = trace(page, "loss/train", 0)
         assert raw["x"][-60:] == list(range(200, 260))
@@ -254,13 +258,13 @@ def test_missing_logdir_then_runs_appear(page, dash_server, tmp_path):
     assert "python examples/linear_regression.py" in empty.inner_text()
     write_run(d, "first", n=50)
     page.locator(".fl-run-name", has_text="first").wait_for()
-    wait_traces(page, "loss/train", 3)
+    wait_traces(page, "loss/train", 2)
 
 
 def test_hparams_rows_select_runs_everywhere(spage):
     page, url = spage
     page.goto(url)
-    wait_traces(page, "loss/train", 6)
+    wait_traces(page, "loss/train", 5)
     page.locator(".tab", has_text="HParams").click()
     table = page.locator("#hp-table")
     table.locator("td[data-dash-column=run]").first.wait_for()
@@ -290,7 +294,7 @@ def test_hparams_rows_select_runs_everywhere(spage):
         ".length === 1"
     )
     page.locator(".tab", has_text="Scalars").click()
-    wait_traces(page, "loss/train", 3)
+    wait_traces(page, "loss/train", 3)  # alpha alone: raw, smoothed, its NaN marker
     assert trace(page, "loss/train", 0)["name"] == "alpha"
 
 
@@ -364,7 +368,7 @@ def test_numerics_marker_links_to_the_graph_view(page, dash_server, tmp_path):
 def test_grouped_runs_draw_mean_and_std_band(spage):
     page, url = spage
     page.goto(url)
-    wait_traces(page, "loss/val", 6)
+    wait_traces(page, "loss/val", 5)
     page.locator("#sc-group-mode").click()
     page.get_by_text("Group by name regex", exact=True).click()
     page.locator("#sc-group-key").fill("(a)")  # alpha and beta both contain an "a"
@@ -506,7 +510,7 @@ def built_tags(view) -> set[str]:
 def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
     page, url, view = watched
     page.goto(url)
-    wait_traces(page, "loss", 3)
+    wait_traces(page, "loss", 2)
     group = page.locator(".fl-group", has=page.locator("summary", has_text="watch"))
     n_watch = len([t for t in view.tag_infos("watched") if t.startswith("watch/")])
     assert n_watch >= 2 * 13  # two variables' statistics
@@ -520,7 +524,7 @@ def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
     group.locator(".fl-chart").first.wait_for()
     assert group.locator(".fl-chart").count() == n_watch
     group.locator(".fl-chart").first.scroll_into_view_if_needed()
-    wait_traces(page, first_watch, 3)  # one run: raw, smoothed, non-finite markers
+    wait_traces(page, first_watch, 2)  # one run, all finite: raw and smoothed
     assert first_watch in built_tags(view)
     # a new tag list (tag filter) keeps the opened group open
     page.locator("#sc-tag-filter").fill("loss|watch/dense/b")
@@ -536,7 +540,7 @@ def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
 def test_offscreen_charts_are_built_when_scrolled_into_view(watched):
     page, url, view = watched
     page.goto(url)
-    wait_traces(page, METRICS[0], 3)
+    wait_traces(page, METRICS[0], 2)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(300)  # give a stray visibility flag time to land
     last = METRICS[-1]
@@ -548,10 +552,61 @@ def test_offscreen_charts_are_built_when_scrolled_into_view(watched):
     assert METRICS[0] in built_tags(view) and last not in built_tags(view)
     assert page.evaluate("sel => document.querySelector(sel).data.length", graph_sel(last)) == 0
     page.locator(graph_sel(last)).scroll_into_view_if_needed()
-    wait_traces(page, last, 3)
+    wait_traces(page, last, 2)
     assert last in built_tags(view)
     # a setting changed while charts are built redraws them; charts scrolled past stay drawn
     page.locator(".fl-smoothing [role=slider]").focus()
     page.keyboard.press("Home")
-    wait_traces(page, last, 2)
-    wait_traces(page, METRICS[0], 2)
+    wait_traces(page, last, 1)
+    wait_traces(page, METRICS[0], 1)
+
+
+def test_legend_rows_wrap_long_names_and_size_the_bottom_margin():
+    from flowlog.dashboard.views import scalars as sc
+
+    assert sc.legend_rows([]) == 0
+    assert sc.legend_rows(["a"]) == 1
+    assert sc.legend_rows(["run00"] * 5) == 1  # 5 x 75 px fit in one 430 px row
+    assert sc.legend_rows(["run00"] * 6) == 2
+    assert sc.legend_rows(["run00"] * 10) == 2
+    assert sc.legend_rows(["x" * 80]) == 1  # wider than a row: alone on its own row
+    assert sc.legend_rows(["x" * 80, "y"]) == 2
+    none, two, many = (sc._legend_layout(n) for n in ([], ["run00"] * 10, ["run00"] * 60))
+    assert none["showlegend"] is False and none["margin"]["b"] == sc.X_AXIS_PX
+    assert two["margin"]["b"] == sc.X_AXIS_PX + 2 * sc.LEGEND_ROW_PX + 8
+    assert many["margin"] == {**two["margin"], "b": sc.X_AXIS_PX + 3 * sc.LEGEND_ROW_PX + 8}
+    assert many["legend"]["maxheight"] == 3 * sc.LEGEND_ROW_PX + 10  # the rest scrolls
+    # the legend's top sits X_AXIS_PX under the plot area, below the tick labels
+    plot_h = sc.CHART_HEIGHT - two["margin"]["t"] - two["margin"]["b"]
+    assert two["legend"]["y"] * plot_h == pytest.approx(-sc.X_AXIS_PX)
+
+
+def test_built_figure_has_fixed_margins_and_markers_only_for_nonfinite_runs(logdir):
+    """No trace or layout setting makes plotly.js lay a chart out twice (automargin) or draw
+    an empty marker trace: each costs first paint time."""
+    from flowlog.dashboard import create_app
+    from flowlog.dashboard.colors import run_colors
+    from flowlog.dashboard.views import scalars as view_module
+
+    view = create_app(logdir).flowlog_context.extra["scalars"]
+    names = ["alpha", "beta"]
+    info = [{"name": n, "color": c} for n, c in run_colors(names).items()]
+    fig, state = view.build("loss/train", info, names, 0.6, "step", [], "none", None, None)
+    doc = fig.to_plotly_json()
+    assert [t["name"] for t in doc["data"]] == [
+        "alpha",
+        "alpha",
+        "alpha non-finite",
+        "beta",
+        "beta",
+    ]
+    assert state["runs"]["alpha"]["nf"] == 2 and "nf" not in state["runs"]["beta"]
+    assert state["ntraces"] == 5
+    layout = doc["layout"]
+    assert layout["margin"]["autoexpand"] is False
+    tmpl = layout["template"]["layout"]
+    assert "automargin" not in tmpl["xaxis"] and "automargin" not in tmpl["yaxis"]
+    assert layout["showlegend"] is True and layout["margin"]["b"] > view_module.X_AXIS_PX
+    # without smoothing, markers still only for alpha: raw + markers, raw
+    fig, state = view.build("loss/train", info, names, 0.0, "step", [], "none", None, None)
+    assert [t["name"] for t in fig.data] == ["alpha", "alpha non-finite", "beta"]

@@ -5,8 +5,11 @@
  * set the card's "sc-visible" store to the card's generation (data-fl-gen, new whenever the
  * server re-renders the card), which triggers that chart's callback. Only on-screen charts
  * go first: plotly.js draws every figure that has arrived in one go, so each extra chart
- * delays the first one. Cards appear later too (tag filter, opened groups),
- * so a MutationObserver re-scans for cards whose current generation has not been flagged.
+ * delays the first one. For the same reason the page's very first chart is requested alone
+ * (the "lead"): figures that arrive while plotly.js is still loading are drawn back to back
+ * without a paint in between, so the rest of the screen is requested once the lead has drawn
+ * (or after LEAD_TIMEOUT_MS). Cards appear later too (tag filter, opened groups), so a
+ * MutationObserver re-scans for cards whose current generation has not been flagged.
  *
  * Live appends: the server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly
  * decodes them into typed arrays in gd._fullData but leaves gd.data as given, which
@@ -16,8 +19,13 @@
 (function () {
   const NEAR = "400px 0px"; // charts this close to the screen are built ahead of scrolling...
   const NEAR_DELAY_MS = 800; // ...once the screen's own charts have had this long to draw
+  const LEAD_TIMEOUT_MS = 3000; // a lead chart that never draws does not hold the others back
   const flagged = new WeakMap(); // card element -> the generation already flagged visible
   const near = new Set(); // cards close to the screen, waiting for the quiet moment
+  const waiting = new Set(); // on-screen cards held back until the lead chart has drawn
+  let lead = null; // the page's first requested chart, until it has drawn
+  let leadTimer = null;
+  let anyDrawn = false; // once a chart has drawn, on-screen cards are flagged at once
   let onScreen = null;
   let nearScreen = null;
   let nearTimer = null;
@@ -31,10 +39,49 @@
     dc.set_props({ type: "sc-visible", tag: card.dataset.flTag }, { data: gen });
   }
 
+  function drawn(card) {
+    // a built figure has a uirevision; the placeholder the card starts with has none
+    const gd = card.querySelector(".js-plotly-plot");
+    return !!(gd && gd.layout && gd.layout.uirevision !== undefined && gd._fullLayout);
+  }
+
+  function domOrder(a, b) {
+    return a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+  }
+
+  function pump() {
+    // flag waiting on-screen cards: the first one alone until a chart has drawn, then all
+    if (lead) {
+      if (lead.isConnected && !drawn(lead)) return;
+      if (lead.isConnected) anyDrawn = true;
+      lead = null;
+      clearTimeout(leadTimer);
+    }
+    const cards = Array.from(waiting)
+      .filter((c) => c.isConnected && flagged.get(c) !== c.dataset.flGen)
+      .sort(domOrder);
+    waiting.clear();
+    if (!cards.length) return;
+    if (!anyDrawn) {
+      lead = cards.shift();
+      for (const c of cards) waiting.add(c);
+      flag(lead);
+      leadTimer = setTimeout(() => {
+        anyDrawn = true; // do not wait again: flag the rest now
+        lead = null;
+        pump();
+      }, LEAD_TIMEOUT_MS);
+    } else {
+      for (const c of cards) flag(c);
+    }
+    flagNearSoon();
+  }
+
   function flagNearSoon() {
     // restarted by every on-screen flag: nothing ahead of the screen competes with it
     clearTimeout(nearTimer);
     nearTimer = setTimeout(() => {
+      if (lead || waiting.size) return flagNearSoon(); // the screen's own charts first
       for (const card of near) if (card.isConnected) flag(card);
       near.clear();
     }, NEAR_DELAY_MS);
@@ -47,8 +94,8 @@
       if (nearScreen) nearScreen.disconnect();
       onScreen = new IntersectionObserver(
         (entries) => {
-          for (const e of entries) if (e.isIntersecting) flag(e.target);
-          flagNearSoon();
+          for (const e of entries) if (e.isIntersecting) waiting.add(e.target);
+          pump();
         },
         { root },
       );
@@ -68,6 +115,7 @@
 
   function scan() {
     scheduled = false;
+    if (lead) pump(); // DOM changes include the lead chart's drawing
     const cards = document.querySelectorAll(".fl-card[data-fl-gen]");
     if (!cards.length) return;
     for (const io of observers()) {

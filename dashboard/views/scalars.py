@@ -28,7 +28,6 @@ from html import escape
 import dash
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
@@ -72,7 +71,24 @@ CHART_MARGIN = dict(l=55, r=15, t=40, b=40)
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
 
 
-_TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
+# plotly_white's look without its cost: the stock template turns on axis automargin, which makes
+# plotly.js lay every chart out twice (margins are pushed after the first pass), about half of
+# a 10-run chart's draw time. Margins are fixed instead (``_legend_layout`` sizes the bottom one).
+_TEMPLATE = {
+    "layout": {
+        "font": {"color": "#2a3f5f"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "hoverlabel": {"align": "left"},
+        "xaxis": {"linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "ticks": ""},
+        "yaxis": {"linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "ticks": ""},
+        "margin": {"autoexpand": False},
+    }
+}
+LEGEND_ROW_PX = 25  # one row of the horizontal legend at font size 11 (measured)
+LEGEND_MAX_ROWS = 3  # more rows scroll inside the legend instead of squeezing the plot
+LEGEND_WIDTH_PX = 430  # width the legend wraps in: the plot area of the narrowest card
+X_AXIS_PX = 58  # tick labels and title under the plot area (measured: 55)
 
 
 def _encode(v):
@@ -443,6 +459,15 @@ class ScalarsView:
                 )
             )
         bad = ~np.isfinite(v)
+        if bad.any():  # no empty marker trace: each trace costs plotly.js a layout pass
+            self._nonfinite_trace(fig, entry, tag, name, label, color, pts, bad)
+        self._numerics_marker(fig, name, color, pts)
+        state["runs"][name] = entry
+
+    def _nonfinite_trace(self, fig, entry, tag, name, label, color, pts, bad):
+        """Markers for the run's NaN/±Inf points on the hidden [0, 1] overlay axis: top edge
+        +Inf, bottom -Inf, just under the top NaN (a line cannot be drawn through them)."""
+        x, v, st = pts["x"], pts["v"], pts["st"]
         entry["nf"] = len(fig.data)
         kinds = np.where(np.isnan(v[bad]), "NaN", np.where(v[bad] > 0, "+Inf", "-Inf"))
         fig.add_trace(
@@ -461,14 +486,12 @@ class ScalarsView:
                     ),
                     line=dict(width=1, color="#222"),
                 ),
-                customdata=np.column_stack([st[bad], kinds]) if bad.any() else None,
+                customdata=np.column_stack([st[bad], kinds]),
                 hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
                 "value %{customdata[1]}<extra></extra>",
                 meta=[name, tag],
             )
         )
-        self._numerics_marker(fig, name, color, pts)
-        state["runs"][name] = entry
 
     def _numerics_marker(self, fig, name, color, pts):
         findings = self.meta.numerics(self.ctx.run(name))
@@ -561,14 +584,11 @@ class ScalarsView:
             xaxis["autorange"] = False
         fig.update_layout(
             title=_title(tag),
-            template="plotly_white",
-            margin=CHART_MARGIN,
             height=CHART_HEIGHT,
             xaxis=xaxis,
             yaxis=dict(type="log" if "logy" in logs else "linear", gridcolor="#eceef1"),
             yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
-            showlegend=True,
-            legend=dict(orientation="h", y=-0.22, font=dict(size=11)),
+            **_legend_layout([t["name"] for t in fig.data if t.get("showlegend", True)]),
             hovermode="closest",
             uirevision=f"{tag}|{xmode}|{grouped}|{'/'.join(sorted(logs))}",
             font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"),
@@ -780,6 +800,38 @@ def layout(ctx):
             ),
         ],
     )
+
+
+def legend_rows(labels: list[str], width: float = LEGEND_WIDTH_PX) -> int:
+    """Rows a horizontal legend of ``labels`` takes when wrapped at ``width`` px (plotly.js
+    puts an item's 40 px line sample and gap around its text; ~6.4 px per character)."""
+    rows, used = 0, width
+    for label in labels:
+        item = 43 + 6.4 * len(label)
+        if used + item > width:
+            rows, used = rows + 1, 0.0
+        used += item
+    return rows
+
+
+def _legend_layout(labels: list[str]) -> dict:
+    """Fixed margins with room for the legend under the x axis: nothing for plotly.js to
+    push (see ``_TEMPLATE``), so each chart is laid out once."""
+    rows = min(legend_rows(labels), LEGEND_MAX_ROWS)
+    margin = {**CHART_MARGIN, "b": X_AXIS_PX + rows * LEGEND_ROW_PX + (8 if rows else 0)}
+    margin["autoexpand"] = False
+    plot_h = CHART_HEIGHT - margin["t"] - margin["b"]
+    out = {"margin": margin, "showlegend": rows > 0}
+    if rows:
+        out["legend"] = dict(
+            orientation="h",
+            x=0,
+            y=-X_AXIS_PX / plot_h,
+            yanchor="top",
+            font=dict(size=11),
+            maxheight=rows * LEGEND_ROW_PX + 10,
+        )
+    return out
 
 
 def _title(tag: str) -> dict:
@@ -1012,7 +1064,8 @@ def register(app, ctx):
         except ValueError as e:  # bad group regex: say so in the chart
             fig = go.Figure()
             fig.add_annotation(text=escape(str(e)), showarrow=False, xref="paper", yref="paper")
-            fig.update_layout(template="plotly_white", height=320)
+            # a uirevision marks the figure as built for assets/scalars.js
+            fig.update_layout(template="plotly_white", height=320, uirevision="error")
             return fig, dash.no_update
         state["visible"] = visible
         return fig, state
