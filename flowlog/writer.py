@@ -4,6 +4,8 @@ Points are validated on the caller's thread, appended to an in-memory buffer and
 one transaction (``executemany``) when the buffer holds ``max_queue`` points, when a daemon
 thread sees ``flush_secs`` pass, on ``flush()`` and on ``close()`` (also run at interpreter
 exit). A killed process loses at most the unflushed buffer; the database stays consistent.
+The rollup summaries of a batch are computed with numpy before its transaction, and the WAL is
+checkpointed by the flush thread, so the caller's thread only pays for the inserts themselves.
 
 Importing this module does not import the flowlog engine (``add_graph`` and ``watch`` load what
 they need when called), so PyTorch scripts can use it cheaply.
