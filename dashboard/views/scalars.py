@@ -503,6 +503,8 @@ class ScalarsView:
         # x of that step (exact on the step axis; interpolated between drawn points on time axes)
         xv = float(np.interp(first["step"], pts["st"], pts["x"]))
         node = str(first["node"])
+        # label on the side with room: a late finding's label would run off the chart's right edge
+        late = first["step"] > (pts["first_step"] + pts["last_step"]) / 2
         fig.add_shape(
             type="line",
             xref="x",
@@ -520,7 +522,7 @@ class ScalarsView:
                 yaxis="y2",
                 mode="markers+text",
                 text=[escape(f"first NaN/Inf: {node}")],
-                textposition="middle right",
+                textposition="middle left" if late else "middle right",
                 textfont=dict(color=color, size=11),
                 marker=dict(
                     symbol="diamond", size=12, color=color, line=dict(color="#222", width=1)
