@@ -101,7 +101,8 @@ def test_rollup_widths():
     assert schema.rollup_width(schema.ROLLUP_LEVELS) == 2**21
 
 
-def recomputed_equals_stored(path):
+def stored_and_recomputed_rollups(path):
+    """Rollup rows as the writer left them, and as recomputed from the raw rows."""
     conn = sqlite3.connect(path, isolation_level=None)
     q = "SELECT * FROM scalar_rollups ORDER BY tag_id, level, bucket"
     stored = conn.execute(q).fetchall()
@@ -112,6 +113,11 @@ def recomputed_equals_stored(path):
     fresh = conn.execute(q).fetchall()
     conn.execute("ROLLBACK")
     conn.close()
+    return stored, fresh
+
+
+def recomputed_equals_stored(path):
+    stored, fresh = stored_and_recomputed_rollups(path)
     assert [r[:9] + r[10:] for r in stored] == [r[:9] + r[10:] for r in fresh]
     for a, b in zip(stored, fresh, strict=True):
         assert a[9] == pytest.approx(b[9], rel=1e-9, abs=1e-9)

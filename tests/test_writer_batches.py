@@ -11,25 +11,11 @@ import time
 
 import numpy as np
 import pytest
+from test_schema import stored_and_recomputed_rollups
 
 from flowlog import schema
 from flowlog.reader import Logdir
 from flowlog.writer import SummaryWriter, rollup_rows
-
-
-def stored_and_recomputed_rollups(path):
-    """Rollup rows as the writer left them, and as recomputed from the raw rows."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    q = "SELECT * FROM scalar_rollups ORDER BY tag_id, level, bucket"
-    stored = conn.execute(q).fetchall()
-    conn.execute("BEGIN")
-    conn.execute("DELETE FROM scalar_rollups")
-    for tid, hi in conn.execute("SELECT tag_id, max(step) FROM scalars GROUP BY tag_id"):
-        schema.update_rollups(conn, tid, 0, hi)
-    fresh = conn.execute(q).fetchall()
-    conn.execute("ROLLBACK")
-    conn.close()
-    return stored, fresh
 
 
 def assert_rollups_exact(path):

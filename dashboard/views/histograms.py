@@ -17,6 +17,7 @@ from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import rgba
+from flowlog.dashboard.controls import tag_filter_input
 from flowlog.dashboard.series import histogram_percentiles, rebin
 
 TAB_ID = "histograms"
@@ -168,13 +169,7 @@ def layout(ctx):
             html.Div(
                 className="fl-toolbar",
                 children=[
-                    dcc.Input(
-                        id=TAG_FILTER,
-                        type="text",
-                        placeholder="filter tags (regex)",
-                        debounce=0.3,
-                        className="fl-input fl-tag-filter",
-                    ),
+                    tag_filter_input(TAG_FILTER),
                     dcc.RadioItems(
                         id=MODE,
                         options=[

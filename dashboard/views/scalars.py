@@ -32,6 +32,7 @@ from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import color_for_index, rgba
+from flowlog.dashboard.controls import tag_filter_input
 from flowlog.dashboard.series import group_stats, minmax_select
 from flowlog.dashboard.smoothing import check_weight, ema, ema_continue, ema_state_from
 
@@ -725,13 +726,7 @@ def layout(ctx):
             html.Div(
                 className="fl-toolbar",
                 children=[
-                    dcc.Input(
-                        id=TAG_FILTER,
-                        type="text",
-                        placeholder="filter tags (regex)",
-                        debounce=0.3,
-                        className="fl-input fl-tag-filter",
-                    ),
+                    tag_filter_input(TAG_FILTER),
                     html.Label(
                         className="fl-control fl-smoothing",
                         children=[
