@@ -610,3 +610,83 @@ def test_built_figure_has_fixed_margins_and_markers_only_for_nonfinite_runs(logd
     # without smoothing, markers still only for alpha: raw + markers, raw
     fig, state = view.build("loss/train", info, names, 0.0, "step", [], "none", None, None)
     assert [t["name"] for t in fig.data] == ["alpha", "alpha non-finite", "beta"]
+
+
+def layout_cards(app) -> list:
+    """The Scalars chart cards of a freshly built page layout, top to bottom."""
+    found = []
+
+    def walk(c):
+        if isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+        elif hasattr(c, "_type"):
+            if "fl-card" in (getattr(c, "className", None) or "").split():
+                found.append(c)
+            walk(getattr(c, "children", None))
+
+    walk(app.layout())
+    return found
+
+
+def card_parts(card) -> dict:
+    graph, visible, _zoom, state = card.children[:4]
+    return {
+        "figure": graph.figure,
+        "visible": getattr(visible, "data", None),
+        "state": getattr(state, "data", None),
+    }
+
+
+def test_page_layout_holds_the_first_chart_built_unless_it_needs_a_long_read(logdir, monkeypatch):
+    from flowlog.dashboard import create_app
+    from flowlog.dashboard.views import scalars as sc
+
+    app = create_app(logdir)
+    lead, second = layout_cards(app)[:2]
+    attrs = lead.to_plotly_json()["props"]
+    assert attrs["data-fl-tag"] == "loss/train"
+    assert attrs["data-fl-built"] == attrs["data-fl-gen"]
+    built = card_parts(lead)
+    doc = built["figure"].to_plotly_json()
+    assert [t["name"] for t in doc["data"]] == ["alpha"] * 2 + ["alpha non-finite"] + ["beta"] * 2
+    assert built["state"]["ntraces"] == 5 and built["state"]["weight"] == sc.DEFAULT_SMOOTHING
+    assert built["visible"] is None  # not flagged: a flag would make dash call every card
+    # the rest wait for the browser to flag them visible: a placeholder with no data
+    assert "data-fl-built" not in second.to_plotly_json()["props"]
+    assert card_parts(second)["figure"]["data"] == [] and card_parts(second)["state"] is None
+    # a cold read above the budget is left to the chart's callback, so the page comes at once
+    monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N - 1)
+    cold = create_app(logdir)
+    assert "data-fl-built" not in layout_cards(cold)[0].to_plotly_json()["props"]
+    view = cold.flowlog_context.extra["scalars"]
+    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 2 * N
+    view.series("alpha", "loss/train")  # one run's series read (e.g. by a zoom): cached
+    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == N
+    view.series("beta", "loss/train")
+    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 0
+    assert "data-fl-built" in layout_cards(cold)[0].to_plotly_json()["props"]
+
+
+def test_first_chart_draws_without_its_own_request_and_still_follows_the_controls(spage):
+    page, url = spage
+    bodies = []
+    page.on(
+        "request",
+        lambda r: bodies.append(r.post_data or "") if "_dash-update-component" in r.url else None,
+    )
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)
+    wait_traces(page, "loss/val", 5)  # requested once the first chart had drawn
+    flags = [json.loads(b)["changedPropIds"] for b in bodies if "sc-visible" in b]
+    flagged = {json.loads(p.rsplit(".", 1)[0])["tag"] for ids in flags for p in ids}
+    assert "loss/val" in flagged and "loss/train" not in flagged
+    # the built chart is rebuilt by the controls like any other
+    page.locator("#sc-xaxis label", has_text="Relative").click()
+    page.wait_for_function(
+        "sel => document.querySelector(sel).layout.xaxis.title.text.startsWith('relative')",
+        arg=graph_sel("loss/train"),
+    )
+    page.locator(".fl-smoothing [role=slider]").focus()
+    page.keyboard.press("Home")
+    wait_traces(page, "loss/train", 3)

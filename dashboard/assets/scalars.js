@@ -8,8 +8,10 @@
  * delays the first one. For the same reason the page's very first chart is requested alone
  * (the "lead"): figures that arrive while plotly.js is still loading are drawn back to back
  * without a paint in between, so the rest of the screen is requested once the lead has drawn
- * (or after LEAD_TIMEOUT_MS). Cards appear later too (tag filter, opened groups), so a
- * MutationObserver re-scans for cards whose current generation has not been flagged.
+ * (or after LEAD_TIMEOUT_MS). On a page load the lead usually comes built inside the page
+ * (data-fl-built: views/scalars.py lead_chart), so nothing is requested until it has drawn.
+ * Cards appear later too (tag filter, opened groups), so a MutationObserver re-scans for
+ * cards whose current generation has not been flagged.
  *
  * Live appends: the server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly
  * decodes them into typed arrays in gd._fullData but leaves gd.data as given, which
@@ -36,6 +38,8 @@
     const dc = window.dash_clientside;
     if (!gen || flagged.get(card) === gen || !dc || !dc.set_props) return;
     flagged.set(card, gen);
+    // a card the server sent with its figure (the page's lead chart) is visible already
+    if (card.dataset.flBuilt === gen) return;
     dc.set_props({ type: "sc-visible", tag: card.dataset.flTag }, { data: gen });
   }
 
