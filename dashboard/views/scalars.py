@@ -879,6 +879,7 @@ def placeholder_figure(tag: str) -> dict:
             "yaxis": {"visible": False},
             "paper_bgcolor": "#fff",
             "plot_bgcolor": "#fff",
+            "meta": "fl-placeholder",  # drawn after the first paint (assets/scalars.js)
         },
     }
 
