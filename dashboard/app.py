@@ -62,8 +62,9 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    from flowlog.dashboard import runs_panel
+    from flowlog.dashboard import plotly_bundle, runs_panel
 
+    ctx.extra["plotly_bundle"] = plotly_bundle.install(app)  # None: dash's full plotly.js
     views = _views()
 
     def page_layout():
