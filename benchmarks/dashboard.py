@@ -349,6 +349,11 @@ def main() -> int:
         logdir = Path(args.logdir) if args.logdir else Path(tmp) / "runs"
         write_logdir(logdir, args.points)
         app = create_app(logdir)
+        bundle = app.flowlog_context.extra.get("plotly_bundle")
+        print(
+            "plotly.js served: "
+            + (f"partial bundle v{bundle} (1.4 MB)" if bundle else "dash's full bundle (4.8 MB)")
+        )
         cb = bench_callback(app, args.points)
         mb = 1024 * 1024
         print(f"\n== Scalars chart callback ({RUNS} runs per chart, {args.points:,} points/run)")

@@ -678,9 +678,13 @@ def test_first_chart_draws_without_its_own_request_and_still_follows_the_control
     page.goto(url)
     wait_traces(page, "loss/train", 5)
     wait_traces(page, "loss/val", 5)  # requested once the first chart had drawn
+    page.wait_for_load_state("networkidle")
     flags = [json.loads(b)["changedPropIds"] for b in bodies if "sc-visible" in b]
     flagged = {json.loads(p.rsplit(".", 1)[0])["tag"] for ids in flags for p in ids}
     assert "loss/val" in flagged and "loss/train" not in flagged
+    # the hidden views did not run a callback while the page loaded
+    outputs = " ".join(json.loads(b)["output"] for b in bodies)
+    assert not any(view in outputs for view in ("graph-", "hist-", "hp-")), outputs
     # the built chart is rebuilt by the controls like any other
     page.locator("#sc-xaxis label", has_text="Relative").click()
     page.wait_for_function(
