@@ -457,11 +457,17 @@ def register(app, ctx):
         Input(RUNS_INFO, "data"),
         Input(SELECTED_RUNS, "data"),
         Input(FOCUS, "data"),
+        Input(TABS, "value"),
         State(RUN, "value"),
         State(RUN, "options"),
+        # nothing of a hidden view runs while the page loads: opening the tab (TABS) starts
+        # the chain run -> load -> draw, in that order (dash waits for a pending input)
+        prevent_initial_call=True,
     )
-    def choose_run(runs_info, selected, focus, current, old_options):
+    def choose_run(runs_info, selected, focus, tab, current, old_options):
         """One run at a time: FOCUS's run, else the current one, else the first selected."""
+        if tab != TAB_ID and dash.ctx.triggered_id != FOCUS:
+            raise dash.exceptions.PreventUpdate  # hidden: chosen when the tab is opened
         names = [r.get("name") for r in runs_info or [] if isinstance(r, dict)]
         if not names:
             names = [info.name for info in ctx.logdir.runs()]
@@ -504,6 +510,7 @@ def register(app, ctx):
         State(FOLDED, "value"),
         State(STEPS, "data"),
         State(LOADED, "data"),
+        prevent_initial_call=True,  # hidden while the page loads (see choose_run)
     )
     def load_run(name, focus, tab, step_index, selected, folded, old_steps, loaded):
         if tab != TAB_ID:
@@ -684,6 +691,7 @@ def register(app, ctx):
         Input(NUMERICS, "data"),
         Input(TABS, "value"),
         State(STEPS, "data"),
+        prevent_initial_call=True,  # hidden while the page loads (see choose_run)
     )
     def draw(name, folded, stat, step_index, origin, tab, steps):
         if tab != TAB_ID:
@@ -756,6 +764,7 @@ def register(app, ctx):
         Input(SELECTED, "data"),
         Input(RUN, "value"),
         State(NUMERICS, "data"),
+        prevent_initial_call=True,  # the layout holds the hint
     )
     def panel(selected, name, origin):
         run = open_run(ctx, name)

@@ -218,6 +218,7 @@ def register(app, ctx):
         Input(MODE, "value"),
         Input(TABS, "value"),
         State(VERSION, "data"),
+        prevent_initial_call=True,  # hidden while the page loads: built when the tab opens
     )
     def charts(info, selected, pattern, mode, tab, old_version):
         if tab != TAB_ID:

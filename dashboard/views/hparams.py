@@ -489,6 +489,7 @@ def register(app, ctx):
         Input(TABS, "value"),
         State(METRIC_TAGS, "value"),
         State(METRIC_TAGS, "options"),
+        prevent_initial_call=True,  # hidden while the page loads: filled when the tab opens
     )
     def metric_options(info, tab, value, old_options):
         if tab != TAB_ID:
@@ -522,7 +523,7 @@ def register(app, ctx):
         Input(TABLE, "selected_rows"),
         Input(TABS, "value"),
         State(TABLE, "data"),
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,  # hidden while the page loads (see metric_options)
     )
     def table(info, metric_tags, selected, row_idx, tab, old_rows):
         nothing = (dash.no_update,) * 8
@@ -578,6 +579,7 @@ def register(app, ctx):
         Input(COLOR_BY, "value"),
         State(TABLE, "columns"),
         State(RUNS_INFO, "data"),
+        prevent_initial_call=True,  # drawn once the table is built
     )
     def parcoords(rows, color_by, columns, info):
         if not columns:  # the table is not built yet (tab never opened)
