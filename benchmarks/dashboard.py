@@ -10,9 +10,9 @@ then measures:
   * headless Chromium: time from navigation to the first drawn chart, cold and warm, and to
     every chart on the screen drawn, against an "eager" baseline in the same run (every chart
     card reported as on screen at once by an init script, so every chart is built: the
-    pre-lazy behaviour, apart from the first chart still being requested alone); the same on a
-    logdir of runs logged with ``writer.watch`` (~60 ``watch/*`` tags per run), where the
-    baseline also opens the collapsed watch group;
+    pre-lazy behaviour, apart from the first chart still coming alone, in the page layout); the
+    same on a logdir of runs logged with ``writer.watch`` (~60 ``watch/*`` tags per run), where
+    the baseline also opens the collapsed watch group;
   * server memory (RSS growth while serving every chart) vs. the bytes of all points;
   * write -> visible latency of a live run at the default 2 s refresh (writer flushed).
 """
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 RUNS, TAGS = 10, 10
+SETTLE_MS = 1500  # quiet time before each measured navigation
 WATCH_RUNS, WATCH_STEPS = 4, 300
 
 # The pre-lazy page, for comparison: every chart card reports as on screen at once, and
@@ -193,8 +194,9 @@ def first_chart_ms(page, url: str, phases: list | None = None, screen: list | No
     page.goto(url)
     page.wait_for_function(
         "() => { const g = document.querySelector('.fl-chart .js-plotly-plot');"
-        " return g && g._fullData && g._fullData.length > 0"
-        " && g.querySelectorAll('.scatterlayer .trace path.js-line').length > 0; }",
+        " const ok = g && g._fullData && g._fullData.length > 0"
+        " && g.querySelectorAll('.scatterlayer .trace path.js-line').length > 0;"
+        " if (ok) window.__flDrawnAt = Math.round(performance.now()); return ok; }",
         timeout=120_000,
         polling=20,
     )
@@ -217,16 +219,18 @@ def first_chart_ms(page, url: str, phases: list | None = None, screen: list | No
                 "() => { const r = performance.getEntriesByType('resource');"
                 " const end = re => Math.round(Math.min(...r.filter(e => re.test(e.name))"
                 ".map(e => e.responseEnd)));"
-                " return {layout: end(/_dash-layout/), plotly: end(/plotly.min.js/),"
-                " first_figure: end(/_dash-update-component/)}; }"
+                " return {layout: end(/_dash-layout/), plotly: end(/plotly.min.js/)}; }"
             )
+            | {"drawn": page.evaluate("() => window.__flDrawnAt")}
         )
     return total
 
 
-def bench_browser(url: str, warm: int = 3) -> dict:
+def bench_browser(url: str, warm: int = 5) -> dict:
     """Cold and warm navigation -> first drawn chart, lazy (the page as it is) and eager
-    (EAGER_SCRIPT), alternating so both see the same machine load."""
+    (EAGER_SCRIPT), alternating so both see the same machine load. Only the page being
+    measured is open on the dashboard (the other is on about:blank) and each navigation waits
+    a moment first, so no page measures the previous one's trailing work."""
     from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
@@ -239,11 +243,24 @@ def bench_browser(url: str, warm: int = 3) -> dict:
             if mode == "eager":
                 ctx.add_init_script(EAGER_SCRIPT)
             pages[mode] = ctx.new_page()
+
+        def alone(mode: str) -> None:
+            for other, page in pages.items():
+                if other != mode:
+                    page.goto("about:blank")
+            pages[mode].goto("about:blank")
+            pages[mode].wait_for_timeout(SETTLE_MS)
+
+        alone("lazy")
         out["cold_ms"] = first_chart_ms(pages["lazy"], url)
+        pages["lazy"].wait_for_timeout(5000)  # the screen's charts are built: caches are warm
+        alone("eager")
         first_chart_ms(pages["eager"], url)  # warms the eager context's cache too
+        pages["eager"].wait_for_timeout(5000)
         for _ in range(warm):
             for mode, page in pages.items():
                 lazy = mode == "lazy"
+                alone(mode)
                 out[f"{mode}_ms"].append(
                     first_chart_ms(
                         page,
@@ -252,7 +269,10 @@ def bench_browser(url: str, warm: int = 3) -> dict:
                         out["screen_ms"] if lazy else None,
                     )
                 )
+                page.wait_for_load_state("networkidle")
         for mode, page in pages.items():
+            alone(mode)
+            first_chart_ms(page, url)
             page.wait_for_timeout(3000)  # what a reader sees 3 s after the first chart
             out["drawn"][mode] = page.evaluate(
                 "() => [Array.from(document.querySelectorAll('.fl-chart .js-plotly-plot'))"
@@ -285,8 +305,8 @@ def print_browser(title: str, br: dict) -> None:
         print(f"  {mode}, 3 s later: {drawn} charts drawn, {cards} chart components, {tags} tags")
     for ph in br["phases"]:
         print(
-            f"  warm page timeline (ms): layout received {ph['layout']}, plotly.js ready "
-            f"{ph['plotly']}, first figure response {ph['first_figure']}"
+            f"  warm page timeline (ms): layout received {ph['layout']}, plotly.js received "
+            f"{ph['plotly']}, first chart seen drawn {ph['drawn']}"
         )
 
 
