@@ -293,9 +293,27 @@ def test_hparams_rows_select_runs_everywhere(spage):
         "Array.from(document.querySelectorAll('.fl-runs-list input')).filter(b => b.checked)"
         ".length === 1"
     )
+    # the parallel coordinates follow: beta's line pale and drawn first, alpha's in its colour
+    page.wait_for_function(
+        "() => { const l = document.querySelector('#hp-parcoords .js-plotly-plot')"
+        "._fullData[0].line; return l.colorscale[0][1] === '#e3e6ea'; }"
+    )
+    scale = page.evaluate(
+        "document.querySelector('#hp-parcoords .js-plotly-plot')._fullData[0].line.colorscale"
+    )
+    alpha = page.evaluate(
+        "getComputedStyle(document.querySelector('.fl-runs-list .fl-swatch')).backgroundColor"
+    )
+    assert [c for _p, c in scale] == ["#e3e6ea", swatch_hex(alpha)]
     page.locator(".tab", has_text="Scalars").click()
     wait_traces(page, "loss/train", 3)  # alpha alone: raw, smoothed, its NaN marker
     assert trace(page, "loss/train", 0)["name"] == "alpha"
+
+
+def swatch_hex(css: str) -> str:
+    """``rgb(r, g, b)`` -> ``#rrggbb``."""
+    r, g, b = (int(v) for v in css[css.index("(") + 1 : css.index(")")].split(","))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def test_histograms_draw_percentiles_and_ridgelines(spage):

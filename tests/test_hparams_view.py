@@ -14,7 +14,9 @@ import pytest
 
 from flowlog.dashboard.views.hparams import (
     MISSING,
+    NA_GREY,
     RUN_COLORS,
+    UNSELECTED,
     column_kind,
     fmt3,
     numeric_dimension,
@@ -115,8 +117,44 @@ def test_parcoords_colour_by_metric_greys_runs_without_it():
     line = fig.data[0].line
     assert line.showscale
     assert line.color[0] == 0.5 and line.color[2] == 0.1
-    assert line.color[1] < 0.1 and line.color[1] == line.cmin  # the grey band under the range
-    assert line.colorscale[0][1] == line.colorscale[1][1]  # grey from 0 to the band's top
+    assert line.cmin < line.color[1] < 0.1  # in the grey band under the metric's range
+    assert colour_at(line, line.color[1]) == NA_GREY
+
+
+def colour_at(line, value):
+    """The colour a parcoords line of ``value`` gets (at a band's middle: no blending)."""
+    pos = (value - line.cmin) / (line.cmax - line.cmin)
+    below = [c for p, c in line.colorscale if p <= pos]
+    above = [c for p, c in line.colorscale if p >= pos]
+    assert below[-1] == above[0], (pos, line.colorscale)  # inside a band of one colour
+    return below[-1]
+
+
+def test_parcoords_draws_unselected_runs_pale_and_under_the_selected():
+    rows = [
+        {"id": r, "run": r, "hp:lr": lr, "metric:loss": loss}
+        for r, lr, loss in (("a", 0.1, 0.5), ("b", 0.2, "NaN"), ("c", 0.3, 0.1), ("d", 0.4, 0.3))
+    ]
+    colors = {"a": "#ff0000", "b": "#00ff00", "c": "#0000ff", "d": "#ffff00"}
+    # run colours: selected runs in theirs, the others pale, drawn first (under)
+    fig = parcoords_figure(rows, ["hp:lr"], colors, RUN_COLORS, selected=["c", "a"])
+    line = fig.data[0].line
+    assert list(fig.data[0].dimensions[0].values) == [0.2, 0.4, 0.1, 0.3]  # b, d, then a, c
+    assert [colour_at(line, v) for v in line.color] == [
+        UNSELECTED,
+        UNSELECTED,
+        "#ff0000",
+        "#0000ff",
+    ]
+    # by a metric: the colour range is the selected runs' (a 0.5 and c 0.1), d's 0.3 is pale
+    fig = parcoords_figure(rows, ["metric:loss"], colors, "metric:loss", selected=["a", "b", "c"])
+    line = fig.data[0].line
+    got = dict(zip(["d", "a", "b", "c"], line.color, strict=True))  # unselected d first
+    assert colour_at(line, got["d"]) == UNSELECTED and colour_at(line, got["b"]) == NA_GREY
+    assert got["a"] == 0.5 and got["c"] == 0.1 and line.cmax == 0.5
+    # no selection given: every run as before
+    fig = parcoords_figure(rows, ["hp:lr"], colors, RUN_COLORS)
+    assert UNSELECTED not in {c for _p, c in fig.data[0].line.colorscale}
 
 
 # ---------------------------------------------------------------- in the browser
@@ -263,7 +301,8 @@ def test_parcoords_axes_numeric_log_categorical_and_labelled_missing(page, sweep
         "(() => { const l = document.querySelector('#hp-parcoords .js-plotly-plot')"
         "._fullData[0].line; return {color: Array.from(l.color), cmin: l.cmin}; })()"
     )
-    assert line["color"][2] == line["cmin"]
+    others = [c for i, c in enumerate(line["color"]) if i != 2]
+    assert line["cmin"] < line["color"][2] < min(others)  # the band under the metric's range
     assert page.locator("#hp-parcoords .colorbar").count() == 1
 
 

@@ -59,6 +59,7 @@ FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 # Viridis, for "colour lines by <metric>"; runs without that metric are drawn grey.
 VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 NA_GREY = "#b8bcc4"
+UNSELECTED = "#e3e6ea"  # parcoords lines of runs not selected in the runs panel/table
 
 
 def lower_is_better(tag: str) -> bool:
@@ -290,29 +291,47 @@ def categorical_dimension(label: str, cells: list) -> dict:
     )
 
 
-def _line(rows: list[dict], colors: dict[str, str], color_by: str | None) -> dict:
-    """Parcoords line style: each run in its colour, or a metric's value on Viridis."""
+def _line(
+    rows: list[dict], colors: dict[str, str], color_by: str | None, selected: set | None = None
+) -> dict:
+    """Parcoords line style: each run in its colour, or a metric's value on Viridis; runs not in
+    ``selected`` (None: all are) in a pale grey, whatever the colouring."""
     n = len(rows)
+    chosen = [selected is None or row["run"] in selected for row in rows]
     vals = [_as_float(row.get(color_by)) if color_by else None for row in rows]
-    finite = [v for v in vals if v is not None and math.isfinite(v)]
+    finite = [
+        v for v, c in zip(vals, chosen, strict=True) if c and v is not None and math.isfinite(v)
+    ]
     if not finite:
-        scale = [[i / max(n - 1, 1), colors.get(row["run"], "#888")] for i, row in enumerate(rows)]
+        scale = [
+            [i / max(n - 1, 1), colors.get(row["run"], "#888") if c else UNSELECTED]
+            for i, (row, c) in enumerate(zip(rows, chosen, strict=True))
+        ]
         if n == 1:
             scale = [[0, scale[0][1]], [1, scale[0][1]]]
         return dict(color=list(range(n)), colorscale=scale, cmin=0, cmax=max(n - 1, 1))
     lo, hi = min(finite), max(finite)
     span = hi - lo or max(abs(lo), 1.0)
-    # Runs without a finite value get a grey band just below the metric's range.
+    # Under the metric's range, two narrow bands: grey for runs without a finite value and
+    # under it pale for runs not selected; each run's value sits in the middle of its band.
     eps = span / 200
-    na = lo - eps
+    cmin = lo - 2 * eps
+    off, na = cmin + eps / 2, cmin + 1.5 * eps
     stops = VIRIDIS[::-1] if lower_is_better(color_by) else VIRIDIS  # better = brighter
-    frac = eps / (span + eps)
-    scale = [[0, NA_GREY], [frac, NA_GREY]]
-    scale += [[frac + (1 - frac) * i / (len(stops) - 1), c] for i, c in enumerate(stops)]
+    total = span + 2 * eps
+    f_off, f_na = eps / total, 2 * eps / total
+    scale = [[0, UNSELECTED], [f_off, UNSELECTED], [f_off, NA_GREY], [f_na, NA_GREY]]
+    scale += [[f_na + (1 - f_na) * i / (len(stops) - 1), c] for i, c in enumerate(stops)]
+
+    def code(v, c):
+        if not c:
+            return off
+        return v if v is not None and math.isfinite(v) else na
+
     return dict(
-        color=[v if v is not None and math.isfinite(v) else na for v in vals],
+        color=[code(v, c) for v, c in zip(vals, chosen, strict=True)],
         colorscale=scale,
-        cmin=na,
+        cmin=cmin,
         cmax=lo + span,
         showscale=True,
         colorbar=dict(
@@ -325,13 +344,21 @@ def _line(rows: list[dict], colors: dict[str, str], color_by: str | None) -> dic
 
 
 def parcoords_figure(
-    rows: list[dict], keys: list[str], colors: dict[str, str], color_by: str | None = None
+    rows: list[dict],
+    keys: list[str],
+    colors: dict[str, str],
+    color_by: str | None = None,
+    selected: list[str] | None = None,
 ) -> go.Figure:
     """One line per run across every hparam/metric column that any run has.
 
     ``rows`` are table rows (see ``table_rows``); ``color_by`` a numeric column to colour the
-    lines by (None or RUN_COLORS: each run's colour).
+    lines by (None or RUN_COLORS: each run's colour); ``selected`` the selected runs, drawn in
+    colour and on top of the others' pale lines (None: every run).
     """
+    chosen = None if selected is None else set(selected)
+    if chosen is not None:  # plotly.js draws the lines in order: unselected ones first
+        rows = sorted(rows, key=lambda row: row["run"] in chosen)
     fig = go.Figure()
     dims = []
     for col in keys:
@@ -348,7 +375,7 @@ def parcoords_figure(
         many = len(dims) > 6
         fig.add_trace(
             go.Parcoords(
-                line=_line(rows, colors, color_by),
+                line=_line(rows, colors, color_by, chosen),
                 dimensions=dims,
                 labelangle=-18 if many else 0,
                 labelside="top",
@@ -577,13 +604,15 @@ def register(app, ctx):
         Output(PARCOORDS, "figure"),
         Input(TABLE, "data"),
         Input(COLOR_BY, "value"),
+        Input(SELECTED_RUNS, "data"),
+        Input(TABS, "value"),
         State(TABLE, "columns"),
         State(RUNS_INFO, "data"),
         prevent_initial_call=True,  # drawn once the table is built
     )
-    def parcoords(rows, color_by, columns, info):
-        if not columns:  # the table is not built yet (tab never opened)
+    def parcoords(rows, color_by, selected, tab, columns, info):
+        if not columns or tab != TAB_ID:  # table not built yet, or hidden: drawn when opened
             return dash.no_update
         keys = [c["id"] for c in columns if c["id"] not in ("run", "status")]
         colors = {r["name"]: r["color"] for r in info or []}
-        return parcoords_figure(rows or [], keys, colors, color_by)
+        return parcoords_figure(rows or [], keys, colors, color_by, selected or [])
