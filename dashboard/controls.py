@@ -1,6 +1,21 @@
 """Small controls shared by several views, so they look and behave the same everywhere."""
 
+import re
+
 from dash import dcc
+
+
+def image_config(name: str, **extra) -> dict:
+    """dcc.Graph config of every chart: downloads as SVG and PNG named after ``name`` (the two
+    buttons are made by assets/plotly_hooks.js from toImageButtonOptions), and no "Share chart"
+    button, which would offer to upload the run's data to a chart server."""
+    filename = re.sub(r"[^\w.=-]+", "_", name).strip("_") or "chart"
+    return {
+        "displaylogo": False,
+        "showSendToCloud": False,
+        "toImageButtonOptions": {"format": "svg", "filename": filename},
+        **extra,
+    }
 
 
 def tag_filter_input(component_id: str) -> dcc.Input:

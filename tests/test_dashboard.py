@@ -712,3 +712,23 @@ def test_first_chart_draws_without_its_own_request_and_still_follows_the_control
     page.locator(".fl-smoothing [role=slider]").focus()
     page.keyboard.press("Home")
     wait_traces(page, "loss/train", 3)
+
+
+def test_each_chart_saves_as_svg_and_png(spage, tmp_path):
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)
+    chart = page.locator(graph_sel("loss/train"))
+    chart.hover()
+    saved = {}
+    titles = chart.locator(".modebar-btn").evaluate_all("bs => bs.map(b => b.dataset.title)")
+    assert "Share chart..." not in titles and "Download plot" not in titles  # plotly's own
+    for title, suffix in (("Download plot as SVG", ".svg"), ("Download plot as PNG", ".png")):
+        with page.expect_download() as info:
+            chart.locator(f".modebar-btn[data-title='{title}']").click()
+        dl = info.value
+        assert dl.suggested_filename == "loss_train" + suffix
+        dl.save_as(tmp_path / dl.suggested_filename)
+        saved[suffix] = (tmp_path / dl.suggested_filename).read_bytes()
+    assert saved[".svg"].lstrip().startswith(b"<svg") and b"loss/train" in saved[".svg"]
+    assert saved[".png"].startswith(b"\x89PNG\r\n\x1a\n") and len(saved[".png"]) > 10_000

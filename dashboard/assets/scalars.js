@@ -13,11 +13,7 @@
  * Cards appear later too (tag filter, opened groups), so a MutationObserver re-scans for
  * cards whose current generation has not been flagged.
  *
- * Placeholders after the first paint: when plotly.js arrives, every chart card on the page is
- * drawn in one go, the page's first chart and the empty placeholders of the others (~10 ms
- * each). Plotly.react is wrapped so that a placeholder's first drawing waits until the browser
- * has painted, so the first chart shows that much sooner. A deferred placeholder is dropped if
- * the card got its real figure meanwhile.
+ * (Placeholders are drawn after the first paint: assets/plotly_hooks.js.)
  *
  * Live appends: the server sends figures with numpy arrays encoded as {dtype, bdata}; Plotly
  * decodes them into typed arrays in gd._fullData but leaves gd.data as given, which
@@ -157,42 +153,6 @@
 
   if (document.body) start();
   else document.addEventListener("DOMContentLoaded", start);
-})();
-
-(function () {
-  const PLACEHOLDER = "fl-placeholder"; // layout.meta of views/scalars.py placeholder_figure
-
-  function afterPaint(fn) {
-    requestAnimationFrame(() => setTimeout(fn, 0)); // rAF runs before a paint, the timeout after
-  }
-
-  function deferPlaceholders(plotly) {
-    if (!plotly || plotly.__flDeferred) return plotly;
-    const react = plotly.react;
-    plotly.react = function (gd, spec) {
-      const args = arguments;
-      const call = (gd.__flCall = (gd.__flCall || 0) + 1);
-      const layout = spec && spec.layout;
-      if (!layout || layout.meta !== PLACEHOLDER || gd._fullLayout) {
-        return react.apply(this, args);
-      }
-      return new Promise((resolve) =>
-        afterPaint(() => resolve(gd.__flCall === call ? react.apply(plotly, args) : gd)),
-      );
-    };
-    plotly.__flDeferred = true;
-    return plotly;
-  }
-
-  // dash_core_components loads plotly.js on demand, which assigns window.Plotly
-  let plotly = deferPlaceholders(window.Plotly);
-  Object.defineProperty(window, "Plotly", {
-    configurable: true,
-    get: () => plotly,
-    set: (value) => {
-      plotly = deferPlaceholders(value);
-    },
-  });
 })();
 
 window.dash_clientside = Object.assign({}, window.dash_clientside, {

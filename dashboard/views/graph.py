@@ -25,6 +25,7 @@ from flowlog import render
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard.app import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.controls import image_config
 
 TAB_ID = "graph"
 TAB_LABEL = "Graph"
@@ -60,7 +61,6 @@ WATCH_STATS = (
     "value_norm", "value_mean", "value_std", "grad_norm", "grad_mean", "grad_std",
     "grad_nan", "update_ratio",
 )  # fmt: skip
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 MAX_DRAWN = 400  # nodes drawn when a run opens; bigger graphs start folded by depth
 
 NOT_LOGGED = (
@@ -307,7 +307,7 @@ def layout(ctx):
             dcc.Graph(
                 id=FLOW,
                 className="fl-graph-flow",
-                config=GRAPH_CONFIG,
+                config=image_config("gradient flow", responsive=True),
                 figure=gf.empty_figure("select a run"),
             ),
         ],
@@ -411,7 +411,7 @@ def node_panel(run, desc, name: str, stats, origin: dict | None):
         children += [
             dcc.Graph(
                 figure=f,
-                config={"displaylogo": False},
+                config=image_config(f"{name} {f.layout.title.text or ''}"),
                 className="fl-graph-curve",
                 style={"height": f"{f.layout.height}px"},
             )

@@ -17,7 +17,7 @@ from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import rgba
-from flowlog.dashboard.controls import tag_filter_input
+from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.series import histogram_percentiles, rebin
 
 TAB_ID = "histograms"
@@ -247,7 +247,8 @@ def register(app, ctx):
             cards = [
                 html.Div(
                     dcc.Graph(
-                        figure=percentile_figure(tag, per_run), config={"displaylogo": False}
+                        figure=percentile_figure(tag, per_run),
+                        config=image_config(f"{tag} percentiles"),
                     ),
                     className="fl-card",
                 )
@@ -258,7 +259,7 @@ def register(app, ctx):
                     html.Div(
                         dcc.Graph(
                             figure=build(tag, name, color, hists),
-                            config={"displaylogo": False},
+                            config=image_config(f"{tag} {name} {mode}"),
                             className=f"fl-hist-{mode}",
                         ),
                         className="fl-card",

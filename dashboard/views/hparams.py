@@ -24,6 +24,7 @@ from dash import Input, Output, State, dash_table, dcc, html
 from dash.dash_table.Format import Format, Scheme, Trim
 
 from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.controls import image_config
 
 TAB_ID = "hparams"
 TAB_LABEL = "HParams"
@@ -503,7 +504,10 @@ def layout(ctx):
                     ),
                 ],
             ),
-            html.Div(dcc.Graph(id=PARCOORDS, config={"displaylogo": False}), className="fl-card"),
+            html.Div(
+                dcc.Graph(id=PARCOORDS, config=image_config("hparams parallel coordinates")),
+                className="fl-card",
+            ),
         ],
     )
 

@@ -33,7 +33,7 @@ from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog.dashboard.app import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import color_for_index, rgba
-from flowlog.dashboard.controls import tag_filter_input
+from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.series import group_stats, minmax_select
 from flowlog.dashboard.smoothing import check_weight, ema, ema_continue, ema_state_from
 
@@ -934,11 +934,7 @@ def _chart(tag: str, generation: int, built: tuple | None = None):
                 id={"type": GRAPH, "tag": tag},
                 className="fl-chart",
                 figure=built[0] if built else placeholder_figure(tag),
-                config={
-                    "displaylogo": False,
-                    "toImageButtonOptions": {"format": "svg", "filename": tag.replace("/", "_")},
-                    "modeBarButtonsToAdd": ["toImage"],
-                },
+                config=image_config(tag),
             ),
             dcc.Store(id={"type": VISIBLE, "tag": tag}),
             dcc.Store(id={"type": ZOOM, "tag": tag}),

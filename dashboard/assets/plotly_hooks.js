@@ -1,0 +1,75 @@
+/* What the app adds around plotly.js calls. dash_core_components draws every chart with
+ * Plotly.react; this wraps it once plotly.js has loaded (window.Plotly is assigned).
+ *
+ * Placeholders after the first paint: when plotly.js arrives, every Scalars card on the page is
+ * drawn in one go, the page's first chart and the empty placeholders of the others (~10 ms
+ * each). A placeholder's first drawing (layout.meta "fl-placeholder", views/scalars.py) waits
+ * until the browser has painted, so the first chart shows that much sooner. A deferred
+ * placeholder is dropped if the card got its real figure meanwhile.
+ *
+ * SVG and PNG downloads: charts configured with toImageButtonOptions.format "svg" (controls.py
+ * image_config) get two modebar buttons, "Download plot as SVG" and "... as PNG", instead of
+ * plotly's one camera. They are made here because a modebar button's click handler cannot
+ * travel in dcc.Graph's JSON config.
+ */
+(function () {
+  const PLACEHOLDER = "fl-placeholder";
+
+  function afterPaint(fn) {
+    requestAnimationFrame(() => setTimeout(fn, 0)); // rAF runs before a paint, the timeout after
+  }
+
+  function withDownloadButtons(plotly, spec) {
+    // plotly's own camera button says just "Download plot" for SVG: two buttons that say which
+    const config = spec && spec.config;
+    const opts = config && config.toImageButtonOptions;
+    if (!opts || opts.format !== "svg") return spec;
+    const button = (format) => ({
+      name: `flowlog-${format}`,
+      title: `Download plot as ${format.toUpperCase()}`,
+      icon: plotly.Icons.camera,
+      click: (gd) =>
+        plotly.downloadImage(gd, {
+          format,
+          filename: opts.filename || "chart",
+          scale: format === "png" ? 2 : 1, // PNG at twice the screen size: sharp in documents
+        }),
+    });
+    const ours = [button("svg"), button("png")];
+    const added = (config.modeBarButtonsToAdd || []).filter(
+      (b) => !ours.some((o) => o.name === b.name),
+    );
+    const removed = [...(config.modeBarButtonsToRemove || []), "toImage"];
+    return {
+      ...spec,
+      config: { ...config, modeBarButtonsToAdd: [...ours, ...added], modeBarButtonsToRemove: removed },
+    };
+  }
+
+  function hook(plotly) {
+    if (!plotly || plotly.__flHooked) return plotly;
+    const react = plotly.react;
+    plotly.react = function (gd, spec, ...rest) {
+      const call = (gd.__flCall = (gd.__flCall || 0) + 1);
+      const args = [gd, withDownloadButtons(plotly, spec), ...rest];
+      const layout = spec && spec.layout;
+      if (!layout || layout.meta !== PLACEHOLDER || gd._fullLayout) {
+        return react.apply(plotly, args);
+      }
+      return new Promise((resolve) =>
+        afterPaint(() => resolve(gd.__flCall === call ? react.apply(plotly, args) : gd)),
+      );
+    };
+    plotly.__flHooked = true;
+    return plotly;
+  }
+
+  let plotly = hook(window.Plotly);
+  Object.defineProperty(window, "Plotly", {
+    configurable: true,
+    get: () => plotly,
+    set: (value) => {
+      plotly = hook(value);
+    },
+  });
+})();
