@@ -732,3 +732,35 @@ def test_each_chart_saves_as_svg_and_png(spage, tmp_path):
         saved[suffix] = (tmp_path / dl.suggested_filename).read_bytes()
     assert saved[".svg"].lstrip().startswith(b"<svg") and b"loss/train" in saved[".svg"]
     assert saved[".png"].startswith(b"\x89PNG\r\n\x1a\n") and len(saved[".png"]) > 10_000
+
+
+FRAME_PROBE = """
+window.__flFrames = [];
+(function tick() {
+  const gds = Array.from(document.querySelectorAll('.fl-chart .js-plotly-plot'));
+  const built = (g) => !!(g._fullLayout && g.layout.uirevision !== undefined);
+  if (gds.length) {
+    const others = gds.slice(1).filter((g) => g._fullLayout).length;
+    window.__flFrames.push([built(gds[0]), others]);
+  }
+  requestAnimationFrame(tick);
+})();
+"""
+
+
+def test_first_chart_is_painted_before_the_placeholders_are_drawn(shared):
+    """A frame shows the first chart drawn while the other cards' placeholders are not yet:
+    they wait for that paint (assets/plotly_hooks.js) instead of delaying it."""
+    url, context = shared
+    page = context.new_page()
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page.add_init_script(FRAME_PROBE)
+    try:
+        page.goto(url)
+        wait_traces(page, "loss/val", 5)
+        frames = page.evaluate("window.__flFrames")
+        first = next(i for i, (lead, _n) in enumerate(frames) if lead)
+        assert frames[first] == [True, 0], frames[max(first - 2, 0) : first + 3]
+        assert frames[-1][1] >= 1  # and then the rest were drawn
+    finally:
+        page.close()
