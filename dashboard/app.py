@@ -134,10 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(args.logdir, reload_interval=args.reload_interval)
     if logdir.is_dir() and not app.flowlog_context.logdir.runs():
         print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
+    # the first chart's series are read while the user opens the browser
+    from flowlog.dashboard.views.scalars import prewarm
+
+    threading.Thread(
+        target=prewarm, args=(app.flowlog_context,), name="flowlog-prewarm", daemon=True
+    ).start()
     url = f"http://{args.host}:{args.port}/"
     print(f"flowlog dashboard for {args.logdir} at {url}  (Ctrl-C to stop)", flush=True)
     if args.open:
-        import threading
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()

@@ -684,6 +684,10 @@ def test_page_layout_holds_the_first_chart_built_unless_it_needs_a_long_read(log
     view.series("beta", "loss/train")
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 0
     assert "data-fl-built" in layout_cards(cold)[0].to_plotly_json()["props"]
+    # what flowlog-dashboard does at start: the first page's long read happens before it
+    started = create_app(logdir)
+    sc.prewarm(started.flowlog_context)
+    assert "data-fl-built" in layout_cards(started)[0].to_plotly_json()["props"]
 
 
 def test_first_chart_draws_without_its_own_request_and_still_follows_the_controls(spage):

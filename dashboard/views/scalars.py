@@ -884,20 +884,21 @@ def placeholder_figure(tag: str) -> dict:
     }
 
 
-def lead_chart(view, shown: list[str], init: dict, generation: int) -> dict:
+def lead_chart(
+    view, shown: list[str], init: dict, generation: int, limit_read: bool = True
+) -> dict:
     """``{tag: (figure, state)}`` of the page's first chart, built with the controls' defaults
     so it is drawn as soon as plotly.js has loaded, without a callback round trip after the
-    page's own (measured: ~0.3 s of a warm load). Empty when there is nothing to draw, when it
-    would mean a long read from disk (LEAD_READ_POINTS) or when building fails: the card is
+    page's own. Empty when there is nothing to draw, when it would mean reading more than
+    LEAD_READ_POINTS from disk (unless not ``limit_read``) or when building fails: the card is
     then built by its callback like the others."""
     opened = [t for t in shown if default_open(split_tag(t)[0], shown)]
     if not opened or not init.get("selected"):
         return {}
     tag = opened[0]
     try:
-        if view.read_cost(tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS) > (
-            LEAD_READ_POINTS
-        ):
+        cost = view.read_cost(tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS)
+        if limit_read and cost > LEAD_READ_POINTS:
             return {}
         with view.build_lock:
             fig, state = view.build(
@@ -914,6 +915,16 @@ def lead_chart(view, shown: list[str], init: dict, generation: int) -> dict:
     except (KeyError, ValueError, OSError, sqlite3.Error):
         return {}  # a run vanished or broke meanwhile: its callback will say so
     return {tag: (fig, state)}
+
+
+def prewarm(ctx) -> None:
+    """Read and build what a first page shows, so the first visit after the dashboard starts
+    gets its first chart inside the page even when that is a long read (LEAD_READ_POINTS)."""
+    from flowlog.dashboard.runs_panel import initial_state
+
+    view = ctx.extra["scalars"]
+    init = initial_state(ctx)
+    lead_chart(view, scalar_tags(view, init["selected"]), init, 0, limit_read=False)
 
 
 def _chart(tag: str, generation: int, built: tuple | None = None):
