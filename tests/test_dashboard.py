@@ -656,9 +656,16 @@ def card_parts(card) -> dict:
     }
 
 
-def test_page_layout_holds_the_first_chart_built_unless_it_needs_a_long_read(logdir, monkeypatch):
+def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir, monkeypatch):
     from flowlog.dashboard import create_app
     from flowlog.dashboard.views import scalars as sc
+
+    def built_tags(app) -> list[str]:
+        return [
+            c.to_plotly_json()["props"]["data-fl-tag"]
+            for c in layout_cards(app)
+            if "data-fl-built" in c.to_plotly_json()["props"]
+        ]
 
     app = create_app(logdir)
     lead, second = layout_cards(app)[:2]
@@ -670,24 +677,30 @@ def test_page_layout_holds_the_first_chart_built_unless_it_needs_a_long_read(log
     assert [t["name"] for t in doc["data"]] == ["alpha"] * 2 + ["alpha non-finite"] + ["beta"] * 2
     assert built["state"]["ntraces"] == 5 and built["state"]["weight"] == sc.DEFAULT_SMOOTHING
     assert built["visible"] is None  # not flagged: a flag would make dash call every card
-    # the rest wait for the browser to flag them visible: a placeholder with no data
-    assert "data-fl-built" not in second.to_plotly_json()["props"]
-    assert card_parts(second)["figure"]["data"] == [] and card_parts(second)["state"] is None
-    # a cold read above the budget is left to the chart's callback, so the page comes at once
+    assert "meta" not in doc["layout"]  # drawn at once
+    # the next chart comes built too, drawn after the first has been painted
+    assert second.to_plotly_json()["props"]["data-fl-tag"] == "loss/val"
+    assert card_parts(second)["figure"].to_plotly_json()["layout"]["meta"] == sc.AFTER_PAINT
+    # reads from disk above the budget are left to the charts' callbacks, so the page comes at
+    # once: loss/train reads 2 x N points, loss/val 2 x N/10
+    monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N + 1)
+    assert built_tags(create_app(logdir)) == ["loss/train"]
     monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N - 1)
     cold = create_app(logdir)
-    assert "data-fl-built" not in layout_cards(cold)[0].to_plotly_json()["props"]
+    assert built_tags(cold) == []
+    assert card_parts(layout_cards(cold)[0])["figure"]["data"] == []  # a placeholder
+    assert card_parts(layout_cards(cold)[0])["state"] is None
     view = cold.flowlog_context.extra["scalars"]
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 2 * N
     view.series("alpha", "loss/train")  # one run's series read (e.g. by a zoom): cached
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == N
     view.series("beta", "loss/train")
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 0
-    assert "data-fl-built" in layout_cards(cold)[0].to_plotly_json()["props"]
-    # what flowlog-dashboard does at start: the first page's long read happens before it
+    assert built_tags(cold)[0] == "loss/train"
+    # what flowlog-dashboard does at start: the first page's long reads happen before it
     started = create_app(logdir)
     sc.prewarm(started.flowlog_context)
-    assert "data-fl-built" in layout_cards(started)[0].to_plotly_json()["props"]
+    assert built_tags(started) == ["loss/train", "loss/val"]
 
 
 def test_first_chart_draws_without_its_own_request_and_still_follows_the_controls(spage):
@@ -699,11 +712,10 @@ def test_first_chart_draws_without_its_own_request_and_still_follows_the_control
     )
     page.goto(url)
     wait_traces(page, "loss/train", 5)
-    wait_traces(page, "loss/val", 5)  # requested once the first chart had drawn
+    wait_traces(page, "loss/val", 5)  # came with the page too, drawn after the first paint
     page.wait_for_load_state("networkidle")
     flags = [json.loads(b)["changedPropIds"] for b in bodies if "sc-visible" in b]
-    flagged = {json.loads(p.rsplit(".", 1)[0])["tag"] for ids in flags for p in ids}
-    assert "loss/val" in flagged and "loss/train" not in flagged
+    assert flags == []  # neither chart was requested (test_offscreen_charts...: others are)
     # the hidden views did not run a callback while the page loaded
     outputs = " ".join(json.loads(b)["output"] for b in bodies)
     assert not any(view in outputs for view in ("graph-", "hist-", "hp-")), outputs

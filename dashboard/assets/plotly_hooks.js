@@ -1,11 +1,12 @@
 /* What the app adds around plotly.js calls. dash_core_components draws every chart with
  * Plotly.react; this wraps it once plotly.js has loaded (window.Plotly is assigned).
  *
- * Placeholders after the first paint: when plotly.js arrives, every Scalars card on the page is
- * drawn in one go, the page's first chart and the empty placeholders of the others (~10 ms
- * each). A placeholder's first drawing (layout.meta "fl-placeholder", views/scalars.py) waits
- * until the browser has painted, so the first chart shows that much sooner. A deferred
- * placeholder is dropped if the card got its real figure meanwhile.
+ * The first chart painted first: when plotly.js arrives, every Scalars card on the page is
+ * drawn in one go: the page's first chart, the other charts that came with the page and the
+ * empty placeholders of the rest. A figure marked layout.meta "fl-after-paint"
+ * (views/scalars.py AFTER_PAINT) is first drawn only after the browser has painted, so the
+ * first chart shows that much sooner. A deferred drawing is dropped if the card got another
+ * figure meanwhile.
  *
  * SVG and PNG downloads: charts configured with toImageButtonOptions.format "svg" (controls.py
  * image_config) get two modebar buttons, "Download plot as SVG" and "... as PNG", instead of
@@ -13,7 +14,7 @@
  * travel in dcc.Graph's JSON config.
  */
 (function () {
-  const PLACEHOLDER = "fl-placeholder";
+  const AFTER_PAINT = "fl-after-paint";
 
   function afterPaint(fn) {
     requestAnimationFrame(() => setTimeout(fn, 0)); // rAF runs before a paint, the timeout after
@@ -53,7 +54,7 @@
       const call = (gd.__flCall = (gd.__flCall || 0) + 1);
       const args = [gd, withDownloadButtons(plotly, spec), ...rest];
       const layout = spec && spec.layout;
-      if (!layout || layout.meta !== PLACEHOLDER || gd._fullLayout) {
+      if (!layout || layout.meta !== AFTER_PAINT || gd._fullLayout) {
         return react.apply(plotly, args);
       }
       return new Promise((resolve) =>

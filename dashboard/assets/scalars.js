@@ -9,7 +9,8 @@
  * (the "lead"): figures that arrive while plotly.js is still loading are drawn back to back
  * without a paint in between, so the rest of the screen is requested once the lead has drawn
  * (or after LEAD_TIMEOUT_MS). On a page load the lead usually comes built inside the page
- * (data-fl-built: views/scalars.py lead_chart), so nothing is requested until it has drawn.
+ * with the next few (data-fl-built: views/scalars.py first_charts), so nothing is requested
+ * until it has drawn.
  * Cards appear later too (tag filter, opened groups), so a MutationObserver re-scans for
  * cards whose current generation has not been flagged.
  *

@@ -68,10 +68,12 @@ BUCKETS = 300  # per visible range: min+max per bucket, ~1.2 points per pixel of
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 CACHE_POINTS = 1_500_000  # full-resolution points kept between callbacks (~36 MB)
 POINTS_CACHE_ENTRIES = 2000  # drawn extracts (~25 kB each) of (run, tag, smoothing, x, zoom)
-# The page's first chart comes inside the page layout when building it reads at most this many
-# points from disk (~0.1 s); a bigger cold read leaves it to its own callback, so the page
+# The page's first charts come inside the page layout while building them reads at most this
+# many points from disk (~0.1 s); a bigger cold read leaves them to their callbacks, so the page
 # itself shows at once.
 LEAD_READ_POINTS = 200_000
+FIRST_CHARTS = 2  # built into the page layout: the first row of cards
+AFTER_PAINT = "fl-after-paint"  # layout.meta: first drawn after a paint (assets/plotly_hooks.js)
 DEFAULT_SMOOTHING = 0.6
 DEFAULT_XAXIS = "step"
 CHART_HEIGHT = 320
@@ -745,12 +747,12 @@ def to_json(rows, weight: float) -> str:
 
 def layout(ctx):
     # the charts of the page's initial selection are in the layout, so they load at once, and
-    # the first of them comes drawn (lead_chart)
+    # the first of them come built (first_charts)
     init = getattr(ctx.page, "initial", None) or {"selected": [], "info": []}
     view = ctx.extra.get("scalars")
     shown = scalar_tags(view, init["selected"]) if view is not None else None
     generation = next(view.generation) if view is not None else 0
-    built = lead_chart(view, shown or [], init, generation) if view is not None else {}
+    built = first_charts(view, shown or [], init) if view is not None else {}
     return html.Div(
         className="fl-view fl-scalars",
         children=[
@@ -879,56 +881,60 @@ def placeholder_figure(tag: str) -> dict:
             "yaxis": {"visible": False},
             "paper_bgcolor": "#fff",
             "plot_bgcolor": "#fff",
-            "meta": "fl-placeholder",  # drawn after the first paint (assets/scalars.js)
+            "meta": AFTER_PAINT,
         },
     }
 
 
-def lead_chart(
-    view, shown: list[str], init: dict, generation: int, limit_read: bool = True
-) -> dict:
-    """``{tag: (figure, state)}`` of the page's first chart, built with the controls' defaults
-    so it is drawn as soon as plotly.js has loaded, without a callback round trip after the
-    page's own. Empty when there is nothing to draw, when it would mean reading more than
-    LEAD_READ_POINTS from disk (unless not ``limit_read``) or when building fails: the card is
-    then built by its callback like the others."""
+def first_charts(view, shown: list[str], init: dict, limit_read: bool = True) -> dict:
+    """``{tag: (figure, state)}`` of the page's first FIRST_CHARTS charts (about a screenful),
+    built with the controls' defaults so they are drawn as soon as plotly.js has loaded,
+    without a callback round trip after the page's own. The first is drawn at once; the others'
+    figures carry AFTER_PAINT (assets/plotly_hooks.js), so the first chart is painted before
+    they are drawn. Stops before a chart whose read from disk would take the total above
+    LEAD_READ_POINTS (unless not ``limit_read``) or whose building fails: such cards are built
+    by their callbacks like the rest."""
     opened = [t for t in shown if default_open(split_tag(t)[0], shown)]
-    if not opened or not init.get("selected"):
+    if not init.get("selected"):
         return {}
-    tag = opened[0]
-    try:
-        cost = view.read_cost(tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS)
-        if limit_read and cost > LEAD_READ_POINTS:
-            return {}
-        with view.build_lock:
-            fig, state = view.build(
-                tag,
-                init["info"],
-                init["selected"],
-                DEFAULT_SMOOTHING,
-                DEFAULT_XAXIS,
-                [],
-                "none",
-                None,
-                None,
-            )
-    except (KeyError, ValueError, OSError, sqlite3.Error):
-        return {}  # a run vanished or broke meanwhile: its callback will say so
-    return {tag: (fig, state)}
+    built, cost = {}, 0
+    for tag in opened[:FIRST_CHARTS]:
+        try:
+            cost += view.read_cost(tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS)
+            if limit_read and cost > LEAD_READ_POINTS:
+                break
+            with view.build_lock:
+                fig, state = view.build(
+                    tag,
+                    init["info"],
+                    init["selected"],
+                    DEFAULT_SMOOTHING,
+                    DEFAULT_XAXIS,
+                    [],
+                    "none",
+                    None,
+                    None,
+                )
+        except (KeyError, ValueError, OSError, sqlite3.Error):
+            break  # a run vanished or broke meanwhile: its callback will say so
+        if built:
+            fig.update_layout(meta=AFTER_PAINT)
+        built[tag] = (fig, state)
+    return built
 
 
 def prewarm(ctx) -> None:
     """Read and build what a first page shows, so the first visit after the dashboard starts
-    gets its first chart inside the page even when that is a long read (LEAD_READ_POINTS)."""
+    gets its first charts inside the page even when that is a long read (LEAD_READ_POINTS)."""
     from flowlog.dashboard.runs_panel import initial_state
 
     view = ctx.extra["scalars"]
     init = initial_state(ctx)
-    lead_chart(view, scalar_tags(view, init["selected"]), init, 0, limit_read=False)
+    first_charts(view, scalar_tags(view, init["selected"]), init, limit_read=False)
 
 
 def _chart(tag: str, generation: int, built: tuple | None = None):
-    """A chart card. ``built`` is its ``(figure, state)`` when it comes drawn (lead_chart);
+    """A chart card. ``built`` is its ``(figure, state)`` when it comes built (first_charts);
     otherwise it holds a placeholder until assets/scalars.js flags it visible."""
     # data-fl-gen changes whenever the card is (re)rendered by the server, so the browser
     # flags it visible again even when React reuses the DOM element (assets/scalars.js);
@@ -1115,7 +1121,7 @@ def register(app, ctx):
     def chart(selected, weight, xmode, logs, gmode, gkey, zoom, visible, gid, old, info):
         if not visible and not old:
             return dash.no_update, dash.no_update  # off screen: built when scrolled to
-        # (a card that came built with the page (lead_chart) has a state but no visible flag)
+        # (a card that came built with the page (first_charts) has a state but no visible flag)
         rng = None
         trig = dash.ctx.triggered_id
         if isinstance(trig, dict) and trig.get("type") == VISIBLE:
