@@ -29,6 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+# benchmarks/dashboard.py writes (or reuses) the logdir and says when the first chart has
+# drawn; loaded by path, since the name "dashboard" is also the repository's dashboard/
+_spec = importlib.util.spec_from_file_location("bench_dashboard", ROOT / "benchmarks/dashboard.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
 # Serves one checkout's dashboard: the checkout's root goes first on sys.path; its
 # ``dashboard/`` directory is what ``flowlog.dashboard`` means (pyproject's package-dir).
 SERVE = """
@@ -50,11 +56,6 @@ print(server.server_port, mod.__file__, flush=True)
 server.serve_forever()
 """
 
-DRAWN = (
-    "() => { const g = document.querySelector('.fl-chart .js-plotly-plot');"
-    " return g && g._fullData && g._fullData.length > 0"
-    " && g.querySelectorAll('.scatterlayer .trace path.js-line').length > 0; }"
-)
 SCREEN_DRAWN = (  # every chart card on the screen has its lines
     "() => { const cards = Array.from(document.querySelectorAll('.fl-card'))"
     ".filter(c => { const r = c.getBoundingClientRect();"
@@ -80,7 +81,7 @@ def first_chart_ms(page, url: str) -> tuple[float, float]:
     """Navigation -> the first chart drawn, and -> every chart on the screen drawn (ms)."""
     t0 = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(DRAWN, timeout=120_000, polling=20)
+    page.wait_for_function(bench.FIRST_DRAWN_JS, timeout=120_000, polling=20)
     first = (time.perf_counter() - t0) * 1000
     page.wait_for_function(SCREEN_DRAWN, timeout=120_000, polling=20)
     return first, (time.perf_counter() - t0) * 1000
@@ -95,14 +96,6 @@ def main() -> int:
     args = ap.parse_args()
     from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
-
-    # benchmarks/dashboard.py writes (or reuses) the logdir; loaded by path, since the name
-    # "dashboard" is also the repository's dashboard/ directory
-    spec = importlib.util.spec_from_file_location(
-        "bench_dashboard", ROOT / "benchmarks/dashboard.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
 
     with tempfile.TemporaryDirectory(prefix="flowlog-ab-") as tmp:
         logdir = Path(args.logdir) if args.logdir else Path(tmp) / "runs"

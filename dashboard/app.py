@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(args.logdir, reload_interval=args.reload_interval)
     if logdir.is_dir() and not app.flowlog_context.logdir.runs():
         print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
-    # the first chart's series are read while the user opens the browser
+    # the first page's charts are read while the user opens the browser
     from flowlog.dashboard.views.scalars import prewarm
 
     threading.Thread(

@@ -660,7 +660,7 @@ def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir,
     from flowlog.dashboard import create_app
     from flowlog.dashboard.views import scalars as sc
 
-    def built_tags(app) -> list[str]:
+    def prebuilt_tags(app) -> list[str]:  # cards sent with their figure
         return [
             c.to_plotly_json()["props"]["data-fl-tag"]
             for c in layout_cards(app)
@@ -684,10 +684,10 @@ def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir,
     # reads from disk above the budget are left to the charts' callbacks, so the page comes at
     # once: loss/train reads 2 x N points, loss/val 2 x N/10
     monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N + 1)
-    assert built_tags(create_app(logdir)) == ["loss/train"]
+    assert prebuilt_tags(create_app(logdir)) == ["loss/train"]
     monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N - 1)
     cold = create_app(logdir)
-    assert built_tags(cold) == []
+    assert prebuilt_tags(cold) == []
     assert card_parts(layout_cards(cold)[0])["figure"]["data"] == []  # a placeholder
     assert card_parts(layout_cards(cold)[0])["state"] is None
     view = cold.flowlog_context.extra["scalars"]
@@ -696,11 +696,11 @@ def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir,
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == N
     view.series("beta", "loss/train")
     assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 0
-    assert built_tags(cold)[0] == "loss/train"
+    assert prebuilt_tags(cold)[0] == "loss/train"
     # what flowlog-dashboard does at start: the first page's long reads happen before it
     started = create_app(logdir)
     sc.prewarm(started.flowlog_context)
-    assert built_tags(started) == ["loss/train", "loss/val"]
+    assert prebuilt_tags(started) == ["loss/train", "loss/val"]
 
 
 def test_first_chart_draws_without_its_own_request_and_still_follows_the_controls(spage):

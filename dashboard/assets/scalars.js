@@ -41,7 +41,7 @@
     const dc = window.dash_clientside;
     if (!gen || flagged.get(card) === gen || !dc || !dc.set_props) return;
     flagged.set(card, gen);
-    // a card the server sent with its figure (the page's lead chart) is visible already
+    // a card the server sent with its figure (views/scalars.py first_charts) is built already
     if (card.dataset.flBuilt === gen) return;
     dc.set_props({ type: "sc-visible", tag: card.dataset.flTag }, { data: gen });
   }

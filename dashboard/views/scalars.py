@@ -193,12 +193,16 @@ class SeriesCache:
         self._points = 0
         self._lock = threading.Lock()
 
+    @staticmethod
+    def key(name: str, tag: str, info) -> tuple:
+        return (name, tag, info.count, info.last_step)
+
     def has(self, name: str, tag: str, info) -> bool:
         with self._lock:
-            return (name, tag, info.count, info.last_step) in self._items
+            return self.key(name, tag, info) in self._items
 
     def get(self, run, name: str, tag: str, info) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        key = (name, tag, info.count, info.last_step)
+        key = self.key(name, tag, info)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -362,6 +366,11 @@ class ScalarsView:
         step, wall, value = self.cache.get(run, name, tag, infos[tag])
         return run, step, wall, value
 
+    @staticmethod
+    def _points_key(name: str, tag: str, info, w: float, xmode: str, rng) -> tuple:
+        """Key of a drawn extract: the series' version (point count, last step) and the view."""
+        return (*SeriesCache.key(name, tag, info), w, xmode, None if rng is None else tuple(rng))
+
     def points(self, name: str, tag: str, w: float, xmode: str, rng) -> dict | None:
         """The points one run's trace draws: bucket extremes of the raw series, the smoothed
         value at each, and the live-update state. Cached by the tag's size and last step, so
@@ -370,7 +379,7 @@ class ScalarsView:
         info = self.meta.tags(run).get(tag)
         if info is None:
             return None
-        key = (name, tag, info.count, info.last_step, w, xmode, None if rng is None else tuple(rng))
+        key = self._points_key(name, tag, info, w, xmode, rng)
         with self._points_lock:
             if key in self._points:
                 self._points.move_to_end(key)
@@ -408,7 +417,7 @@ class ScalarsView:
             info = self.meta.tags(run).get(tag)
             if info is None:
                 continue
-            key = (name, tag, info.count, info.last_step, weight, xmode, None)
+            key = self._points_key(name, tag, info, weight, xmode, None)
             with self._points_lock:
                 if key in self._points:
                     continue
@@ -887,16 +896,16 @@ def placeholder_figure(tag: str) -> dict:
 
 
 def first_charts(view, shown: list[str], init: dict, limit_read: bool = True) -> dict:
-    """``{tag: (figure, state)}`` of the page's first FIRST_CHARTS charts (about a screenful),
+    """``{tag: (figure, state)}`` of the page's first FIRST_CHARTS charts (its first row),
     built with the controls' defaults so they are drawn as soon as plotly.js has loaded,
     without a callback round trip after the page's own. The first is drawn at once; the others'
     figures carry AFTER_PAINT (assets/plotly_hooks.js), so the first chart is painted before
     they are drawn. Stops before a chart whose read from disk would take the total above
     LEAD_READ_POINTS (unless not ``limit_read``) or whose building fails: such cards are built
     by their callbacks like the rest."""
-    opened = [t for t in shown if default_open(split_tag(t)[0], shown)]
     if not init.get("selected"):
         return {}
+    opened = [t for t in shown if default_open(split_tag(t)[0], shown)]
     built, cost = {}, 0
     for tag in opened[:FIRST_CHARTS]:
         try:
