@@ -93,97 +93,23 @@ class Tensor:
     def __iter__(self):
         raise TypeError(f"graph node {self.name!r} is not iterable")
 
-    # Operators build nodes through flowlog.api (imported lazily: api imports this module).
-    def __add__(self, other):
-        return _api().add(self, other)
+    # Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``) are defined by
+    # flowlog.ops.math, next to the ops they build: this module sits below the ops and imports
+    # none of them. Every runnable node is made through flowlog.ops, so they are always there.
+    _OPERATORS = frozenset(
+        [
+            f"__{side}{name}__"
+            for name in ("add", "sub", "mul", "truediv", "pow", "matmul")
+            for side in ("", "r")
+        ]
+        + ["__neg__", "__abs__"]
+    )
 
-    def __radd__(self, other):
-        return _api().add(other, self)
-
-    def __sub__(self, other):
-        return _api().subtract(self, other)
-
-    def __rsub__(self, other):
-        return _api().subtract(other, self)
-
-    def __mul__(self, other):
-        return _api().multiply(self, other)
-
-    def __rmul__(self, other):
-        return _api().multiply(other, self)
-
-    def __truediv__(self, other):
-        return _api().divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _api().divide(other, self)
-
-    def __pow__(self, other):
-        return _api().pow(self, other)
-
-    def __rpow__(self, other):
-        return _api().pow(other, self)
-
-    def __matmul__(self, other):
-        return _api().matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _api().matmul(other, self)
-
-    def __neg__(self):
-        return _api().negative(self)
-
-    def __abs__(self):
-        return _api().abs(self)
-
-
-class Variable(Tensor):
-    """A node whose value is state kept by each session; it starts at ``initial_value``.
-
-    Sessions copy the initial value on first use, so no initializer has to run first.
-    """
-
-    __slots__ = ()
-
-    def __init__(self, initial_value, name=None, trainable=True, dtype=None, graph=None):
-        if isinstance(initial_value, Tensor):
-            raise TypeError(
-                f"Variable {name or 'Variable'!r}: the initial value must be array-like "
-                f"(a number or numpy array), not the graph node {initial_value.name!r}"
-            )
-        try:
-            value = np.array(initial_value, dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"Variable {name or 'Variable'!r}: bad initial value: {exc}") from None
-        if value.dtype.kind not in "biuf":
-            raise TypeError(
-                f"Variable {name or 'Variable'!r}: initial value has dtype {value.dtype}; "
-                "only bool, integer and floating dtypes are supported"
-            )
-        value.setflags(write=False)
-        from flowlog.ops import OPS  # ops imports this module
-
-        graph = graph if graph is not None else get_default_graph()
-        graph._add(
-            self,
-            "Variable",
-            name or "Variable",
-            (),
-            {"trainable": bool(trainable)},
-            tuple(value.shape),
-            value.dtype,
-            "variable",
-            OPS["Variable"],
-            value,
-        )
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs["trainable"]
-
-    @property
-    def initial_value(self) -> np.ndarray:
-        return self.value
+    @classmethod
+    def _define_operator(cls, name: str, fn) -> None:
+        if name not in cls._OPERATORS:
+            raise ValueError(f"{name!r} is not an arithmetic operator of graph nodes")
+        setattr(cls, name, fn)
 
 
 class Graph:
@@ -301,10 +227,10 @@ class Graph:
         except KeyError:
             raise GraphError(f"no node named {name!r} in this graph") from None
 
-    def trainable_variables(self) -> list[Variable]:
+    def trainable_variables(self) -> list[Tensor]:
         return [n for n in self.nodes if n.kind == "variable" and n.attrs.get("trainable")]
 
-    def global_variables(self) -> list[Variable]:
+    def global_variables(self) -> list[Tensor]:
         return [n for n in self.nodes if n.kind == "variable"]
 
     @contextlib.contextmanager
@@ -350,9 +276,3 @@ def reset_default_graph() -> None:
 def name_scope(name: str | None):
     """``with fl.name_scope("loss"):`` on the default graph (see :meth:`Graph.name_scope`)."""
     return get_default_graph().name_scope(name)
-
-
-def _api():
-    from flowlog import api
-
-    return api

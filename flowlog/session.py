@@ -444,11 +444,38 @@ class Session:
         return item
 
     def _compile(self, fetches, feed_dict) -> _Plan:
-        graph = self.graph
         flat: list[Tensor] = []
         keys: list = []
         template = _template(fetches, flat, keys, self._resolve)
+        fed = self._fed(feed_dict)
+        needed = _needed(flat, fed)
+        if self.graph.display_only:
+            raise GraphError("cannot run a graph rebuilt from a description")
+        order = _execution_order(needed)
+        slot_of = {node: s for s, node in enumerate(order)}
+        fetched = set(flat)
+        buffers = _buffers(order, fetched)
+        alias = _aliases(order, buffers)
 
+        plan = _Plan()
+        plan.slot_of = slot_of
+        self._generate(plan, order, fetched, alias, buffers, keys, template, flat)
+        feeds = [n for n in order if n.kind == "placeholder"]
+        plan.feeds = [(fed[n], n, n.dtype, _shape_check(n.shape)) for n in feeds]
+        plan.extra_feeds = [
+            (key, n, n.dtype, _shape_check(n.shape)) for n, key in fed.items() if n not in needed
+        ]
+        plan.n_slots = len(order)
+        plan.copy_slots = frozenset(slot_of[n] for n in fetched if n in alias)
+        rebuild_src = "lambda V, " + ", ".join(f"key{i}=key{i}" for i in range(len(keys)))
+        rebuild_src = (
+            rebuild_src.rstrip(", ") + ": " + template.format(*[f"V[{slot_of[n]}]" for n in flat])
+        )
+        plan.rebuild = eval(rebuild_src, {f"key{i}": k for i, k in enumerate(keys)})  # noqa: S307
+        return plan
+
+    def _fed(self, feed_dict) -> dict[Tensor, object]:
+        """Placeholder -> its feed_dict key (a node or a name)."""
         fed: dict[Tensor, object] = {}
         for key in feed_dict:
             node = self._resolve(key, "feed_dict key")
@@ -460,57 +487,16 @@ class Session:
             if node in fed:
                 raise FeedError(f"placeholder {node.name!r} is fed twice in feed_dict")
             fed[node] = key
+        return fed
 
-        needed: set[Tensor] = set()
-        stack = list(flat)
-        while stack:
-            node = stack.pop()
-            if node in needed:
-                continue
-            needed.add(node)
-            if node.kind == "placeholder" and node not in fed:
-                users = [f.name for f in flat if _depends(f, node)]
-                raise FeedError(
-                    f"placeholder {node.name!r} (shape {format_shape(node.shape)}, "
-                    f"{node.dtype}) must be fed a value: {', '.join(map(repr, users))} "
-                    "depends on it"
-                )
-            stack.extend(node.inputs)
-        if graph.display_only:
-            raise GraphError("cannot run a graph rebuilt from a description")
+    def _generate(self, plan, order, fetched, alias, buffers, keys, template, flat) -> None:
+        """The plan's step list and its generated function (``plan.fn``): one line per step.
 
-        late: set[Tensor] = set()
-        for node in sorted(needed, key=lambda n: n.index):
-            if node.opdef.stateful or any(i in late for i in node.inputs):
-                late.add(node)
-        order = sorted(needed, key=lambda n: (n in late, n.index))
-        slot_of = {node: s for s, node in enumerate(order)}
-
-        fetched = set(flat)
-        # Statically shaped results that no fetch returns go to buffers reused by every run
-        # of this plan (fresh large arrays cost page faults each step).
-        buffers: dict[Tensor, np.ndarray] = {}
-        for node in order:
-            if (
-                node.opdef.kernel_into is not None
-                and node not in fetched
-                and node.dtype is not None
-                and node.shape is not None
-                and all(d is not None for d in node.shape)
-            ):
-                buffers[node] = np.empty(node.shape, node.dtype)
-        # which nodes may share memory with a variable, constant or buffer (copied when fetched)
-        alias: set[Tensor] = set()
-        for node in order:
-            if (
-                node.kind in ("variable", "constant")
-                or node in buffers
-                or (node.opdef.view and any(i in alias for i in node.inputs))
-            ):
-                alias.add(node)
-
-        feeds = [n for n in order if n.kind == "placeholder"]
-        params = [f"n{slot_of[n]}" for n in feeds]
+        Kernels, variables and constants are keyword-only defaults of the function, so a run
+        reads them as locals; fetched values that may alias state are copied when computed.
+        """
+        slot_of = plan.slot_of
+        params = [f"n{slot_of[n]}" for n in order if n.kind == "placeholder"]
         kw: dict[str, object] = {}
         body: list[str] = []
         lines: dict[int, Tensor] = {}
@@ -560,26 +546,69 @@ class Session:
         exec(code, namespace)  # noqa: S102 - source built above from slot numbers only
         fn = namespace["_plan"]
         fn.__kwdefaults__ = kw or None
-
-        plan = _Plan()
         plan.fn = fn
         plan.code = fn.__code__
-        plan.feeds = [(fed[n], n, n.dtype, _shape_check(n.shape)) for n in feeds]
-        plan.extra_feeds = [
-            (key, n, n.dtype, _shape_check(n.shape)) for n, key in fed.items() if n not in needed
-        ]
         plan.entries = entries
-        plan.slot_of = slot_of
         plan.lines = lines
         plan.bound = bound
-        plan.n_slots = len(order)
-        plan.copy_slots = frozenset(slot_of[n] for n in fetched if n in alias)
-        rebuild_src = "lambda V, " + ", ".join(f"key{i}=key{i}" for i in range(len(keys)))
-        rebuild_src = (
-            rebuild_src.rstrip(", ") + ": " + template.format(*[f"V[{slot_of[n]}]" for n in flat])
-        )
-        plan.rebuild = eval(rebuild_src, {f"key{i}": k for i, k in enumerate(keys)})  # noqa: S307
-        return plan
+
+
+def _needed(flat, fed) -> set[Tensor]:
+    """The nodes the fetches depend on; an unfed placeholder among them is an error."""
+    needed: set[Tensor] = set()
+    stack = list(flat)
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        if node.kind == "placeholder" and node not in fed:
+            users = [f.name for f in flat if _depends(f, node)]
+            raise FeedError(
+                f"placeholder {node.name!r} (shape {format_shape(node.shape)}, "
+                f"{node.dtype}) must be fed a value: {', '.join(map(repr, users))} "
+                "depends on it"
+            )
+        stack.extend(node.inputs)
+    return needed
+
+
+def _execution_order(needed) -> list[Tensor]:
+    """Creation order, with variable updates (and whatever depends on them) moved last."""
+    late: set[Tensor] = set()
+    for node in sorted(needed, key=lambda n: n.index):
+        if node.opdef.stateful or any(i in late for i in node.inputs):
+            late.add(node)
+    return sorted(needed, key=lambda n: (n in late, n.index))
+
+
+def _buffers(order, fetched) -> dict[Tensor, np.ndarray]:
+    """Statically shaped results that no fetch returns go to buffers reused by every run of
+    the plan (fresh large arrays cost page faults each step)."""
+    buffers: dict[Tensor, np.ndarray] = {}
+    for node in order:
+        if (
+            node.opdef.kernel_into is not None
+            and node not in fetched
+            and node.dtype is not None
+            and node.shape is not None
+            and all(d is not None for d in node.shape)
+        ):
+            buffers[node] = np.empty(node.shape, node.dtype)
+    return buffers
+
+
+def _aliases(order, buffers) -> set[Tensor]:
+    """Nodes that may share memory with a variable, constant or buffer (copied when fetched)."""
+    alias: set[Tensor] = set()
+    for node in order:
+        if (
+            node.kind in ("variable", "constant")
+            or node in buffers
+            or (node.opdef.view and any(i in alias for i in node.inputs))
+        ):
+            alias.add(node)
+    return alias
 
 
 class _NullContext:

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from flowlog import ops
 from flowlog.errors import NoGradientError
 from flowlog.gradients import gradients
-from flowlog.graph import Tensor, Variable
+from flowlog.graph import Tensor
+from flowlog.ops import Variable, make
 
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer"]
 
@@ -88,7 +88,7 @@ class Optimizer:
             updates += [self._apply(g, v) for g, v in pairs]
             updates = self._finish(graph, updates)
         with graph._kind_scope("optimizer"):
-            return ops.make("NoOp", updates, {}, scope)
+            return make("NoOp", updates, {}, scope)
 
     def _slot(self, var: Tensor, slot: str) -> Variable:
         key = (var, slot)
@@ -116,7 +116,7 @@ class GradientDescentOptimizer(Optimizer):
         super().__init__(learning_rate, name)
 
     def _apply(self, grad, var):
-        return ops.make(
+        return make(
             "ApplyGradientDescent",
             [var, grad],
             {"learning_rate": self.learning_rate},
@@ -136,7 +136,7 @@ class MomentumOptimizer(Optimizer):
 
     def _apply(self, grad, var):
         accum = self._slot(var, "momentum")
-        return ops.make(
+        return make(
             "ApplyMomentum",
             [var, accum, grad],
             {
@@ -169,7 +169,7 @@ class AdamOptimizer(Optimizer):
 
     def _apply(self, grad, var):
         m, v = self._slot(var, "m"), self._slot(var, "v")
-        return ops.make(
+        return make(
             "ApplyAdam",
             [var, m, v, self._step, grad],
             {
@@ -183,7 +183,7 @@ class AdamOptimizer(Optimizer):
 
     def _finish(self, graph, updates):
         # the step counter advances once, after every variable's update has used it
-        return [ops.make("AssignAdd", [self._step, *updates], {"value": 1.0}, "increment_step")]
+        return [make("AssignAdd", [self._step, *updates], {"value": 1.0}, "increment_step")]
 
 
 def _short(var: Tensor) -> str:
