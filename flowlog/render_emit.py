@@ -1,0 +1,181 @@
+"""Renderer emit stage: the DOT text, from the fold and style stages' results.
+
+Order in the text: graph defaults, then clusters nested by scope path with their nodes
+(description order), then edges, then the legend. Only this module writes DOT statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flowlog.render_desc import KINDS
+from flowlog.render_fold import Edge, Layout, Plan
+from flowlog.render_style import (
+    HIGHLIGHT_COLOR,
+    KIND_STYLE,
+    MARK_COLOR,
+    NAN_COLOR,
+    NO_VALUE_FILL,
+    SCOPE_STYLE,
+    ColorScale,
+    Marks,
+    Overlay,
+    cluster_attrs,
+    edge_attrs,
+    element_attrs,
+    format_value,
+)
+from flowlog.render_syntax import Raw, attrs, dot_id, html
+
+_NODE_DEFAULTS = (
+    '  node [fontname="Helvetica" fontsize=10 margin="0.08,0.03" height=0.3 penwidth=1.2'
+    ' color="#4d4d4d"];'
+)
+_EDGE_DEFAULTS = '  edge [fontname="Helvetica" fontsize=8 color="#707070" arrowsize=0.6];'
+
+
+def header(rankdir: str, layout_attrs: Mapping[str, object]) -> list[str]:
+    """Graph-wide defaults; ``layout_attrs`` (speed settings for big graphs) go last."""
+    g: dict[str, object] = {
+        "rankdir": Raw(rankdir),
+        "compound": Raw("true"),  # lets hub bundles end at cluster borders (ltail/lhead)
+        "fontname": "Helvetica",
+        "fontsize": 11,
+        "nodesep": 0.25,
+        "ranksep": 0.4,
+        "labeljust": Raw("l"),
+        "bgcolor": Raw("transparent"),
+    }
+    g.update(layout_attrs)
+    return ["  graph " + attrs(g) + ";", _NODE_DEFAULTS, _EDGE_DEFAULTS]
+
+
+def clusters(
+    out: list[str], scope: str, indent: str, plan: Plan, lay: Layout, ov: Overlay, marks: Marks
+) -> None:
+    """Append the elements drawn directly in ``scope``, then its child clusters, recursively."""
+    for el in lay.members.get(scope, []):
+        a = attrs(element_attrs(el, plan, ov, marks))
+        out.append(f"{indent}{dot_id(lay.dot_name(el))} {a};")
+    for child in lay.children.get(scope, []):
+        out.append(f"{indent}subgraph {dot_id('cluster:' + child)} {{")
+        out.append(f"{indent}  graph {attrs(cluster_attrs(child, marks))};")
+        clusters(out, child, indent + "  ", plan, lay, ov, marks)
+        out.append(f"{indent}}}")
+
+
+def edge_line(e: Edge, lay: Layout, edge_labels: bool) -> str:
+    src, dst = (e.dst, e.src) if e.reverse else (e.src, e.dst)
+    return (
+        f"  {dot_id(lay.dot_name(src))} -> {dot_id(lay.dot_name(dst))}"
+        f" {attrs(edge_attrs(e, edge_labels))};"
+    )
+
+
+# --------------------------------------------------------------------------- legend
+
+_SHAPE_NAMES = {
+    "op": "rounded box",
+    "variable": "ellipse",
+    "placeholder": "house",
+    "constant": "note",
+    "gradient": "dashed box",
+    "optimizer": "tag",
+}
+
+
+def _swatch(fill: str, text: str) -> str:
+    return (
+        f'<TR><TD BGCOLOR="{fill}" WIDTH="18" BORDER="1"> </TD>'
+        f'<TD ALIGN="LEFT">{html(text)}</TD></TR>'
+    )
+
+
+def _scale_rows(scale: ColorScale, value_label: str) -> list[str]:
+    title = html(value_label or "value") + (" (log scale)" if scale.log else "")
+    rows = [f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{title}</B></TD></TR>']
+    # one value spans no range: one stop, not five identical labels
+    stops = [] if scale.empty else scale.stops(5 if scale.vmax > scale.vmin else 1)
+    for v, c in reversed(stops):
+        rows.append(
+            f'<TR><TD BGCOLOR="{c}" WIDTH="18"> </TD>'
+            f'<TD ALIGN="LEFT">{html(format_value(v))}</TD></TR>'
+        )
+    rows.append(
+        f'<TR><TD BGCOLOR="{NAN_COLOR}" WIDTH="18"> </TD><TD ALIGN="LEFT">NaN / Inf</TD></TR>'
+    )
+    rows.append(
+        f'<TR><TD BGCOLOR="{NO_VALUE_FILL}" WIDTH="18" BORDER="1"> </TD>'
+        '<TD ALIGN="LEFT">no value</TD></TR>'
+    )
+    return rows
+
+
+def _legend_rows(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks):
+    """Table rows: kinds actually drawn, folded scopes, marks and the value scale if used."""
+    drawn = {nd.kind for nd in plan.nodes if not plan.owner[nd.name]}
+    rows = []
+    for k in KINDS:
+        if k in drawn:
+            # with an overlay on, every unvalued node is white whatever its kind
+            fill = KIND_STYLE[k]["fillcolor"] if scale is None else NO_VALUE_FILL
+            rows.append(_swatch(fill, f"{k} ({_SHAPE_NAMES[k]})"))
+    if plan.folded:
+        rows.append(_swatch(SCOPE_STYLE["fillcolor"], "folded scope (3-D box, op count)"))
+    if marks.marked:
+        rows.append(
+            f'<TR><TD BORDER="2" COLOR="{MARK_COLOR}"> </TD><TD ALIGN="LEFT">marked</TD></TR>'
+        )
+    if marks.highlight:
+        rows.append(
+            f'<TR><TD BORDER="2" COLOR="{HIGHLIGHT_COLOR}"> </TD>'
+            f'<TD ALIGN="LEFT">highlighted</TD></TR>'
+        )
+    if scale is not None:
+        rows.extend(_scale_rows(scale, value_label))
+    return rows
+
+
+def legend(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks) -> list[str]:
+    """One HTML-table node in its own cluster, named so it cannot clash with a graph node."""
+    rows = _legend_rows(plan, scale, value_label, marks)
+    if not rows:
+        return []
+    table = (
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
+        '<TR><TD COLSPAN="2" ALIGN="LEFT"><B>Legend</B></TD></TR>' + "".join(rows) + "</TABLE>>"
+    )
+    taken = {nd.name for nd in plan.nodes} | set(plan.folded)
+    lid = "fl-legend"
+    while lid in taken:
+        lid += "_"
+    return [
+        f"  subgraph {dot_id('cluster:' + lid)} {{",
+        '    graph [label="" style="rounded" color="#c8c8c8" id="fl-legend" class="fl-legend"];',
+        f'    {dot_id(lid)} [shape=plaintext style="" id="fl-legend-table" class="fl-legend"'
+        f" label={table}];",
+        "  }",
+    ]
+
+
+def dot_text(
+    plan: Plan,
+    lay: Layout,
+    edges: list[Edge],
+    ov: Overlay,
+    marks: Marks,
+    *,
+    rankdir: str,
+    layout_attrs: Mapping[str, object],
+    edge_labels: bool,
+    value_label: str,
+    show_legend: bool,
+) -> str:
+    """The whole DOT document."""
+    out = ["digraph flowlog {", *header(rankdir, layout_attrs)]
+    clusters(out, "", "  ", plan, lay, ov, marks)
+    out.extend(edge_line(e, lay, edge_labels) for e in edges)
+    if show_legend:
+        out.extend(legend(plan, ov.scale, value_label, marks))
+    out.append("}")
+    return "\n".join(out) + "\n"

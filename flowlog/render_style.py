@@ -1,0 +1,274 @@
+"""Renderer style stage: the attributes of each drawn node, cluster and edge.
+
+Kinds get distinct shapes as well as fills, so they stay distinguishable when a value overlay
+replaces the fills; marks only touch outlines for the same reason. The dict order of each
+attribute set is the order in the DOT text, so it is part of the "same input → same text"
+promise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from flowlog.render_desc import ScopeInfo, shape_label, short_name
+from flowlog.render_fold import Edge, Element, Plan
+from flowlog.render_syntax import Raw
+
+KIND_STYLE = {
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#e8eef8"},
+    "variable": {"shape": "ellipse", "style": "filled", "fillcolor": "#fbd9a0"},
+    "placeholder": {"shape": "invhouse", "style": "filled", "fillcolor": "#cfe8c9"},
+    "constant": {"shape": "note", "style": "filled", "fillcolor": "#eeeeee"},
+    "gradient": {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#f6d3d3"},
+    "optimizer": {"shape": "cds", "style": "filled", "fillcolor": "#e0d5f0"},
+}
+SCOPE_STYLE = {"shape": "box3d", "style": "filled", "fillcolor": "#d5e3f5"}
+MARK_COLOR = "#d62728"
+HIGHLIGHT_COLOR = "#1f5fd6"
+NO_VALUE_FILL = "#ffffff"
+NAN_COLOR = "#ff3fa4"  # non-finite values: far from every viridis colour
+# Viridis (perceptually uniform, colour-blind safe), 9 evenly spaced stops.
+_VIRIDIS = (
+    "#440154",
+    "#472d7b",
+    "#3b528b",
+    "#2c728e",
+    "#21918c",
+    "#28ae80",
+    "#5ec962",
+    "#addc30",
+    "#fde725",
+)
+
+
+# --------------------------------------------------------------------------- colour scale
+
+
+def _hex_to_rgb(c: str) -> tuple[int, int, int]:
+    return int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)
+
+
+@dataclass(frozen=True)
+class ColorScale:
+    """Maps floats to viridis colours between ``vmin`` and ``vmax`` (log10 if ``log``).
+
+    Non-finite values get ``NAN_COLOR``; on a log scale values ≤ 0 clamp to the low end."""
+
+    vmin: float
+    vmax: float
+    log: bool = False
+    empty: bool = False  # no finite value to span: the legend shows only the NaN/Inf entry
+
+    def position(self, v: float) -> float:
+        """0..1 along the scale (clamped); NaN for non-finite ``v``."""
+        v = float(v)
+        if not math.isfinite(v):
+            return math.nan
+        lo, hi = self.vmin, self.vmax
+        if self.log:
+            if v <= 0:
+                return 0.0
+            v, lo, hi = math.log10(v), math.log10(lo), math.log10(hi)
+        if hi <= lo:
+            return 0.5
+        return min(1.0, max(0.0, (v - lo) / (hi - lo)))
+
+    def color(self, v: float) -> str:
+        t = self.position(v)
+        if math.isnan(t):
+            return NAN_COLOR
+        x = t * (len(_VIRIDIS) - 1)
+        i = min(int(x), len(_VIRIDIS) - 2)
+        f = x - i
+        a, b = _hex_to_rgb(_VIRIDIS[i]), _hex_to_rgb(_VIRIDIS[i + 1])
+        return "#" + "".join(f"{round(p + (q - p) * f):02x}" for p, q in zip(a, b, strict=True))
+
+    def text_color(self, v: float) -> str:
+        """Black or white, whichever reads better on ``color(v)``."""
+        r, g, b = _hex_to_rgb(self.color(v))
+        return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+
+    def stops(self, n: int = 5) -> list[tuple[float, str]]:
+        """``n`` evenly spaced (value, colour) pairs for a legend."""
+        if n < 2 or self.vmax <= self.vmin:
+            return [(self.vmin, self.color(self.vmin))]
+        out = []
+        for k in range(n):
+            t = k / (n - 1)
+            if self.log:
+                lo, hi = math.log10(self.vmin), math.log10(self.vmax)
+                v = 10 ** (lo + (hi - lo) * t)
+            else:
+                v = self.vmin + (self.vmax - self.vmin) * t
+            out.append((v, self.color(v)))
+        return out
+
+
+def color_scale(values: Mapping[str, float] | Iterable[float], *, log: bool = False) -> ColorScale:
+    """Scale spanning the finite values (positive ones if ``log``); NaN/±Inf are ignored."""
+    vals = values.values() if isinstance(values, Mapping) else values
+    finite = []
+    for v in vals:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"overlay values must be numbers, got {v!r}") from None
+        if math.isfinite(f) and (f > 0 or not log):
+            finite.append(f)
+    if not finite:
+        return (
+            ColorScale(1.0, 1.0, log, empty=True) if log else ColorScale(0.0, 0.0, log, empty=True)
+        )
+    return ColorScale(min(finite), max(finite), log)
+
+
+def format_value(v: float) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return f"{v:.3g}"
+
+
+# --------------------------------------------------------------------------- overlays
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A value overlay resolved against a plan; ``scale`` is None when there is none."""
+
+    scale: ColorScale | None
+    node_values: dict[str, float]
+    scope_values: dict[str, float]  # folded scope -> the value it shows
+
+
+NO_OVERLAY = Overlay(None, {}, {})
+
+
+def overlay(values: Mapping[str, float] | None, plan: Plan, log: bool = False) -> Overlay:
+    """Check ``values`` against the graph and give each folded scope its value: the first
+    non-finite one inside (a NaN must not hide behind a fold), else the max."""
+    if values is None:
+        return NO_OVERLAY
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must map node names to numbers, got {type(values).__name__}")
+    node_values: dict[str, float] = {}
+    for k, v in values.items():
+        if k not in plan.owner:
+            raise ValueError(f"values: {k!r} is not a node of the graph")
+        try:
+            node_values[k] = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"values: {k!r} has non-numeric value {v!r}") from None
+    inside: dict[str, list[float]] = {}
+    for k, v in node_values.items():
+        if plan.owner[k] is not None:
+            inside.setdefault(plan.owner[k], []).append(v)
+    scope_values = {}
+    for s, vs in inside.items():
+        bad = [v for v in vs if not math.isfinite(v)]
+        scope_values[s] = bad[0] if bad else max(vs)
+    return Overlay(color_scale(node_values, log=log), node_values, scope_values)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Elements drawn ``marked`` (red, doubled) and ``highlight``-ed (thick blue)."""
+
+    marked: set[Element]
+    highlight: set[Element]
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def _node_base(nd, ov: Overlay) -> tuple[dict[str, object], float | None]:
+    attrs: dict[str, object] = dict(KIND_STYLE[nd.kind])
+    short = short_name(nd)
+    label = short if short == nd.op else f"{short}\n{nd.op}"
+    v = ov.node_values.get(nd.name)
+    if v is not None:
+        label += f"\n{format_value(v)}"
+    attrs["label"] = label
+    attrs["id"] = "node:" + nd.name
+    attrs["class"] = f"fl-node fl-kind-{nd.kind}"
+    return attrs, v
+
+
+def _scope_base(info: ScopeInfo, ov: Overlay) -> tuple[dict[str, object], float | None]:
+    path = info.path
+    attrs: dict[str, object] = dict(SCOPE_STYLE)
+    noun = "op" if info.count == 1 else "ops"
+    label = f"{path.rpartition('/')[2]}\n{info.count} {noun}"
+    v = ov.scope_values.get(path)
+    if v is not None:
+        label += f"\nmax {format_value(v)}"
+    attrs["label"] = label
+    attrs["id"] = "scope:" + path
+    attrs["class"] = "fl-scope"
+    return attrs, v
+
+
+def element_attrs(el: Element, plan: Plan, ov: Overlay, marks: Marks) -> dict[str, object]:
+    """Attributes of a drawn node: a description node or a folded scope."""
+    if el[0] == "node":
+        attrs, v = _node_base(plan.by_name[el[1]], ov)
+    else:
+        attrs, v = _scope_base(plan.table[el[1]], ov)
+    if ov.scale is not None:
+        # with an overlay on, unvalued nodes go white so the colour only ever means a value
+        if v is None:
+            attrs["fillcolor"] = NO_VALUE_FILL
+        else:
+            attrs["fillcolor"] = ov.scale.color(v)
+            attrs["fontcolor"] = ov.scale.text_color(v)
+    if el in marks.marked:
+        attrs.update(color=MARK_COLOR, penwidth=2.5, peripheries=2)
+        attrs["class"] = str(attrs["class"]) + " fl-marked"
+    if el in marks.highlight:
+        attrs.update(color=HIGHLIGHT_COLOR, penwidth=3.5)
+        attrs["class"] = str(attrs["class"]) + " fl-highlight"
+    return attrs
+
+
+def cluster_attrs(path: str, marks: Marks) -> dict[str, object]:
+    """Attributes of an open scope's cluster; nesting levels alternate two fills."""
+    attrs: dict[str, object] = {
+        "label": path,
+        "id": "cluster:" + path,
+        "class": "fl-cluster",
+        "style": Raw('"rounded,filled"'),
+        "fillcolor": "#f7f9fc" if path.count("/") % 2 == 0 else "#eef2f8",
+        "color": "#9aa8bd",
+        "fontcolor": "#3a4a63",
+        "fontsize": 10,
+    }
+    if ("cluster", path) in marks.marked:
+        attrs.update(color=MARK_COLOR, penwidth=2.5)
+    if ("cluster", path) in marks.highlight:
+        attrs.update(color=HIGHLIGHT_COLOR, penwidth=3)
+    return attrs
+
+
+def edge_attrs(e: Edge, edge_labels: bool = True) -> dict[str, object]:
+    """A merged edge is labelled with its count and thickens (log2) with it; a single one
+    shows the tensor's static shape."""
+    attrs: dict[str, object] = {"class": "fl-edge"}
+    if e.merged:
+        attrs["class"] = "fl-edge fl-merged" + (" fl-bundled" if e.ltail or e.lhead else "")
+    if e.ltail:
+        attrs["ltail"] = "cluster:" + e.ltail
+    if e.lhead:
+        attrs["lhead"] = "cluster:" + e.lhead
+    n = len(e.tensors)
+    if n > 1:
+        attrs["label"] = f"{n} edges"
+        attrs["penwidth"] = round(min(4.0, 1 + math.log2(n) / 2), 2)
+    elif edge_labels and (shape := shape_label(e.tensors[0].shape)):
+        attrs["label"] = shape
+    if e.reverse:
+        attrs["dir"] = "back"
+    return attrs
