@@ -129,18 +129,16 @@ def write_watch_logdir(logdir: Path) -> None:
 
 def bench_layout(app, repeats: int = 5) -> dict:
     """Server time of the page layout request, with a fresh and with a shared discovery."""
-    from flowlog.dashboard.runs_panel import shared_discovery
-
     ctx = app.flowlog_context
     client = app.server.test_client()
     client.get("/_dash-layout")  # first request: Dash's one-time setup
     out = {"fresh_ms": [], "shared_ms": [], "discover_ms": []}
     for _ in range(repeats):
-        shared_discovery(ctx).get(max_age=0)  # renew, then time the parts
+        ctx.data.runs(max_age=0)  # renew, then time the parts
         t0 = time.perf_counter()
-        shared_discovery(ctx).get(max_age=0)
+        ctx.data.runs(max_age=0)
         out["discover_ms"].append((time.perf_counter() - t0) * 1000)
-        ctx.extra.pop("discovery")  # no shared scan: the layout has to discover
+        ctx.data.expire_runs()  # no shared scan: the layout has to discover
         t0 = time.perf_counter()
         client.get("/_dash-layout")
         out["fresh_ms"].append((time.perf_counter() - t0) * 1000)
@@ -156,10 +154,10 @@ def bench_callback(app, points: int) -> dict:
 
     ctx = app.flowlog_context
     view = ctx.extra["scalars"]
-    names = [r.name for r in ctx.logdir.runs()]
+    names = [r.name for r in ctx.data.runs()]
     colors = run_colors(names)
     info = [{"name": n, "color": colors[n]} for n in names]
-    tags = sorted({t.tag for n in names for t in ctx.run(n).tags(kind="scalar")})
+    tags = sorted({t for n in names for t in ctx.data.tags(n, "scalar")})
     rss0 = rss_bytes()
     out = {"cold_s": [], "warm_s": [], "bytes": [], "zoom_s": [], "zoom_bytes": []}
     for tag in tags:
@@ -176,13 +174,13 @@ def bench_callback(app, points: int) -> dict:
         out["zoom_s"].append(time.perf_counter() - t0)
     out["rss_growth"] = rss_bytes() - rss0
     # naive baseline: one tag's points of every run as JSON lists, the way a plain figure ships
-    s = ctx.run(names[0]).scalars(tags[0])
+    s = ctx.data.scalars(names[0], tags[0])
     one = len(pio.to_json({"x": s.step.tolist(), "y": s.value.tolist()}, validate=False))
     out["naive_bytes_per_chart"] = one * len(names)
     out["all_points_bytes"] = len(names) * len(tags) * points * (8 + 8 + 8)
     t0 = time.perf_counter()
     for tag in tags:
-        ctx.run(names[0]).scalars(tag)
+        ctx.data.backend.scalars(names[0], tag)  # the backend itself: a read from disk
     out["read_one_series_s"] = (time.perf_counter() - t0) / len(tags)
     return out
 

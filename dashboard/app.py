@@ -1,4 +1,5 @@
-"""The Dash app: runs panel + one tab per view. Views read the log only through the reader API."""
+"""The Dash app: runs panel + one tab per view. Views read only through ``ctx.data``, the
+cached :class:`flowlog.provider.DataProvider` of the logdir."""
 
 from __future__ import annotations
 
@@ -11,33 +12,22 @@ from typing import TYPE_CHECKING
 import dash
 from dash import dcc, html
 
+from flowlog.dashboard.ids import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
+
 if TYPE_CHECKING:  # imported lazily so the math modules import without the reader
-    from flowlog.reader import Logdir
+    from flowlog.provider_cache import CachedProvider
 
 ASSETS = Path(__file__).parent / "assets"
-
-# Shared component ids, so views can talk to each other without importing each other.
-SELECTED_RUNS = (
-    "selected-runs"  # dcc.Store: list of selected run names (written by runs panel, hparams)
-)
-RUNS_INFO = "runs-info"  # dcc.Store: [{name, color, status, ...}] refreshed on the interval
-REFRESH = "refresh"  # dcc.Interval driving live updates
-TABS = "view-tabs"  # dcc.Tabs: value is a view's TAB_ID
-FOCUS = "focus"  # dcc.Store: {"run", "node", "step"} — cross-view navigation (curve <-> graph)
 
 
 @dataclass
 class AppContext:
-    logdir: Logdir
+    data: CachedProvider  # every read goes through it (one cache, keyed on change tokens)
     reload_interval: float = 2.0
     extra: dict = field(default_factory=dict)
     logdir_path: str = ""  # as given by the user, for messages
     # what the page being built starts with ({"info", "selected", ...}), per serving thread
     page: threading.local = field(default_factory=threading.local)
-
-    def run(self, name: str):
-        """The reader's Run for ``name`` (KeyError naming it if it vanished)."""
-        return self.logdir.run(name)
 
 
 def _views():
@@ -48,12 +38,12 @@ def _views():
 
 def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``)."""
-    from flowlog.reader import Logdir
+    from flowlog.backends import open_logdir
 
     if not reload_interval > 0:
         raise ValueError(f"reload_interval must be > 0 seconds, got {reload_interval!r}")
     ctx = AppContext(
-        logdir=Logdir(logdir), reload_interval=reload_interval, logdir_path=str(logdir)
+        data=open_logdir(logdir), reload_interval=reload_interval, logdir_path=str(logdir)
     )
     app = dash.Dash(
         __name__,
@@ -132,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if not logdir.is_dir():
         print(f"logdir {logdir} does not exist yet — the dashboard waits for it to appear.")
     app = create_app(args.logdir, reload_interval=args.reload_interval)
-    if logdir.is_dir() and not app.flowlog_context.logdir.runs():
+    if logdir.is_dir() and not app.flowlog_context.data.runs():
         print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
     # the first page's charts are read while the user opens the browser
     from flowlog.dashboard.views.scalars import prewarm

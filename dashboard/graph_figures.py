@@ -277,6 +277,66 @@ def _bucket_columns(steps: np.ndarray, max_columns: int) -> list[np.ndarray]:
     return [g for g in np.array_split(np.arange(n), max_columns) if g.size]
 
 
+FLAG_STYLES = {
+    "vanishing": dict(symbol="circle-open", color="#17becf", size=7),
+    "exploding": dict(symbol="triangle-up", color="#ff7f0e", size=8),
+    "non-finite": dict(symbol="x", color="#d62728", size=9),
+}
+
+
+def _flow_cells(rows, series, all_steps: np.ndarray, groups: list[np.ndarray]):
+    """``(z, raw, has, flags)`` of the gradient-flow grid: log10 of each cell's most extreme
+    norm, that norm, whether the cell has data, and ``(row, col, label)`` call-outs."""
+    z = np.full((len(rows), len(groups)), np.nan)
+    raw = np.full((len(rows), len(groups)), np.nan)
+    has = np.zeros((len(rows), len(groups)), dtype=bool)
+    flags = []
+    col_of = np.empty(all_steps.size, dtype=int)
+    for c, g in enumerate(groups):
+        col_of[g] = c
+    for r, var in enumerate(rows):
+        steps, values = (np.asarray(a) for a in series[var])
+        values = values.astype(float)
+        cols = col_of[np.searchsorted(all_steps, steps)]
+        for c in np.unique(cols):
+            vals = values[cols == c]
+            has[r, c] = True
+            bad = vals[~np.isfinite(vals)]
+            if bad.size:
+                raw[r, c] = bad[0]
+                flags.append((r, c, "non-finite"))
+                continue
+            # the most extreme value of the bucket, measured in decades from 1
+            logs = np.log10(np.maximum(vals, 1e-300))
+            k = int(np.argmax(np.abs(logs)))
+            raw[r, c] = vals[k]
+            z[r, c] = logs[k]
+            if vals[k] > EXPLODING:
+                flags.append((r, c, "exploding"))
+            elif vals[k] < VANISHING:
+                flags.append((r, c, "vanishing"))
+    return z, raw, has, flags
+
+
+def _add_flags(fig: go.Figure, flags, rows, col_steps) -> None:
+    """One marker trace per call-out label, named with its count (see :func:`flagged_cells`)."""
+    for label, style in FLAG_STYLES.items():
+        pts = [(r, c) for r, c, lab in flags if lab == label]
+        if not pts:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[col_steps[c] for _, c in pts],
+                y=[rows[r] for r, _ in pts],
+                mode="markers",
+                marker=dict(line=dict(width=1.5, color=style["color"]), **style),
+                name=f"{label} ({len(pts)})",
+                showlegend=True,
+                hovertemplate="%{y}<br>step %{x}: " + label + "<extra></extra>",
+            )
+        )
+
+
 def gradient_flow_figure(
     variables: Sequence[str],
     series: Mapping[str, tuple[np.ndarray, np.ndarray]],
@@ -296,35 +356,7 @@ def gradient_flow_figure(
     all_steps = np.unique(np.concatenate([np.asarray(series[v][0]) for v in rows]))
     groups = _bucket_columns(all_steps, max_columns)
     col_steps = [int(all_steps[g[-1]]) for g in groups]
-    z = np.full((len(rows), len(groups)), np.nan)
-    raw = np.full((len(rows), len(groups)), np.nan)
-    has = np.zeros((len(rows), len(groups)), dtype=bool)
-    flags = []  # (row, col, label)
-    for r, var in enumerate(rows):
-        steps, values = (np.asarray(a) for a in series[var])
-        values = values.astype(float)
-        pos = np.searchsorted(all_steps, steps)
-        col_of = np.empty(all_steps.size, dtype=int)
-        for c, g in enumerate(groups):
-            col_of[g] = c
-        cols = col_of[pos]
-        for c in np.unique(cols):
-            vals = values[cols == c]
-            has[r, c] = True
-            bad = vals[~np.isfinite(vals)]
-            if bad.size:
-                raw[r, c] = bad[0]
-                flags.append((r, c, "non-finite"))
-                continue
-            # the most extreme value of the bucket, measured in decades from 1
-            logs = np.log10(np.maximum(vals, 1e-300))
-            k = int(np.argmax(np.abs(logs)))
-            raw[r, c] = vals[k]
-            z[r, c] = logs[k]
-            if vals[k] > EXPLODING:
-                flags.append((r, c, "exploding"))
-            elif vals[k] < VANISHING:
-                flags.append((r, c, "vanishing"))
+    z, raw, has, flags = _flow_cells(rows, series, all_steps, groups)
     text = [
         [(f"{raw[r, c]:.3g}" if has[r, c] else "no data") for c in range(len(groups))]
         for r in range(len(rows))
@@ -349,26 +381,7 @@ def gradient_flow_figure(
             ygap=1,
         )
     )
-    styles = {
-        "vanishing": dict(symbol="circle-open", color="#17becf", size=7),
-        "exploding": dict(symbol="triangle-up", color="#ff7f0e", size=8),
-        "non-finite": dict(symbol="x", color="#d62728", size=9),
-    }
-    for label, style in styles.items():
-        pts = [(r, c) for r, c, lab in flags if lab == label]
-        if not pts:
-            continue
-        fig.add_trace(
-            go.Scatter(
-                x=[col_steps[c] for _, c in pts],
-                y=[rows[r] for r, _ in pts],
-                mode="markers",
-                marker=dict(line=dict(width=1.5, color=style["color"]), **style),
-                name=f"{label} ({len(pts)})",
-                showlegend=True,
-                hovertemplate="%{y}<br>step %{x}: " + label + "<extra></extra>",
-            )
-        )
+    _add_flags(fig, flags, rows, col_steps)
     height = max(180, 60 + 26 * len(rows))
     _base_layout(fig, "gradient flow: ‖grad‖ per trainable variable", height)
     fig.update_layout(

@@ -8,15 +8,14 @@ views may write SELECTED_RUNS too (HParams row selection); the panel then follow
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
 import dash
 from dash import Input, Output, State, dcc, html
 
-from flowlog.dashboard.app import REFRESH, RUNS_INFO, SELECTED_RUNS
 from flowlog.dashboard.colors import run_colors
+from flowlog.dashboard.ids import REFRESH, RUNS_INFO, SELECTED_RUNS
 
 FILTER = "runs-filter"
 CHECKLIST = "runs-checklist"
@@ -33,12 +32,14 @@ FILTER_ERROR = "runs-filter-error"
 STATUS_LABEL = {"running": "running", "finished": "finished", "crashed": "crashed"}
 
 
-def discover(ctx) -> tuple[list[dict], list[str], str | None]:
-    """``(runs info, reader warnings, problem)``; problem names a missing or empty logdir."""
+def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
+    """``(runs info, reader warnings, problem)`` from a discovery at most ``max_age`` seconds
+    old (``ctx.data.runs`` shares one scan among page loads and open pages' refresh ticks);
+    problem names a missing or empty logdir."""
     root = Path(ctx.logdir_path)
     if not root.is_dir():
         return [], [], f"Logdir {root} does not exist yet — waiting for it to appear."
-    runs = ctx.logdir.runs()
+    runs = ctx.data.runs(max_age=max_age)
     colors = run_colors(r.name for r in runs)
     info = [
         {
@@ -52,45 +53,16 @@ def discover(ctx) -> tuple[list[dict], list[str], str | None]:
         }
         for r in sorted(runs, key=lambda r: r.name)
     ]
-    warnings = [str(w) for w in ctx.logdir.warnings]
+    warnings = [str(w) for w in ctx.data.warnings()]
     if not info:
         return [], warnings, (f"No runs in {root} yet — run `python examples/linear_regression.py`")
     return info, warnings, None
 
 
-class SharedDiscovery:
-    """The latest discovery, shared by every page load and every open page's refresh tick.
-
-    A scan reads each run's metadata (``Logdir.runs()``: ~10 ms per run with 1M points), so
-    a page load reuses a scan younger than one refresh interval (the page's own refresh
-    re-discovers within that interval anyway), and N open pages cost one scan per tick, not N.
-    Callers arriving during a scan wait for it instead of starting another.
-    """
-
-    def __init__(self, ctx):
-        self._ctx = ctx
-        self._lock = threading.Lock()
-        self._started = -float("inf")
-        self._result: tuple | None = None
-
-    def get(self, max_age: float) -> tuple[list[dict], list[str], str | None]:
-        with self._lock:
-            now = time.monotonic()
-            if self._result is None or now - self._started > max_age:
-                self._result = discover(self._ctx)
-                self._started = now  # the data is at least as fresh as the scan's start
-            return self._result
-
-
-def shared_discovery(ctx) -> SharedDiscovery:
-    found = ctx.extra.get("discovery")
-    return found if found is not None else ctx.extra.setdefault("discovery", SharedDiscovery(ctx))
-
-
 def initial_state(ctx) -> dict:
     """What a new page starts with: current runs (as of at most one refresh interval ago),
     all of them selected."""
-    info, warnings, problem = shared_discovery(ctx).get(ctx.reload_interval)
+    info, warnings, problem = discover(ctx, ctx.reload_interval)
     return {
         "info": info,
         "warnings": warnings,
@@ -203,7 +175,7 @@ def register(app, ctx):
     )
     def refresh(_n, old, old_warnings):
         # half an interval: one page re-scans at every tick, several pages share the scans
-        info, warnings, problem = shared_discovery(ctx).get(ctx.reload_interval / 2)
+        info, warnings, problem = discover(ctx, ctx.reload_interval / 2)
         indicator, cls = live_indicator(info)
         if warnings == (old_warnings or []):
             warn = dash.no_update  # keep the box as is (the user may have opened it)

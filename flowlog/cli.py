@@ -1,6 +1,6 @@
 """The ``flowlog`` command: list runs, export a run's graph (SVG/DOT/PNG/PDF) and scalars.
 
-Reads logs only through the reader API (:class:`flowlog.reader.Logdir`). Every failure the user
+Reads logs only through the data provider (:mod:`flowlog.provider`). Every failure the user
 can cause (missing path, unknown run or tag, no graph logged, unknown scope, no ``dot``) ends
 with a one-line ``flowlog: error: …`` on stderr and exit status 1; usage errors exit 2.
 """
@@ -8,18 +8,16 @@ with a one-line ``flowlog: error: …`` on stderr and exit status 1; usage error
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import math
+import logging
 import os
-import sqlite3
 import sys
 import time
 import warnings
 
-from flowlog import render
-from flowlog.reader import Logdir
+from flowlog import export, render
+from flowlog.backends import open_logdir
+from flowlog.provider import DataProvider, ReadError
 
 RUN_SUFFIX = ".flowlog.db"  # the reader's run file suffix (flowlog.schema.RUN_SUFFIX)
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
@@ -33,39 +31,38 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- opening logs
 
 
-def _open(path: str) -> tuple[Logdir, str | None]:
-    """A logdir, or one run's database file → (Logdir, that run's name or None)."""
+def _open(path: str) -> tuple[DataProvider, str | None]:
+    """A logdir, or one run's database file → (its provider, that run's name or None)."""
     if not os.path.exists(path):
         raise CliError(f"path does not exist: {path}")
     if os.path.isdir(path):
-        return Logdir(path), None
+        return open_logdir(path, cache=False), None
     base = os.path.basename(path)
     if not base.endswith(RUN_SUFFIX) or base == RUN_SUFFIX:
         raise CliError(f"{path} is not a flowlog log (expected a logdir or a *{RUN_SUFFIX} file)")
-    ld = Logdir(os.path.dirname(os.path.abspath(path)))
+    ld = open_logdir(os.path.dirname(os.path.abspath(path)), cache=False)
     name = base[: -len(RUN_SUFFIX)]
     names = _run_names(ld)
     if name not in names:
-        why = next((w for w in ld.warnings if os.path.abspath(path) in w), None)
+        why = next((w for w in ld.warnings() if os.path.abspath(path) in w), None)
         reason = why.split(": ", 1)[1] if why and ": " in why else "unreadable"
         raise CliError(f"{path} is not a flowlog log: {reason}")
     return ld, name
 
 
-def _run_names(ld: Logdir) -> list[str]:
+def _run_names(ld: DataProvider) -> list[str]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # reported through ld.warnings instead
+        warnings.simplefilter("ignore", RuntimeWarning)  # reported through ld.warnings() instead
         return [r.name for r in ld.runs()]
 
 
-def _no_runs(path: str, ld: Logdir) -> CliError:
-    skipped = (
-        f" ({len(ld.warnings)} unreadable file(s) skipped: {ld.warnings[0]})" if ld.warnings else ""
-    )
+def _no_runs(path: str, ld: DataProvider) -> CliError:
+    found = ld.warnings()
+    skipped = f" ({len(found)} unreadable file(s) skipped: {found[0]})" if found else ""
     return CliError(f"no flowlog runs under {path}{skipped}")
 
 
-def _pick_runs(path: str, wanted: list[str] | None) -> tuple[Logdir, list[str]]:
+def _pick_runs(path: str, wanted: list[str] | None) -> tuple[DataProvider, list[str]]:
     ld, single = _open(path)
     if single is not None:
         if wanted and any(w != single for w in wanted):
@@ -116,9 +113,8 @@ def cmd_runs(args) -> int:
     ld, names = _pick_runs(args.path, None)
     rows = []
     for name in names:
-        run = ld.run(name)
-        info = run.info
-        tags = run.tags()
+        info = ld.run_info(name)
+        tags = list(ld.tags(name).values())
         steps = max((t.count for t in tags if t.kind == "scalar"), default=0)
         rows.append(
             {
@@ -128,7 +124,7 @@ def cmd_runs(args) -> int:
                 "steps": steps,
                 "last_step": info.last_step,
                 "tags": [t.tag for t in tags],
-                "graph": run.graph() is not None,
+                "graph": ld.graph(name) is not None,
             }
         )
     if args.json:
@@ -156,7 +152,7 @@ def cmd_runs(args) -> int:
     for row in table:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)] + [row[-1]]
         sys.stdout.write("  ".join(cells).rstrip() + "\n")
-    for w in ld.warnings:
+    for w in ld.warnings():
         sys.stderr.write(f"flowlog: warning: {w}\n")
     return 0
 
@@ -182,7 +178,7 @@ def cmd_export_graph(args) -> int:
             raise CliError(f"no run named {args.run!r} under {args.path}; runs: {', '.join(names)}")
         else:
             name = args.run
-    desc = ld.run(name).graph()
+    desc = ld.graph(name)
     if desc is None:
         raise CliError(f"run {name!r} has no graph logged (SummaryWriter.add_graph)")
 
@@ -221,21 +217,13 @@ def cmd_export_graph(args) -> int:
     return 0
 
 
-def _jsonable_float(v: float):
-    """JSON has no NaN/Infinity: non-finite values become the strings ``"NaN"``, ``"Infinity"``,
-    ``"-Infinity"`` (what ``float()`` parses back)."""
-    if math.isfinite(v):
-        return v
-    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-
-
 def cmd_export_scalars(args) -> int:
     ld, names = _pick_runs(args.path, args.run)
     fmt = _format_of(args.output, args.format, SCALAR_FORMATS, "csv")
     selected: list[tuple[str, str]] = []
     all_tags: set[str] = set()
     for name in names:
-        tags = [t.tag for t in ld.run(name).tags("scalar")]
+        tags = list(ld.tags(name, "scalar"))
         all_tags.update(tags)
         for tag in tags:
             if not args.tag or tag in args.tag:
@@ -245,32 +233,11 @@ def cmd_export_scalars(args) -> int:
             known = ", ".join(sorted(all_tags)) or "(none)"
             raise CliError(f"no scalar tag {tag!r} in the selected runs; tags: {known}")
 
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["run", "tag", "step", "wall_time", "value"])
-        for name, tag in selected:
-            s = ld.run(name).scalars(tag)
-            for step, wall, value in zip(
-                s.step.tolist(), s.wall.tolist(), s.value.tolist(), strict=True
-            ):
-                w.writerow([name, tag, step, repr(wall), repr(value)])
-        data = buf.getvalue().encode("utf-8")
-    else:
-        series = []
-        for name, tag in selected:
-            s = ld.run(name).scalars(tag)
-            series.append(
-                {
-                    "run": name,
-                    "tag": tag,
-                    "step": s.step.tolist(),
-                    "wall_time": s.wall.tolist(),
-                    "value": [_jsonable_float(v) for v in s.value.tolist()],
-                }
-            )
-        doc = {"format": "flowlog.scalars/1", "series": series}
-        data = (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
+    series = []
+    for name, tag in selected:
+        s = ld.scalars(name, tag)
+        series.append(export.ExportSeries(name, tag, s.step, s.wall, s.value))
+    data = export.encode(series, fmt).encode("utf-8")
     _write(args.output, data)
     if args.output != "-":
         sys.stderr.write(f"flowlog: wrote {len(selected)} series to {args.output}\n")
@@ -338,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # skipped files are reported by the commands themselves; without a handler, logging's
+    # last resort would print the reader's warning too, and an error would take two lines
+    logging.getLogger("flowlog").addHandler(logging.NullHandler())
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -347,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if e.args else str(e)
     except BrokenPipeError:  # `flowlog … -o - | head`
         return 0
-    except (OSError, ValueError, sqlite3.Error) as e:
+    except (OSError, ValueError, ReadError) as e:
         msg = str(e)
     sys.stderr.write(f"flowlog: error: {' '.join(str(msg).split())}\n")
     return 1

@@ -10,6 +10,8 @@ request can never reach a file outside the logdir.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -18,82 +20,22 @@ import sqlite3
 import threading
 import time
 import warnings
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from flowlog import schema
+from flowlog.provider import Buckets, Histogram, ReadError, RunInfo, Series, TagInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Logdir", "Run", "RunInfo", "TagInfo", "Series", "Buckets", "Histogram"]
+__all__ = [
+    "Logdir", "Run", "SqliteProvider", "RunInfo", "TagInfo", "Series", "Buckets", "Histogram",
+    "ReadError",
+]  # fmt: skip
 
 #: a 'running' run whose heartbeat is older than this many flush intervals (+ grace) crashed
 STALE_FLUSHES = 3
 STALE_GRACE_SECS = 60.0
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    name: str
-    path: str
-    start_time: float
-    end_time: float | None
-    status: str  # 'running' | 'finished' | 'crashed'
-    host: str
-    pid: int
-    cmdline: list[str]
-    last_step: int | None
-    heartbeat: float
-    flowlog_version: str
-
-
-@dataclass(frozen=True)
-class TagInfo:
-    tag: str
-    kind: str  # 'scalar' | 'histogram' | 'text'
-    count: int
-    first_step: int | None
-    last_step: int | None
-    node: str | None  # graph node name for watch tags
-
-
-class Series(NamedTuple):
-    step: np.ndarray  # int64
-    wall: np.ndarray  # float64
-    value: np.ndarray  # float64; NaN and ±Inf as logged
-
-
-class Buckets(NamedTuple):
-    """Downsampled series; min/max/mean over the finite points of each bucket (NaN if none)."""
-
-    step: np.ndarray  # first step in the bucket (int64)
-    last_step: np.ndarray  # last step in the bucket (int64)
-    wall: np.ndarray  # wall time of the bucket's last point
-    min: np.ndarray
-    max: np.ndarray
-    mean: np.ndarray
-    count: np.ndarray  # points in the bucket, including non-finite ones (int64)
-    nan: np.ndarray  # NaN points in the bucket (int64)
-    posinf: np.ndarray
-    neginf: np.ndarray
-
-
-@dataclass(frozen=True)
-class Histogram:
-    step: int
-    wall: float
-    edges: np.ndarray  # len(counts) + 1 bucket edges (empty when no value was finite)
-    counts: np.ndarray
-    min: float  # over finite values; NaN when none
-    max: float
-    sum: float
-    sum_squares: float
-    count: int  # all values, including non-finite ones
-    nan: int
-    posinf: int
-    neginf: int
 
 
 def pid_alive(pid: int) -> bool:
@@ -135,6 +77,7 @@ def _floats(values) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+_SERIALS = itertools.count(1)
 _SERIES_DTYPE = np.dtype([("step", np.int64), ("wall", np.float64), ("value", np.float64)])
 
 
@@ -146,19 +89,36 @@ class Run:
         self.path = path
         self._conn = conn
         self._lock = threading.Lock()  # one connection, shared by a threaded web server
+        self._serial = next(_SERIALS)  # tokens of a re-opened file never equal the old ones
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """Hold the connection; SQLite and OS errors become :class:`ReadError` naming the run."""
+        with self._lock:
+            try:
+                yield
+            except (sqlite3.Error, OSError) as exc:
+                raise ReadError(f"run {self.name!r} ({self.path}) cannot be read: {exc}") from exc
+
+    def token(self) -> tuple[int, int]:
+        """Changes whenever another connection commits to the file (``PRAGMA data_version``,
+        a few microseconds), so it keys every cache of this run's data."""
+        with self._reading():
+            return (self._serial, schema.data_version(self._conn))
 
     def __repr__(self) -> str:
         return f"Run({self.name!r}, {self.path!r})"
 
     def close(self) -> None:
-        with self._lock:
+        with self._reading():
             self._conn.close()
 
     # ------------------------------------------------------------------ metadata
 
     @property
     def info(self) -> RunInfo:
-        with self._lock:
+        with self._reading():
+            token = (self._serial, schema.data_version(self._conn))
             row = schema.read_run(self._conn)
             last = schema.last_logged_step(self._conn)
         if row is None:
@@ -175,6 +135,7 @@ class Run:
             last_step=last,
             heartbeat=row["heartbeat"],
             flowlog_version=row["flowlog_version"],
+            token=token,
         )
 
     def tags(self, kind: str | None = None) -> list[TagInfo]:
@@ -182,7 +143,7 @@ class Run:
         if kind is not None and kind not in schema.TAG_KINDS:
             raise ValueError(f"kind must be one of {schema.TAG_KINDS} or None, got {kind!r}")
         out = []
-        with self._lock:
+        with self._reading():
             for tid, tag, tag_kind, node in schema.load_tags(self._conn):
                 if kind is None or tag_kind == kind:
                     count, first, last = schema.tag_stats(self._conn, tid, tag_kind)
@@ -203,13 +164,13 @@ class Run:
 
     def scalars(self, tag: str, start: int | None = None, end: int | None = None) -> Series:
         """Every point of ``tag`` with ``start <= step <= end`` (inclusive; None = open)."""
-        with self._lock:
+        with self._reading():
             cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), start, end)
             return self._series(cursor)
 
     def scalars_since(self, tag: str, after_step: int | None) -> Series:
         """Points with ``step > after_step`` (all when None): what live refresh appends."""
-        with self._lock:
+        with self._reading():
             cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), after=after_step)
             return self._series(cursor)
 
@@ -234,7 +195,7 @@ class Run:
             raise TypeError(f"buckets must be an int, got {buckets!r}")
         if buckets < 1:
             raise ValueError(f"buckets must be >= 1, got {buckets}")
-        with self._lock:
+        with self._reading():
             tid = self._tag_id(tag, "scalar")
             first, last = schema.step_range(self._conn, tid)
             rows = []
@@ -263,7 +224,7 @@ class Run:
     # ------------------------------------------------------------------ other records
 
     def histograms(self, tag: str) -> list[Histogram]:
-        with self._lock:
+        with self._reading():
             rows = schema.read_histograms(self._conn, self._tag_id(tag, "histogram"))
         out = []
         for step, wall, edges, counts, vmin, vmax, vsum, sq, n, nan, posinf, neginf in rows:
@@ -287,29 +248,29 @@ class Run:
 
     def texts(self, tag: str | None = None) -> list[tuple[str, int, float, str]]:
         """``(tag, step, wall, text)`` for one tag or all (ordered by tag, then step)."""
-        with self._lock:
+        with self._reading():
             tid = None if tag is None else self._tag_id(tag, "text")
             return schema.read_texts(self._conn, tid)
 
     def hparams(self) -> tuple[dict, dict]:
         """``(hparams, metrics)``; both empty when none were logged."""
-        with self._lock:
+        with self._reading():
             return schema.read_hparams(self._conn)
 
     def graph(self) -> dict | None:
         """The latest logged graph description (contract 1), or None."""
-        with self._lock:
+        with self._reading():
             text = schema.read_graph(self._conn)
         return None if text is None else json.loads(text)
 
     def watched_nodes(self) -> list[str]:
         """Graph node names that have watch statistics, sorted."""
-        with self._lock:
+        with self._reading():
             return schema.nodes(self._conn)
 
     def watch_stats(self, node: str) -> dict[str, Series]:
         """``{stat: Series}`` for the scalar watch tags of ``node`` (``watch/<node>/<stat>``)."""
-        with self._lock:
+        with self._reading():
             tags = schema.tags_of_node(self._conn, node)
             if not tags:
                 raise KeyError(f"run {self.name!r} has no statistics for node {node!r}")
@@ -323,7 +284,7 @@ class Run:
 
     def numerics(self) -> list[dict]:
         """check_numerics findings in log order: node, op, phase, step, kind, inputs, …"""
-        with self._lock:
+        with self._reading():
             rows = schema.read_numerics(self._conn)
         return [
             {
@@ -435,7 +396,7 @@ class Logdir:
         for run in sorted(self._scan().values(), key=lambda r: r.name):
             try:
                 out.append(run.info)
-            except (sqlite3.Error, schema.LogFileError) as exc:
+            except ReadError as exc:
                 self._warn(run.path, f"cannot read run metadata ({exc})")
         return out
 
@@ -469,3 +430,72 @@ class Logdir:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class SqliteProvider:
+    """The :class:`flowlog.provider.DataProvider` of a logdir of flowlog SQLite runs.
+
+    A thin adapter over :class:`Logdir`: run names in, the reader's values out. The change
+    token is ``(connection serial, PRAGMA data_version)``, which moves on every commit.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.logdir = Logdir(path)
+
+    def __repr__(self) -> str:
+        return f"SqliteProvider({self.logdir.path!r})"
+
+    @property
+    def location(self) -> str:
+        return self.logdir.path
+
+    def runs(self) -> list[RunInfo]:
+        return self.logdir.runs()
+
+    def warnings(self) -> list[str]:
+        return list(self.logdir.warnings)
+
+    def _run(self, run: str) -> Run:
+        return self.logdir.run(run)
+
+    def run_info(self, run: str) -> RunInfo:
+        return self._run(run).info
+
+    def change_token(self, run: str) -> tuple[int, int]:
+        return self._run(run).token()
+
+    def tags(self, run: str, kind: str | None = None) -> dict[str, TagInfo]:
+        return {t.tag: t for t in self._run(run).tags(kind)}
+
+    def scalars(self, run, tag, start=None, end=None) -> Series:
+        return self._run(run).scalars(tag, start, end)
+
+    def scalars_downsampled(self, run, tag, buckets, start=None, end=None) -> Buckets:
+        return self._run(run).scalars_downsampled(tag, buckets, start, end)
+
+    def scalars_since(self, run, tag, after_step) -> Series:
+        return self._run(run).scalars_since(tag, after_step)
+
+    def histograms(self, run, tag) -> list[Histogram]:
+        return self._run(run).histograms(tag)
+
+    def texts(self, run, tag=None):
+        return self._run(run).texts(tag)
+
+    def hparams(self, run) -> tuple[dict, dict]:
+        return self._run(run).hparams()
+
+    def graph(self, run) -> dict | None:
+        return self._run(run).graph()
+
+    def watched_nodes(self, run) -> list[str]:
+        return self._run(run).watched_nodes()
+
+    def watch_stats(self, run, node) -> dict[str, Series]:
+        return self._run(run).watch_stats(node)
+
+    def numerics(self, run) -> list[dict]:
+        return self._run(run).numerics()
+
+    def close(self) -> None:
+        self.logdir.close()

@@ -24,7 +24,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-import sqlite_utils
+from flowlog.provider import ReadError
 
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
@@ -146,7 +146,7 @@ CREATE TABLE numerics (
 #: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only).
 MIGRATIONS: dict[int, str] = {0: _DDL_V1}
 
-#: tables (and columns) the reader needs; checked with sqlite-utils' introspection.
+#: tables (and columns) the reader needs; checked when a file is opened for reading.
 REQUIRED_COLUMNS = {
     "run": {"name", "start_time", "end_time", "heartbeat", "status", "host", "pid", "cmdline"},
     "tags": {"id", "tag", "kind", "node"},
@@ -160,7 +160,7 @@ REQUIRED_COLUMNS = {
 }
 
 
-class LogFileError(ValueError):
+class LogFileError(ReadError, ValueError):
     """A file that cannot be read as a flowlog log; the message says why."""
 
 
@@ -304,12 +304,11 @@ def open_for_read(path: str) -> sqlite3.Connection:
             )
         if version < 1:
             raise LogFileError(f"{path}: schema not initialised (user_version {version})")
-        db = sqlite_utils.Database(conn)
-        tables = set(db.table_names())
         for table, columns in REQUIRED_COLUMNS.items():
-            if table not in tables:
+            present = table_columns(conn, table)
+            if not present:
                 raise LogFileError(f"{path}: damaged flowlog log, table {table!r} is missing")
-            missing = columns - set(db[table].columns_dict)
+            missing = columns - present
             if missing:
                 raise LogFileError(
                     f"{path}: damaged flowlog log, table {table!r} lacks {sorted(missing)}"
@@ -321,6 +320,16 @@ def open_for_read(path: str) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """Column names of ``table`` (empty when there is no such table)."""
+    return {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """``PRAGMA data_version``: changes on this connection whenever another one commits."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 def integrity_check(conn: sqlite3.Connection) -> str:

@@ -17,7 +17,6 @@ import atexit
 import datetime
 import json
 import logging
-import math
 import numbers
 import os
 import socket
@@ -28,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from flowlog import __version__, graphdesc, schema
+from flowlog import __version__, graphdesc, records, schema
 from flowlog.reader import pid_alive
 
 log = logging.getLogger(__name__)
@@ -45,220 +44,6 @@ _time = time.time
 def _default_run_name(comment: str) -> str:
     stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
     return f"{stamp}_{socket.gethostname()}{comment}"
-
-
-def _check_run_name(run_name: object) -> str:
-    if not isinstance(run_name, str) or not run_name.strip():
-        raise ValueError(f"run_name must be a non-empty string, got {run_name!r}")
-    parts = run_name.replace("\\", "/").split("/")
-    if os.path.isabs(run_name) or any(p in ("", ".", "..") for p in parts) or "\0" in run_name:
-        raise ValueError(
-            f"run_name {run_name!r} must be a relative path without '.', '..' or empty parts"
-        )
-    return run_name
-
-
-def _check_tag(tag: object) -> str:
-    if not isinstance(tag, str):
-        raise TypeError(f"tag must be a str, got {type(tag).__name__} ({tag!r})")
-    if not tag.strip():
-        raise ValueError(f"tag must be a non-empty string, got {tag!r}")
-    if "\0" in tag:
-        raise ValueError(f"tag {tag!r} contains a NUL character")
-    return tag
-
-
-def _to_float(tag: str, value: object) -> float:
-    """Any real number, numpy scalar, 0-d/1-element array or object with ``.item()``."""
-    if value is None:
-        raise TypeError(f"tag {tag!r}: value is None; log float('nan') for a missing value")
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"tag {tag!r}: value must be a number, got the string {value!r}")
-    if isinstance(value, numbers.Real):
-        try:
-            return float(value)
-        except OverflowError:
-            raise ValueError(f"tag {tag!r}: value {value!r} is too large for a float") from None
-    if isinstance(value, np.ndarray) or hasattr(value, "item"):
-        size = getattr(value, "size", None)
-        if callable(size):  # torch: numel via .size() is a shape; use numel when present
-            size = value.numel() if hasattr(value, "numel") else None
-        if size is not None and size != 1:
-            shape = getattr(value, "shape", None)
-            raise ValueError(
-                f"tag {tag!r}: value must be a single number, got an array of shape "
-                f"{tuple(shape) if shape is not None else '?'} ({size} elements)"
-            )
-        try:
-            item = value.item()
-        except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"tag {tag!r}: value must be a single number ({exc})") from None
-        if isinstance(item, numbers.Real):
-            return _to_float(tag, item)
-        raise TypeError(f"tag {tag!r}: value.item() gave {type(item).__name__}, not a number")
-    raise TypeError(f"tag {tag!r}: value must be a number, got {type(value).__name__}")
-
-
-def _check_step(tag: str, step: object) -> int:
-    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (numbers.Integral,)):
-        if hasattr(step, "item") and not isinstance(step, (float, np.floating)):
-            size = step.numel() if hasattr(step, "numel") else getattr(step, "size", 1)
-            if size == 1:
-                return _check_step(tag, step.item())
-        raise TypeError(
-            f"tag {tag!r}: global_step must be an int, got {type(step).__name__} ({step!r})"
-        )
-    step = int(step)
-    if not 0 <= step < schema.MAX_STEP:
-        raise ValueError(f"tag {tag!r}: global_step must be in [0, 2**53), got {step}")
-    return step
-
-
-def _check_wall(tag: str, walltime: object) -> float:
-    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
-        raise TypeError(f"tag {tag!r}: walltime must be a number (seconds since the epoch)")
-    wall = float(walltime)
-    if not math.isfinite(wall):
-        raise ValueError(f"tag {tag!r}: walltime must be finite, got {wall}")
-    return wall
-
-
-def _as_array(tag: str, values: object) -> np.ndarray:
-    """Histogram input: numpy arrays, sequences, or tensors (``detach``/``cpu`` if present)."""
-    if values is None or isinstance(values, (str, bytes)):
-        raise TypeError(f"tag {tag!r}: histogram values must be numbers, got {values!r}")
-    for method in ("detach", "cpu"):
-        if hasattr(values, method) and not isinstance(values, np.ndarray):
-            values = getattr(values, method)()
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"tag {tag!r}: histogram values are not an array ({exc})") from None
-    if arr.dtype == bool:
-        arr = arr.astype(np.float64)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"tag {tag!r}: histogram values must be numeric, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"tag {tag!r}: histogram values are empty")
-    return arr.astype(np.float64, copy=False).ravel()
-
-
-def histogram_record(tag: str, values: object, bins: object) -> tuple:
-    """``(edges, counts, min, max, sum, sum_squares, n, nan, posinf, neginf)`` of ``values``.
-
-    Non-finite values are counted but kept out of the buckets and the min/max/sums.
-    ``bins``: an int, increasing edges, a numpy estimator name ("auto", "fd", …) or
-    "tensorflow" (torch's default), which means 30 equal-width bins — what TensorBoard shows.
-    """
-    arr = _as_array(tag, values)
-    finite_mask = np.isfinite(arr)
-    finite = arr[finite_mask] if not finite_mask.all() else arr
-    nan = int(np.isnan(arr).sum())
-    posinf = int(np.isposinf(arr).sum())
-    neginf = int(np.isneginf(arr).sum())
-    if isinstance(bins, str):
-        if bins == "tensorflow":
-            bins = 30
-        elif bins not in ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"):
-            raise ValueError(f"tag {tag!r}: unknown bins={bins!r}")
-    elif isinstance(bins, (bool, np.bool_)):
-        raise TypeError(f"tag {tag!r}: bins must be an int, edges or a name, got {bins!r}")
-    elif isinstance(bins, numbers.Integral):
-        if bins < 1:
-            raise ValueError(f"tag {tag!r}: bins must be >= 1, got {bins}")
-        bins = int(bins)
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
-            raise ValueError(f"tag {tag!r}: bin edges must be >= 2 increasing numbers")
-        bins = edges
-    if finite.size:
-        counts, edges = np.histogram(finite, bins=bins)
-        vmin, vmax = float(finite.min()), float(finite.max())
-        total, squares = float(finite.sum()), float(np.dot(finite, finite))
-    else:
-        counts, edges = np.zeros(0), np.zeros(0)
-        vmin = vmax = None
-        total = squares = 0.0
-    return (
-        np.asarray(edges, dtype=np.float64).tobytes(),
-        np.asarray(counts, dtype=np.float64).tobytes(),
-        vmin,
-        vmax,
-        total,
-        squares,
-        int(arr.size),
-        nan,
-        posinf,
-        neginf,
-    )
-
-
-def rollup_rows(
-    tids: np.ndarray, before: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
-) -> tuple[list[tuple], list[tuple]]:
-    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for new points of many tags.
-
-    The points are sorted by tag (``tids``) and, within a tag, strictly increasing in step, all
-    beyond ``before`` (per point: its tag's highest stored step, -1 if none). One numpy pass per
-    level groups by (tag, bucket); level k+1 is reduced from level k's groups. Returns
-    ``(new, merge)``: per tag and level only the first bucket can already exist (when it also
-    holds ``before``), so only those rows need an upsert.
-    """
-    finite = np.isfinite(values)
-    if finite.all():  # the usual batch: no counts of non-finite values to carry
-        vsum = vmin = vmax = values
-        special = None
-    else:
-        vsum = np.where(finite, values, 0.0)
-        vmin = np.where(finite, values, np.inf)
-        vmax = np.where(finite, values, -np.inf)
-        special = [
-            np.isnan(values).astype(np.int64),
-            (values == np.inf).astype(np.int64),
-            (values == -np.inf).astype(np.int64),
-        ]
-    count = np.ones(len(steps), np.int64)
-    s_first = s_last = keys = steps
-    w_last = walls
-    out: list[list[np.ndarray]] = []
-    merge_mask: list[np.ndarray] = []
-    shift = schema.ROLLUP_BASE_SHIFT
-    for level in range(1, schema.ROLLUP_LEVELS + 1):
-        keys = keys >> (shift if level == 1 else schema.ROLLUP_SHIFT)
-        new_tag = np.empty(len(keys), bool)
-        new_tag[0] = True
-        np.not_equal(tids[1:], tids[:-1], out=new_tag[1:])
-        starts = np.flatnonzero(new_tag | np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(keys)] - 1
-        count = np.add.reduceat(count, starts)
-        vsum = np.add.reduceat(vsum, starts)
-        vmin = np.minimum.reduceat(vmin, starts)
-        vmax = np.maximum.reduceat(vmax, starts)
-        w_last = np.maximum.reduceat(w_last, starts)
-        s_first, s_last, keys = s_first[starts], s_last[ends], keys[starts]
-        tids, before, first = tids[starts], before[starts], new_tag[starts]
-        width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
-        merge_mask.append(first & (before >= 0) & ((before >> width_shift) == keys))
-        m = len(keys)
-        if special is None:
-            zeros = np.zeros(m, np.int64)
-            nan = posinf = neginf = zeros
-        else:
-            special = [np.add.reduceat(c, starts) for c in special]
-            nan, posinf, neginf = special
-        out.append(
-            [tids, np.full(m, level), keys, count, nan, posinf, neginf]
-            + [vmin, vmax, vsum, s_first, s_last, w_last]
-        )
-    columns = [np.concatenate(c) for c in zip(*out, strict=True)]
-    is_merge = np.concatenate(merge_mask)
-    if not is_merge.any():
-        return list(zip(*(c.tolist() for c in columns), strict=True)), []
-    keep = ~is_merge
-    new = list(zip(*(c[keep].tolist() for c in columns), strict=True))
-    merge = list(zip(*(c[is_merge].tolist() for c in columns), strict=True))
-    return new, merge
 
 
 class SummaryWriter:
@@ -310,7 +95,7 @@ class SummaryWriter:
         if max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         if purge_step is not None:
-            purge_step = _check_step("<purge_step>", purge_step)
+            purge_step = records.check_step("<purge_step>", purge_step)
         if not isinstance(comment, str):
             raise TypeError(f"comment must be a str, got {comment!r}")
         self.logdir = os.fspath(logdir)
@@ -320,7 +105,7 @@ class SummaryWriter:
         if run_name is None:
             self.run_name, self.path = self._claim_default(comment + filename_suffix)
         else:
-            self.run_name = _check_run_name(run_name)
+            self.run_name = records.check_run_name(run_name)
             self.path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             if not os.path.exists(self.path):
@@ -426,7 +211,7 @@ class SummaryWriter:
         """Tag id for ``tag`` of ``kind``, creating it; raises for misuse (caller holds lock)."""
         if self._closed:
             raise ValueError(f"tag {tag!r}: the writer for run {self.run_name!r} is closed")
-        tag = _check_tag(tag)
+        tag = records.check_tag(tag)
         known = self._tags.get(tag)
         if known is not None:
             if known[1] != kind:
@@ -479,10 +264,10 @@ class SummaryWriter:
         """Everything the hot path does not handle: conversion, validation, new tags."""
         with self._lock:
             if type(value) is not float:
-                value = _to_float(tag, value)
+                value = records.to_float(tag, value)
             if global_step is not None:
-                global_step = _check_step(tag, global_step)
-            wall = _time() if walltime is None else _check_wall(tag, walltime)
+                global_step = records.check_step(tag, global_step)
+            wall = _time() if walltime is None else records.check_wall(tag, walltime)
             tid = self._scalar_ids.get(tag)
             if tid is None:
                 tid = self._register(tag, "scalar")
@@ -499,23 +284,23 @@ class SummaryWriter:
 
         Everything is validated before anything is logged, so a bad entry logs nothing.
         """
-        _check_tag(main_tag)
+        records.check_tag(main_tag)
         if not isinstance(tag_scalar_dict, Mapping) or not tag_scalar_dict:
             raise TypeError(f"tag {main_tag!r}: add_scalars needs a non-empty dict of values")
-        wall = _time() if walltime is None else _check_wall(main_tag, walltime)
+        wall = _time() if walltime is None else records.check_wall(main_tag, walltime)
         items = []
         for name, value in tag_scalar_dict.items():
-            tag = f"{main_tag}/{_check_tag(name)}"
-            items.append((tag, _to_float(tag, value)))
+            tag = f"{main_tag}/{records.check_tag(name)}"
+            items.append((tag, records.to_float(tag, value)))
         if global_step is not None:
-            global_step = _check_step(main_tag, global_step)
+            global_step = records.check_step(main_tag, global_step)
         for tag, value in items:
             self.add_scalar(tag, value, global_step, wall)
 
     # ------------------------------------------------------------------ other records
 
     def _step_for(self, tag: str, tid: int, global_step: object) -> int:
-        step = self._last[tid] + 1 if global_step is None else _check_step(tag, global_step)
+        step = self._last[tid] + 1 if global_step is None else records.check_step(tag, global_step)
         self._last[tid] = max(self._last[tid], step)
         return step
 
@@ -526,8 +311,8 @@ class SummaryWriter:
 
         ``max_bins`` is torch's argument and is unused (``bins`` decides the buckets).
         """
-        record = histogram_record(_check_tag(tag), values, bins)
-        wall = _time() if walltime is None else _check_wall(tag, walltime)
+        record = records.histogram_record(records.check_tag(tag), values, bins)
+        wall = _time() if walltime is None else records.check_wall(tag, walltime)
         with self._lock:
             tid = self._register(tag, "histogram")
             step = self._step_for(tag, tid, global_step)
@@ -535,10 +320,10 @@ class SummaryWriter:
 
     def add_text(self, tag, text_string, global_step=None, walltime=None):
         """Log a text (markdown in the dashboard)."""
-        _check_tag(tag)
+        records.check_tag(tag)
         if not isinstance(text_string, str):
             raise TypeError(f"tag {tag!r}: text must be a str, got {type(text_string).__name__}")
-        wall = _time() if walltime is None else _check_wall(tag, walltime)
+        wall = _time() if walltime is None else records.check_wall(tag, walltime)
         with self._lock:
             tid = self._register(tag, "text")
             step = self._step_for(tag, tid, global_step)
@@ -552,8 +337,8 @@ class SummaryWriter:
         hparam values: bool, int, float, str or None; metric values: numbers. The torch-only
         arguments are accepted and ignored (flowlog keeps hparams in the run itself).
         """
-        hparams = _check_mapping("hparam_dict", hparam_dict)
-        metrics = _check_mapping("metric_dict", metric_dict)
+        hparams = records.check_mapping("hparam_dict", hparam_dict)
+        metrics = records.check_mapping("metric_dict", metric_dict)
         clean_h = {}
         for key, value in hparams.items():
             if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -564,7 +349,7 @@ class SummaryWriter:
                     f"got {type(value).__name__}"
                 )
             clean_h[key] = value
-        clean_m = {key: _to_float(key, value) for key, value in metrics.items()}
+        clean_m = {key: records.to_float(key, value) for key, value in metrics.items()}
         with self._lock:
             self._ensure_open("add_hparams")
             self._hparams = (clean_h, clean_m)
@@ -590,7 +375,7 @@ class SummaryWriter:
                 f"{type(graph).__name__}"
             )
         if step is not None:
-            step = _check_step("<graph>", step)
+            step = records.check_step("<graph>", step)
         text = json.dumps(desc)
         with self._lock:
             self._ensure_open("add_graph")
@@ -640,7 +425,7 @@ class SummaryWriter:
                     op,
                     phase,
                     kind,
-                    json.dumps(list(inputs), default=_jsonable),
+                    json.dumps(list(inputs), default=records.jsonable),
                 )
             )
 
@@ -756,7 +541,7 @@ class SummaryWriter:
         rows = ok[tag_of]
         if not rows.all():
             a, tids, steps, tag_of = a[rows], tids[rows], steps[rows], tag_of[rows]
-        new, merge = rollup_rows(tids, before[tag_of], steps, a[:, 2], a[:, 3])
+        new, merge = records.rollup_rows(tids, before[tag_of], steps, a[:, 2], a[:, 3])
         return new, merge, recompute, stored
 
     def _flush_loop(self) -> None:
@@ -833,19 +618,3 @@ class SummaryWriter:
     def get_logdir(self) -> str:
         """torch compatibility: the run's location (its database file)."""
         return self.path
-
-
-def _check_mapping(what: str, value: object) -> dict:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{what} must be a dict, got {type(value).__name__}")
-    for key in value:
-        if not isinstance(key, str) or not key:
-            raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
-    return dict(value)
-
-
-def _jsonable(value: object) -> object:
-    """numpy scalars/arrays inside numerics input summaries become plain JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

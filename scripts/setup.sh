@@ -31,6 +31,6 @@ stamp=.venv/.stamp-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
     .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/python -c "import flowlog, numpy, dash, plotly, sqlite_utils"
+    .venv/bin/python -c "import flowlog, numpy, dash, plotly, dash_ag_grid"
     touch "$stamp"
 fi

@@ -1,9 +1,12 @@
-"""Shared fixtures: a real dashboard server on loopback and a real headless Chromium."""
+"""Shared fixtures (a real dashboard server on loopback, a real headless Chromium) and helpers
+that several test modules import."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import sqlite3
 import threading
 
 import pytest
@@ -60,7 +63,10 @@ class DashServer:
 
         self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for the loop to notice (0.5 s per server by default)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def stop(self):
@@ -83,3 +89,74 @@ def dash_server():
     yield start
     for s in servers:
         s.stop()
+
+
+# --- helpers shared by test modules (import them: `from conftest import ...`) ---------------
+
+
+def stored_and_recomputed_rollups(path):
+    """Rollup rows as the writer left them, and as recomputed from the raw rows."""
+    from flowlog import schema
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    q = "SELECT * FROM scalar_rollups ORDER BY tag_id, level, bucket"
+    stored = conn.execute(q).fetchall()
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM scalar_rollups")
+    for tid, hi in conn.execute("SELECT tag_id, max(step) FROM scalars GROUP BY tag_id"):
+        schema.update_rollups(conn, tid, 0, hi)
+    fresh = conn.execute(q).fetchall()
+    conn.execute("ROLLBACK")
+    conn.close()
+    return stored, fresh
+
+
+EVIL = "<img src=x onerror=window.__pwned=1>"
+N = 3000
+
+
+def write_run(logdir, name, *, n=N, seed=0, lr=0.1, nan_at=None, evil_tag=False, close=True):
+    """A run with loss/train (every step), loss/val (every 10th), a histogram and hparams."""
+    import numpy as np  # not at the top: BLAS threads are set before numpy loads
+
+    from flowlog.writer import SummaryWriter
+
+    rng = np.random.default_rng(seed)
+    w = SummaryWriter(logdir, run_name=name, flush_secs=0.2)
+    loss = np.exp(-np.arange(n) / 700) + 0.05 * rng.normal(size=n)
+    if nan_at is not None:
+        loss[nan_at] = math.nan
+    for s in range(n):
+        w.add_scalar("loss/train", float(loss[s]), s)
+        if s % 10 == 0:
+            w.add_scalar("loss/val", float(loss[s]) + 0.1, s)
+    for s in range(0, n, 300):
+        w.add_histogram("weights/w", rng.normal(loc=s / n, size=500), s)
+    if evil_tag:
+        w.add_scalar(EVIL, 1.0, 0)
+    w.add_hparams({"lr": lr, "seed": seed}, {"final_loss": float(loss[-1])})
+    if close:
+        w.close()
+    else:
+        w.flush()
+    return w, loss
+
+
+def write_two_runs(logdir):
+    """The Scalars tests' logdir: alpha (a NaN at step 1500) and beta."""
+    write_run(logdir, "alpha", seed=1, lr=0.1, nan_at=1500)
+    write_run(logdir, "beta", seed=2, lr=0.01)
+    return logdir
+
+
+def run_nan_example(logdir):
+    """``examples/nan_debugging.py`` into ``logdir``: a run whose loss goes NaN, with its graph."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples/nan_debugging.py"
+    spec = importlib.util.spec_from_file_location("nan_debugging", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--logdir", str(logdir)]) == 0
+    return logdir

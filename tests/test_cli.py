@@ -195,7 +195,7 @@ def test_export_scalars_json_filtered(logdir, tmp_path, capsysbinary):
     )
     assert code == 0, err
     doc = json.loads(out.read_text())  # strict JSON: no bare NaN/Infinity
-    assert doc["format"] == "flowlog.scalars/1"
+    assert doc["format"] == "flowlog.scalars/2"
     [series] = doc["series"]
     assert (series["run"], series["tag"]) == ("exp1", "acc")
     assert series["step"] == [0, 1, 2, 3, 4, 5]

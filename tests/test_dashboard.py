@@ -9,44 +9,16 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BROWSER_TIMEOUT_MS
+from conftest import BROWSER_TIMEOUT_MS, EVIL, N, write_run, write_two_runs
 
 from flowlog.writer import SummaryWriter
 
 pytestmark = pytest.mark.browser
 
-EVIL = "<img src=x onerror=window.__pwned=1>"
-N = 3000
-
-
-def write_run(logdir, name, *, n=N, seed=0, lr=0.1, nan_at=None, evil_tag=False, close=True):
-    rng = np.random.default_rng(seed)
-    w = SummaryWriter(logdir, run_name=name, flush_secs=0.2)
-    loss = np.exp(-np.arange(n) / 700) + 0.05 * rng.normal(size=n)
-    if nan_at is not None:
-        loss[nan_at] = math.nan
-    for s in range(n):
-        w.add_scalar("loss/train", float(loss[s]), s)
-        if s % 10 == 0:
-            w.add_scalar("loss/val", float(loss[s]) + 0.1, s)
-    for s in range(0, n, 300):
-        w.add_histogram("weights/w", rng.normal(loc=s / n, size=500), s)
-    if evil_tag:
-        w.add_scalar(EVIL, 1.0, 0)
-    w.add_hparams({"lr": lr, "seed": seed}, {"final_loss": float(loss[-1])})
-    if close:
-        w.close()
-    else:
-        w.flush()
-    return w, loss
-
 
 @pytest.fixture
 def logdir(tmp_path):
-    d = tmp_path / "runs"
-    write_run(d, "alpha", seed=1, lr=0.1, nan_at=1500)
-    write_run(d, "beta", seed=2, lr=0.01)
-    return d
+    return write_two_runs(tmp_path / "runs")
 
 
 @pytest.fixture(scope="module")
@@ -213,16 +185,16 @@ def test_export_csv_and_json_hold_every_visible_point(spage):
     }
     alpha = [r for r in rows if r["run"] == "alpha"]
     assert [int(r["step"]) for r in alpha] == list(range(N))
-    assert alpha[1500]["value"] == "nan" and float(alpha[10]["smoothed"]) != float(
+    assert alpha[1500]["value"] == "NaN" and float(alpha[10]["smoothed"]) != float(
         alpha[10]["value"]
     )
     with page.expect_download() as dl:
         page.get_by_role("button", name="Export JSON").click()
     doc = json.loads(open(dl.value.path()).read())
-    assert doc["format"] == "flowlog.scalars/1" and doc["smoothing"] == 0.6
+    assert doc["format"] == "flowlog.scalars/2" and doc["smoothing"] == 0.6
     series = {(s["run"], s["tag"]): s for s in doc["series"]}
     assert set(series) == {("alpha", "loss/train"), ("beta", "loss/train")}
-    assert series[("alpha", "loss/train")]["value"][1500] == "nan"
+    assert series[("alpha", "loss/train")]["value"][1500] == "NaN"
     assert len(series[("beta", "loss/train")]["step"]) == N
 
 
@@ -266,12 +238,12 @@ def test_hparams_rows_select_runs_everywhere(spage):
     page.goto(url)
     wait_traces(page, "loss/train", 5)
     page.locator(".tab", has_text="HParams").click()
-    table = page.locator("#hp-table")
-    table.locator("td[data-dash-column=run]").first.wait_for()
-    assert sorted(table.locator("td[data-dash-column=run]").all_inner_texts()) == ["alpha", "beta"]
-    lr = table.locator("td[data-dash-column='hp:lr']").all_inner_texts()
+    table = page.locator("#hp-table")  # a dash-ag-grid: cells are .ag-cell[col-id=...]
+    table.locator(".ag-cell[col-id=run]").first.wait_for()
+    assert sorted(table.locator(".ag-cell[col-id=run]").all_inner_texts()) == ["alpha", "beta"]
+    lr = table.locator(".ag-cell[col-id='hp:lr']").all_inner_texts()
     assert sorted(lr) == ["0.01", "0.1"]
-    best = table.locator("td[data-dash-column='best:loss/train']").all_inner_texts()
+    best = table.locator(".ag-cell[col-id='best:loss/train']").all_inner_texts()
     assert len(best) == 2 and all(float(b) < 0.2 for b in best)
     page.wait_for_function(
         "document.querySelector('#hp-parcoords .js-plotly-plot')?._fullData?.[0]?.type"
@@ -283,12 +255,11 @@ def test_hparams_rows_select_runs_everywhere(spage):
         )
         == 3 + 4
     )  # lr, seed, final_loss; final and best of loss/train and loss/val
-    boxes = table.locator("input[type=checkbox]")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('#hp-table input[type=checkbox]'))"
+        "Array.from(document.querySelectorAll('#hp-table .ag-row input[type=checkbox]'))"
         ".filter(b => b.checked).length === 2"
     )
-    boxes.nth(1).uncheck()  # beta
+    table.locator(".ag-row[row-index='1'] input[type=checkbox]").uncheck()  # beta
     page.wait_for_function(
         "Array.from(document.querySelectorAll('.fl-runs-list input')).filter(b => b.checked)"
         ".length === 1"
@@ -434,72 +405,6 @@ def write_watched_run(logdir, name="watched", steps=30):
                 writer.add_scalar(tag, float(value) * (i + 1), step)
 
 
-def test_chart_groups_collapse_watch_statistics_unless_only_they_are_shown():
-    from flowlog.dashboard.views import scalars as sc
-
-    shown = ["loss/train", "watch/dense/w/grad_norm", "watch/dense/w/value_norm"]
-    loss, watch = sc.chart_groups(shown, generation=7)
-    assert loss.open is True and watch.open is False
-    summary, body, info = watch.children
-    assert summary.children[1].children == "2 charts"
-    assert body.children == []  # collapsed: no chart components, so no callbacks at all
-    assert info.data == {"tags": shown[1:], "open": False, "rendered": False}
-    cards = loss.children[1].children
-    assert [c.children[0].id for c in cards] == [{"type": sc.GRAPH, "tag": "loss/train"}]
-    assert getattr(cards[0], "data-fl-gen") == "7"
-    # the user's state wins over the default; a filter showing only watch tags opens them
-    assert sc.chart_groups(shown, 8, {"watch": True})[1].open is True
-    assert sc.chart_groups(shown[1:], 9)[0].open is True
-    assert sc.default_open("watchful", shown) is True  # only the exact "watch" prefix folds
-
-
-def test_groups_open_counts_summary_clicks_as_toggles():
-    from flowlog.dashboard.views.scalars import groups_open
-
-    infos = {
-        "watch": {"tags": ["watch/a/b"], "open": False},
-        "loss": {"tags": ["loss"], "open": True},
-    }
-    assert groups_open({}, infos) == {"watch": False, "loss": True}
-    assert groups_open({"watch": 1, "loss": 2}, infos) == {"watch": True, "loss": True}
-    assert groups_open({"watch": 2, "loss": 3}, infos) == {"watch": False, "loss": False}
-
-
-def test_run_meta_cache_rereads_only_after_a_write(tmp_path):
-    from flowlog.dashboard.views.scalars import RunMetaCache
-    from flowlog.reader import Logdir
-
-    w = SummaryWriter(tmp_path, run_name="r", flush_secs=60)
-    w.add_scalar("a", 1.0, 0)
-    w.flush()
-    run = Logdir(tmp_path).run("r")
-    cache = RunMetaCache()
-    first = cache.tags(run)
-    assert list(first) == ["a"] and first["a"].count == 1
-    assert cache.tags(run) is first  # unchanged files: served from the cache
-    w.add_scalar("b", 2.0, 5)
-    w.add_scalar("a", 3.0, 5)
-    w.flush()
-    again = cache.tags(run)
-    assert sorted(again) == ["a", "b"] and again["a"].count == 2 and again["a"].last_step == 5
-    w.close()
-    assert cache.numerics(run) == []
-
-
-def test_page_loads_share_one_discovery_per_refresh_interval(tmp_path):
-    from flowlog.dashboard import create_app
-    from flowlog.dashboard.runs_panel import initial_state, shared_discovery
-
-    write_run(tmp_path, "one", n=20)
-    ctx = create_app(tmp_path, reload_interval=60).flowlog_context
-    assert initial_state(ctx)["selected"] == ["one"]
-    write_run(tmp_path, "two", n=20)
-    assert initial_state(ctx)["selected"] == ["one"]  # a scan younger than the interval
-    info, _warnings, problem = shared_discovery(ctx).get(max_age=0)
-    assert [r["name"] for r in info] == ["one", "two"] and problem is None
-    assert initial_state(ctx)["selected"] == ["one", "two"]
-
-
 @pytest.fixture
 def watched(browser, tmp_path):
     """A server on a watched run, its Scalars view object (to see what the server built) and a
@@ -521,8 +426,8 @@ def watched(browser, tmp_path):
 
 
 def built_tags(view) -> set[str]:
-    """Tags whose chart the server has built (its drawn-extract cache is keyed by run, tag)."""
-    return {key[1] for key in list(view._points)}
+    """Tags whose chart the server has built."""
+    return set(view.built_tags)
 
 
 def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
@@ -530,7 +435,7 @@ def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
     page.goto(url)
     wait_traces(page, "loss", 2)
     group = page.locator(".fl-group", has=page.locator("summary", has_text="watch"))
-    n_watch = len([t for t in view.tag_infos("watched") if t.startswith("watch/")])
+    n_watch = len([t for t in view.reads.tag_infos("watched") if t.startswith("watch/")])
     assert n_watch >= 2 * 13  # two variables' statistics
     assert f"{n_watch} charts" in group.locator("summary").inner_text()
     assert group.evaluate("d => d.open") is False
@@ -538,7 +443,7 @@ def test_watch_group_is_collapsed_and_builds_nothing_until_opened(watched):
     page.wait_for_load_state("networkidle")
     assert not any(t.startswith("watch/") for t in built_tags(view))
     group.locator("summary").click()
-    first_watch = sorted(t for t in view.tag_infos("watched") if t.startswith("watch/"))[0]
+    first_watch = sorted(t for t in view.reads.tag_infos("watched") if t.startswith("watch/"))[0]
     group.locator(".fl-chart").first.wait_for()
     assert group.locator(".fl-chart").count() == n_watch
     group.locator(".fl-chart").first.scroll_into_view_if_needed()
@@ -577,130 +482,6 @@ def test_offscreen_charts_are_built_when_scrolled_into_view(watched):
     page.keyboard.press("Home")
     wait_traces(page, last, 1)
     wait_traces(page, METRICS[0], 1)
-
-
-def test_legend_rows_wrap_long_names_and_size_the_bottom_margin():
-    from flowlog.dashboard.views import scalars as sc
-
-    assert sc.legend_rows([]) == 0
-    assert sc.legend_rows(["a"]) == 1
-    assert sc.legend_rows(["run00"] * 5) == 1  # 5 x 75 px fit in one 430 px row
-    assert sc.legend_rows(["run00"] * 6) == 2
-    assert sc.legend_rows(["run00"] * 10) == 2
-    assert sc.legend_rows(["x" * 80]) == 1  # wider than a row: alone on its own row
-    assert sc.legend_rows(["x" * 80, "y"]) == 2
-    none, two, many = (sc._legend_layout(n) for n in ([], ["run00"] * 10, ["run00"] * 60))
-    assert none["showlegend"] is False and none["margin"]["b"] == sc.X_AXIS_PX
-    assert two["margin"]["b"] == sc.X_AXIS_PX + 2 * sc.LEGEND_ROW_PX + 8
-    assert many["margin"] == {**two["margin"], "b": sc.X_AXIS_PX + 3 * sc.LEGEND_ROW_PX + 8}
-    assert many["legend"]["maxheight"] == 3 * sc.LEGEND_ROW_PX + 10  # the rest scrolls
-    # the legend's top sits X_AXIS_PX under the plot area, below the tick labels
-    plot_h = sc.CHART_HEIGHT - two["margin"]["t"] - two["margin"]["b"]
-    assert two["legend"]["y"] * plot_h == pytest.approx(-sc.X_AXIS_PX)
-
-
-def test_built_figure_has_fixed_margins_and_markers_only_for_nonfinite_runs(logdir):
-    """No trace or layout setting makes plotly.js lay a chart out twice (automargin) or draw
-    an empty marker trace: each costs first paint time."""
-    from flowlog.dashboard import create_app
-    from flowlog.dashboard.colors import run_colors
-    from flowlog.dashboard.views import scalars as view_module
-
-    view = create_app(logdir).flowlog_context.extra["scalars"]
-    names = ["alpha", "beta"]
-    info = [{"name": n, "color": c} for n, c in run_colors(names).items()]
-    fig, state = view.build("loss/train", info, names, 0.6, "step", [], "none", None, None)
-    doc = fig.to_plotly_json()
-    assert [t["name"] for t in doc["data"]] == [
-        "alpha",
-        "alpha",
-        "alpha non-finite",
-        "beta",
-        "beta",
-    ]
-    assert state["runs"]["alpha"]["nf"] == 2 and "nf" not in state["runs"]["beta"]
-    assert state["ntraces"] == 5
-    layout = doc["layout"]
-    assert layout["margin"]["autoexpand"] is False
-    tmpl = layout["template"]["layout"]
-    assert "automargin" not in tmpl["xaxis"] and "automargin" not in tmpl["yaxis"]
-    assert layout["showlegend"] is True and layout["margin"]["b"] > view_module.X_AXIS_PX
-    # without smoothing, markers still only for alpha: raw + markers, raw
-    fig, state = view.build("loss/train", info, names, 0.0, "step", [], "none", None, None)
-    assert [t["name"] for t in fig.data] == ["alpha", "alpha non-finite", "beta"]
-
-
-def layout_cards(app) -> list:
-    """The Scalars chart cards of a freshly built page layout, top to bottom."""
-    found = []
-
-    def walk(c):
-        if isinstance(c, (list, tuple)):
-            for x in c:
-                walk(x)
-        elif hasattr(c, "_type"):
-            if "fl-card" in (getattr(c, "className", None) or "").split():
-                found.append(c)
-            walk(getattr(c, "children", None))
-
-    walk(app.layout())
-    return found
-
-
-def card_parts(card) -> dict:
-    graph, visible, _zoom, state = card.children[:4]
-    return {
-        "figure": graph.figure,
-        "visible": getattr(visible, "data", None),
-        "state": getattr(state, "data", None),
-    }
-
-
-def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir, monkeypatch):
-    from flowlog.dashboard import create_app
-    from flowlog.dashboard.views import scalars as sc
-
-    def prebuilt_tags(app) -> list[str]:  # cards sent with their figure
-        return [
-            c.to_plotly_json()["props"]["data-fl-tag"]
-            for c in layout_cards(app)
-            if "data-fl-built" in c.to_plotly_json()["props"]
-        ]
-
-    app = create_app(logdir)
-    lead, second = layout_cards(app)[:2]
-    attrs = lead.to_plotly_json()["props"]
-    assert attrs["data-fl-tag"] == "loss/train"
-    assert attrs["data-fl-built"] == attrs["data-fl-gen"]
-    built = card_parts(lead)
-    doc = built["figure"].to_plotly_json()
-    assert [t["name"] for t in doc["data"]] == ["alpha"] * 2 + ["alpha non-finite"] + ["beta"] * 2
-    assert built["state"]["ntraces"] == 5 and built["state"]["weight"] == sc.DEFAULT_SMOOTHING
-    assert built["visible"] is None  # not flagged: a flag would make dash call every card
-    assert "meta" not in doc["layout"]  # drawn at once
-    # the next chart comes built too, drawn after the first has been painted
-    assert second.to_plotly_json()["props"]["data-fl-tag"] == "loss/val"
-    assert card_parts(second)["figure"].to_plotly_json()["layout"]["meta"] == sc.AFTER_PAINT
-    # reads from disk above the budget are left to the charts' callbacks, so the page comes at
-    # once: loss/train reads 2 x N points, loss/val 2 x N/10
-    monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N + 1)
-    assert prebuilt_tags(create_app(logdir)) == ["loss/train"]
-    monkeypatch.setattr(sc, "LEAD_READ_POINTS", 2 * N - 1)
-    cold = create_app(logdir)
-    assert prebuilt_tags(cold) == []
-    assert card_parts(layout_cards(cold)[0])["figure"]["data"] == []  # a placeholder
-    assert card_parts(layout_cards(cold)[0])["state"] is None
-    view = cold.flowlog_context.extra["scalars"]
-    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 2 * N
-    view.series("alpha", "loss/train")  # one run's series read (e.g. by a zoom): cached
-    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == N
-    view.series("beta", "loss/train")
-    assert view.read_cost("loss/train", ["alpha", "beta"], sc.DEFAULT_SMOOTHING, "step") == 0
-    assert prebuilt_tags(cold)[0] == "loss/train"
-    # what flowlog-dashboard does at start: the first page's long reads happen before it
-    started = create_app(logdir)
-    sc.prewarm(started.flowlog_context)
-    assert prebuilt_tags(started) == ["loss/train", "loss/val"]
 
 
 def test_first_chart_draws_without_its_own_request_and_still_follows_the_controls(spage):

@@ -211,7 +211,7 @@ def test_histogram_heatmap_keeps_all_nonfinite_steps_as_marked_empty_columns():
 
 # ----------------------------------------------------------------------------- view helpers
 def test_render_options_only_pass_known_outermost_scopes_from_the_client():
-    from flowlog.dashboard.views.graph import cli_command, render_options
+    from flowlog.dashboard.graph_model import cli_command, render_options
 
     client = ["gradients/loss", "gradients", "../etc", 7, "GradientDescent", "nope"]
     opts = render_options(client, DESC)
@@ -225,7 +225,7 @@ def test_render_options_only_pass_known_outermost_scopes_from_the_client():
 
 def test_big_graphs_open_folded_to_a_readable_depth():
     from flowlog import render
-    from flowlog.dashboard.views.graph import initial_folds
+    from flowlog.dashboard.graph_model import initial_folds
 
     nodes = []
     for a in range(12):

@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 import pytest
-import sqlite_utils
+from conftest import stored_and_recomputed_rollups
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,9 +38,10 @@ def test_new_log_has_version_application_id_wal_and_tables(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    db = sqlite_utils.Database(conn)
-    assert set(schema.REQUIRED_COLUMNS) <= set(db.table_names())
-    assert db["scalars"].pks == ["tag_id", "step"]
+    for table, columns in schema.REQUIRED_COLUMNS.items():
+        assert columns <= schema.table_columns(conn, table), table
+    pks = conn.execute("SELECT name FROM pragma_table_info('scalars') WHERE pk ORDER BY pk")
+    assert [r[0] for r in pks] == ["tag_id", "step"]
     assert schema.read_run(conn)["cmdline"] == ["x"]
     conn.close()
 
@@ -99,21 +100,6 @@ def test_nan_is_null_and_infinities_are_real(tmp_path):
 def test_rollup_widths():
     assert [schema.rollup_width(k) for k in (1, 2, 3)] == [32, 128, 512]
     assert schema.rollup_width(schema.ROLLUP_LEVELS) == 2**21
-
-
-def stored_and_recomputed_rollups(path):
-    """Rollup rows as the writer left them, and as recomputed from the raw rows."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    q = "SELECT * FROM scalar_rollups ORDER BY tag_id, level, bucket"
-    stored = conn.execute(q).fetchall()
-    conn.execute("BEGIN")
-    conn.execute("DELETE FROM scalar_rollups")
-    for tid, hi in conn.execute("SELECT tag_id, max(step) FROM scalars GROUP BY tag_id"):
-        schema.update_rollups(conn, tid, 0, hi)
-    fresh = conn.execute(q).fetchall()
-    conn.execute("ROLLBACK")
-    conn.close()
-    return stored, fresh
 
 
 def recomputed_equals_stored(path):

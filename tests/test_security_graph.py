@@ -194,12 +194,21 @@ def test_no_run_name_from_the_client_reads_outside_the_logdir(dash_server, evil_
             assert status == 204  # nothing to download for a run that is not in the logdir
 
 
-def test_open_run_only_finds_discovered_runs(evil_logdir):
-    from flowlog.dashboard.app import AppContext
-    from flowlog.dashboard.views.graph import open_run
-    from flowlog.reader import Logdir
+def test_only_discovered_runs_are_read(evil_logdir):
+    """The view's plain functions look names up through the provider: a path-like name, an
+    empty one or a non-string from a crafted request is no run, and reads nothing."""
+    from flowlog.backends import open_logdir
+    from flowlog.dashboard import graph_model as gm
+    from flowlog.dashboard import graph_panel as gp
 
-    ctx = AppContext(logdir=Logdir(evil_logdir))
-    assert open_run(ctx, "evil") is not None
+    data = open_logdir(evil_logdir)
+    assert gm.graph_or_none(data, "evil") is not None
     for evil in [*EVIL_RUNS, "", None, 3, ["evil"], {"name": "evil"}]:
-        assert open_run(ctx, evil) is None
+        assert gm.graph_or_none(data, evil) is None
+        opened = gm.open_run(data, evil, None, gm.Shown(), on_tab_or_focus=False)
+        assert opened.steps == [] and opened.origin is None and opened.selected is None
+        assert SECRET not in (opened.message or "")
+        assert gm.draw(data, evil, ["evil"], "grad_norm", 0, None, [0]).svg["svg"] == ""
+        assert gm.download(data, evil, []) is None
+        assert gm.follow(data, evil, [], 0) is None
+        assert gp.panel_for(data, evil, IMG, None).children == gp.HINT

@@ -11,11 +11,12 @@ import time
 
 import numpy as np
 import pytest
-from test_schema import stored_and_recomputed_rollups
+from conftest import stored_and_recomputed_rollups
 
 from flowlog import schema
 from flowlog.reader import Logdir
-from flowlog.writer import SummaryWriter, rollup_rows
+from flowlog.records import rollup_rows
+from flowlog.writer import SummaryWriter
 
 
 def assert_rollups_exact(path):

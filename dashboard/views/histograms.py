@@ -15,10 +15,11 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from flowlog.dashboard.app import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config, tag_filter_input
+from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.series import histogram_percentiles, rebin
+from flowlog.provider import ReadError
 
 TAB_ID = "histograms"
 TAB_LABEL = "Histograms"
@@ -188,27 +189,62 @@ def layout(ctx):
     )
 
 
-def register(app, ctx):
-    def collect(info, selected, pattern):
-        colors = {r["name"]: r["color"] for r in info or []}
-        rx = re.compile(pattern) if pattern else None
-        by_tag: dict[str, dict[str, tuple[str, list]]] = {}
-        version = []
-        for name in selected or []:
-            if name not in colors:
+def collect(data, info, selected, pattern):
+    """``({tag: {run: (colour, TagInfo)}}, version)`` of the selected runs' histogram tags;
+    the version lists every (run, tag, count, last step), so an unchanged log redraws nothing.
+    Raises ``re.error`` for a bad tag filter."""
+    colors = {r["name"]: r["color"] for r in info or []}
+    rx = re.compile(pattern) if pattern else None
+    by_tag: dict[str, dict[str, tuple[str, object]]] = {}
+    version = []
+    for name in selected or []:
+        if name not in colors:
+            continue
+        try:
+            tags = data.tags(name, kind="histogram")
+        except (KeyError, ReadError):
+            continue  # vanished or unreadable: the runs panel says so
+        for t in tags.values():
+            if rx is not None and not rx.search(t.tag):
                 continue
-            try:
-                run = ctx.run(name)
-                tags = run.tags(kind="histogram")
-            except KeyError:
-                continue
-            for t in tags:
-                if rx is not None and not rx.search(t.tag):
-                    continue
-                version.append([name, t.tag, t.count, t.last_step])
-                by_tag.setdefault(t.tag, {})[name] = (colors[name], t)
-        return by_tag, version
+            version.append([name, t.tag, t.count, t.last_step])
+            by_tag.setdefault(t.tag, {})[name] = (colors[name], t)
+    return by_tag, version
 
+
+def _card(figure, label: str, class_name: str | None = None) -> html.Div:
+    graph = dcc.Graph(figure=figure, config=image_config(label))
+    if class_name:
+        graph.className = class_name
+    return html.Div(graph, className="fl-card")
+
+
+def tag_group(data, tag: str, runs: dict, mode: str) -> html.Details:
+    """One tag's group: the percentile chart of every run, then one ridge/heatmap per run."""
+    per_run = {
+        name: (color, data.histograms(name, tag)) for name, (color, _i) in sorted(runs.items())
+    }
+    cards = [_card(percentile_figure(tag, per_run), f"{tag} percentiles")]
+    build = heatmap_figure if mode == "heatmap" else ridge_figure
+    for name, (color, hists) in per_run.items():
+        cards.append(
+            _card(build(tag, name, color, hists), f"{tag} {name} {mode}", f"fl-hist-{mode}")
+        )
+    summary = html.Summary([html.Span(tag), html.Span(str(len(per_run)), className="fl-count")])
+    return html.Details(
+        open=True,
+        className="fl-group",
+        children=[summary, html.Div(cards, className="fl-chart-grid")],
+    )
+
+
+NO_HISTOGRAMS = (
+    "No histograms in the selected runs. Log some with "
+    "`writer.add_histogram(tag, values, step)` or `writer.watch(session)`."
+)
+
+
+def register(app, ctx):
     @app.callback(
         Output(CHARTS, "children"),
         Output(VERSION, "data"),
@@ -224,57 +260,12 @@ def register(app, ctx):
         if tab != TAB_ID:
             return dash.no_update, dash.no_update  # hidden: build when the tab is opened
         try:
-            by_tag, version = collect(info, selected, pattern)
+            by_tag, version = collect(ctx.data, info, selected, pattern)
         except re.error as e:
             return html.Div(f"bad tag filter regex: {e}", className="fl-message"), dash.no_update
         key = [version, mode, pattern]
         if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
             return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
         if not by_tag:
-            return (
-                html.Div(
-                    "No histograms in the selected runs. Log some with "
-                    "`writer.add_histogram(tag, values, step)` or `writer.watch(session)`.",
-                    className="fl-message",
-                ),
-                key,
-            )
-        groups = []
-        for tag in sorted(by_tag):
-            per_run = {}
-            for name, (color, _info) in sorted(by_tag[tag].items()):
-                per_run[name] = (color, ctx.run(name).histograms(tag))
-            cards = [
-                html.Div(
-                    dcc.Graph(
-                        figure=percentile_figure(tag, per_run),
-                        config=image_config(f"{tag} percentiles"),
-                    ),
-                    className="fl-card",
-                )
-            ]
-            build = heatmap_figure if mode == "heatmap" else ridge_figure
-            for name, (color, hists) in per_run.items():
-                cards.append(
-                    html.Div(
-                        dcc.Graph(
-                            figure=build(tag, name, color, hists),
-                            config=image_config(f"{tag} {name} {mode}"),
-                            className=f"fl-hist-{mode}",
-                        ),
-                        className="fl-card",
-                    )
-                )
-            groups.append(
-                html.Details(
-                    open=True,
-                    className="fl-group",
-                    children=[
-                        html.Summary(
-                            [html.Span(tag), html.Span(str(len(per_run)), className="fl-count")]
-                        ),
-                        html.Div(cards, className="fl-chart-grid"),
-                    ],
-                )
-            )
-        return groups, key
+            return html.Div(NO_HISTOGRAMS, className="fl-message"), key
+        return [tag_group(ctx.data, tag, by_tag[tag], mode) for tag in sorted(by_tag)], key

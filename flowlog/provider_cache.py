@@ -1,0 +1,195 @@
+"""The one cache between storage and the views: any :class:`DataProvider`, memoised per run on
+its change token.
+
+A cached answer is reused while the run's token is unchanged, so a zoom, a smoothing change,
+a page reload or a second viewer re-reads nothing from disk; the first call after a commit to
+the run sees the new token and drops everything cached for that run. Derived values a view
+computes from a run (drawn extracts, per-node arrays) are cached the same way through
+:meth:`CachedProvider.memo`, so no view keeps a cache of its own. Entries are evicted least
+recently used beyond a byte budget (numpy arrays counted by size), small and large entries each
+within their own budget: reading 100 long series must not push out the few-kB extracts that
+draw their charts, which are what a page reload or a second viewer needs.
+
+Cached values are shared between callers and threads: treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import fields, is_dataclass
+
+import numpy as np
+
+from flowlog.provider import DataProvider, RunInfo
+
+DEFAULT_MAX_BYTES = 48 * 2**20  # full-resolution reads: ~2M points of (step, wall, value)
+DEFAULT_MAX_SMALL_BYTES = 32 * 2**20  # small answers: ~1,300 drawn extracts of ~25 kB
+SMALL_BYTES = 128 * 2**10  # an entry up to this size is small
+_ENTRY_OVERHEAD = 256  # bytes charged per entry beyond its arrays (keys, small objects)
+
+
+def size_of(value, depth: int = 0) -> int:
+    """Rough bytes held by a cached value: numpy arrays exactly, containers a few levels deep."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if depth > 3:
+        return 0
+    if isinstance(value, dict):
+        return sum(size_of(v, depth + 1) + 64 for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(size_of(v, depth + 1) + 8 for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return sum(size_of(getattr(value, f.name), depth + 1) for f in fields(value))
+    return 0
+
+
+class CachedProvider:
+    """A :class:`DataProvider` that memoises ``backend``'s answers per run and change token."""
+
+    def __init__(
+        self,
+        backend: DataProvider,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_small_bytes: int = DEFAULT_MAX_SMALL_BYTES,
+    ):
+        self.backend = backend
+        self._budget = {False: max_bytes, True: max_small_bytes}  # by "is small"
+        self._items: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._used = {False: 0, True: 0}
+        self._tokens: dict[str, Hashable] = {}  # run -> token its cached entries belong to
+        self._lock = threading.Lock()
+        self._scan_lock = threading.Lock()
+        self._scan: tuple[float, list[RunInfo]] | None = None  # (monotonic start, runs)
+
+    def __repr__(self) -> str:
+        return f"CachedProvider({self.backend!r})"
+
+    # ------------------------------------------------------------------ discovery
+    @property
+    def location(self) -> str:
+        return self.backend.location
+
+    def runs(self, max_age: float = 0.0) -> list[RunInfo]:
+        """The runs, from a discovery at most ``max_age`` seconds old.
+
+        Every page load and every open page's refresh tick asks for the runs, and a discovery
+        reads each run's metadata; callers arriving during a scan wait for it and share it.
+        """
+        with self._scan_lock:
+            now = time.monotonic()
+            if self._scan is None or now - self._scan[0] > max_age:
+                self._scan = (now, self.backend.runs())  # as fresh as the scan's start
+            return self._scan[1]
+
+    def expire_runs(self) -> None:
+        """The next :meth:`runs` scans again, whatever its ``max_age``."""
+        with self._scan_lock:
+            self._scan = None
+
+    def warnings(self) -> list[str]:
+        return self.backend.warnings()
+
+    def run_info(self, run: str) -> RunInfo:
+        return self.backend.run_info(run)  # status can change without a commit: never cached
+
+    def change_token(self, run: str) -> Hashable:
+        return self.backend.change_token(run)
+
+    # ------------------------------------------------------------------ the cache
+    def memo(self, run: str, key: Hashable, compute: Callable[[], object]):
+        """``compute()``, cached for ``run`` under ``key`` until the run's token changes."""
+        token = self.backend.change_token(run)
+        full = (run, key)
+        with self._lock:
+            if self._tokens.get(run) != token:
+                self._drop_run(run)
+                self._tokens[run] = token
+            hit = self._items.get(full)
+            if hit is not None:
+                self._items.move_to_end(full)
+                return hit[0]
+        value = compute()  # outside the lock: other runs' reads go on meanwhile
+        cost = size_of(value) + _ENTRY_OVERHEAD
+        with self._lock:
+            if self._tokens.get(run) == token:  # not overtaken by a newer commit meanwhile
+                old = self._items.pop(full, None)
+                if old is not None:
+                    self._used[old[1] <= SMALL_BYTES] -= old[1]
+                self._items[full] = (value, cost)
+                self._used[cost <= SMALL_BYTES] += cost
+                self._evict(cost <= SMALL_BYTES)
+        return value
+
+    def is_cached(self, run: str, key: Hashable) -> bool:
+        """Whether :meth:`memo` (or a read method) would answer ``key`` without reading."""
+        token = self.backend.change_token(run)
+        with self._lock:
+            return self._tokens.get(run) == token and (run, key) in self._items
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._tokens.clear()
+            self._used = {False: 0, True: 0}
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._used[False] + self._used[True]
+
+    def _drop_run(self, run: str) -> None:
+        for full in [k for k in self._items if k[0] == run]:
+            cost = self._items.pop(full)[1]
+            self._used[cost <= SMALL_BYTES] -= cost
+
+    def _evict(self, small: bool) -> None:
+        """Least recently used entries of one size class go until it fits its budget (the
+        newest entry stays, even when it alone is over)."""
+        if self._used[small] <= self._budget[small]:
+            return
+        for full in list(self._items)[:-1]:
+            cost = self._items[full][1]
+            if (cost <= SMALL_BYTES) == small:
+                del self._items[full]
+                self._used[small] -= cost
+                if self._used[small] <= self._budget[small]:
+                    return
+
+    def _read(self, method: str, run: str, *args):
+        return self.memo(run, (method, *args), lambda: getattr(self.backend, method)(run, *args))
+
+    # ------------------------------------------------------------------ reads
+    def tags(self, run, kind=None):
+        return self._read("tags", run, kind)
+
+    def scalars(self, run, tag, start=None, end=None):
+        return self._read("scalars", run, tag, start, end)
+
+    def scalars_downsampled(self, run, tag, buckets, start=None, end=None):
+        return self._read("scalars_downsampled", run, tag, buckets, start, end)
+
+    def scalars_since(self, run, tag, after_step):
+        return self.backend.scalars_since(run, tag, after_step)  # live tail: always fresh
+
+    def histograms(self, run, tag):
+        return self._read("histograms", run, tag)
+
+    def texts(self, run, tag=None):
+        return self._read("texts", run, tag)
+
+    def hparams(self, run):
+        return self._read("hparams", run)
+
+    def graph(self, run):
+        return self._read("graph", run)
+
+    def watched_nodes(self, run):
+        return self._read("watched_nodes", run)
+
+    def watch_stats(self, run, node):
+        return self._read("watch_stats", run, node)
+
+    def numerics(self, run):
+        return self._read("numerics", run)

@@ -1,0 +1,245 @@
+"""What a logged value becomes: input checks with errors naming the tag, histogram records
+and the rollup rows of a batch of scalars. Pure functions (numpy, no SQL, no engine), so bad
+input is refused before anything reaches the writer's buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from flowlog import schema
+
+
+def check_run_name(run_name: object) -> str:
+    if not isinstance(run_name, str) or not run_name.strip():
+        raise ValueError(f"run_name must be a non-empty string, got {run_name!r}")
+    parts = run_name.replace("\\", "/").split("/")
+    if os.path.isabs(run_name) or any(p in ("", ".", "..") for p in parts) or "\0" in run_name:
+        raise ValueError(
+            f"run_name {run_name!r} must be a relative path without '.', '..' or empty parts"
+        )
+    return run_name
+
+
+def check_tag(tag: object) -> str:
+    if not isinstance(tag, str):
+        raise TypeError(f"tag must be a str, got {type(tag).__name__} ({tag!r})")
+    if not tag.strip():
+        raise ValueError(f"tag must be a non-empty string, got {tag!r}")
+    if "\0" in tag:
+        raise ValueError(f"tag {tag!r} contains a NUL character")
+    return tag
+
+
+def to_float(tag: str, value: object) -> float:
+    """Any real number, numpy scalar, 0-d/1-element array or object with ``.item()``."""
+    if value is None:
+        raise TypeError(f"tag {tag!r}: value is None; log float('nan') for a missing value")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"tag {tag!r}: value must be a number, got the string {value!r}")
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"tag {tag!r}: value {value!r} is too large for a float") from None
+    if isinstance(value, np.ndarray) or hasattr(value, "item"):
+        size = getattr(value, "size", None)
+        if callable(size):  # torch: numel via .size() is a shape; use numel when present
+            size = value.numel() if hasattr(value, "numel") else None
+        if size is not None and size != 1:
+            shape = getattr(value, "shape", None)
+            raise ValueError(
+                f"tag {tag!r}: value must be a single number, got an array of shape "
+                f"{tuple(shape) if shape is not None else '?'} ({size} elements)"
+            )
+        try:
+            item = value.item()
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"tag {tag!r}: value must be a single number ({exc})") from None
+        if isinstance(item, numbers.Real):
+            return to_float(tag, item)
+        raise TypeError(f"tag {tag!r}: value.item() gave {type(item).__name__}, not a number")
+    raise TypeError(f"tag {tag!r}: value must be a number, got {type(value).__name__}")
+
+
+def check_step(tag: str, step: object) -> int:
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (numbers.Integral,)):
+        if hasattr(step, "item") and not isinstance(step, (float, np.floating)):
+            size = step.numel() if hasattr(step, "numel") else getattr(step, "size", 1)
+            if size == 1:
+                return check_step(tag, step.item())
+        raise TypeError(
+            f"tag {tag!r}: global_step must be an int, got {type(step).__name__} ({step!r})"
+        )
+    step = int(step)
+    if not 0 <= step < schema.MAX_STEP:
+        raise ValueError(f"tag {tag!r}: global_step must be in [0, 2**53), got {step}")
+    return step
+
+
+def check_wall(tag: str, walltime: object) -> float:
+    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
+        raise TypeError(f"tag {tag!r}: walltime must be a number (seconds since the epoch)")
+    wall = float(walltime)
+    if not math.isfinite(wall):
+        raise ValueError(f"tag {tag!r}: walltime must be finite, got {wall}")
+    return wall
+
+
+def as_array(tag: str, values: object) -> np.ndarray:
+    """Histogram input: numpy arrays, sequences, or tensors (``detach``/``cpu`` if present)."""
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"tag {tag!r}: histogram values must be numbers, got {values!r}")
+    for method in ("detach", "cpu"):
+        if hasattr(values, method) and not isinstance(values, np.ndarray):
+            values = getattr(values, method)()
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"tag {tag!r}: histogram values are not an array ({exc})") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"tag {tag!r}: histogram values must be numeric, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"tag {tag!r}: histogram values are empty")
+    return arr.astype(np.float64, copy=False).ravel()
+
+
+def histogram_record(tag: str, values: object, bins: object) -> tuple:
+    """``(edges, counts, min, max, sum, sum_squares, n, nan, posinf, neginf)`` of ``values``.
+
+    Non-finite values are counted but kept out of the buckets and the min/max/sums.
+    ``bins``: an int, increasing edges, a numpy estimator name ("auto", "fd", …) or
+    "tensorflow" (torch's default), which means 30 equal-width bins — what TensorBoard shows.
+    """
+    arr = as_array(tag, values)
+    finite_mask = np.isfinite(arr)
+    finite = arr[finite_mask] if not finite_mask.all() else arr
+    nan = int(np.isnan(arr).sum())
+    posinf = int(np.isposinf(arr).sum())
+    neginf = int(np.isneginf(arr).sum())
+    if isinstance(bins, str):
+        if bins == "tensorflow":
+            bins = 30
+        elif bins not in ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"):
+            raise ValueError(f"tag {tag!r}: unknown bins={bins!r}")
+    elif isinstance(bins, (bool, np.bool_)):
+        raise TypeError(f"tag {tag!r}: bins must be an int, edges or a name, got {bins!r}")
+    elif isinstance(bins, numbers.Integral):
+        if bins < 1:
+            raise ValueError(f"tag {tag!r}: bins must be >= 1, got {bins}")
+        bins = int(bins)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
+            raise ValueError(f"tag {tag!r}: bin edges must be >= 2 increasing numbers")
+        bins = edges
+    if finite.size:
+        counts, edges = np.histogram(finite, bins=bins)
+        vmin, vmax = float(finite.min()), float(finite.max())
+        total, squares = float(finite.sum()), float(np.dot(finite, finite))
+    else:
+        counts, edges = np.zeros(0), np.zeros(0)
+        vmin = vmax = None
+        total = squares = 0.0
+    return (
+        np.asarray(edges, dtype=np.float64).tobytes(),
+        np.asarray(counts, dtype=np.float64).tobytes(),
+        vmin,
+        vmax,
+        total,
+        squares,
+        int(arr.size),
+        nan,
+        posinf,
+        neginf,
+    )
+
+
+def rollup_rows(
+    tids: np.ndarray, before: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
+) -> tuple[list[tuple], list[tuple]]:
+    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for new points of many tags.
+
+    The points are sorted by tag (``tids``) and, within a tag, strictly increasing in step, all
+    beyond ``before`` (per point: its tag's highest stored step, -1 if none). One numpy pass per
+    level groups by (tag, bucket); level k+1 is reduced from level k's groups. Returns
+    ``(new, merge)``: per tag and level only the first bucket can already exist (when it also
+    holds ``before``), so only those rows need an upsert.
+    """
+    finite = np.isfinite(values)
+    if finite.all():  # the usual batch: no counts of non-finite values to carry
+        vsum = vmin = vmax = values
+        special = None
+    else:
+        vsum = np.where(finite, values, 0.0)
+        vmin = np.where(finite, values, np.inf)
+        vmax = np.where(finite, values, -np.inf)
+        special = [
+            np.isnan(values).astype(np.int64),
+            (values == np.inf).astype(np.int64),
+            (values == -np.inf).astype(np.int64),
+        ]
+    count = np.ones(len(steps), np.int64)
+    s_first = s_last = keys = steps
+    w_last = walls
+    out: list[list[np.ndarray]] = []
+    merge_mask: list[np.ndarray] = []
+    shift = schema.ROLLUP_BASE_SHIFT
+    for level in range(1, schema.ROLLUP_LEVELS + 1):
+        keys = keys >> (shift if level == 1 else schema.ROLLUP_SHIFT)
+        new_tag = np.empty(len(keys), bool)
+        new_tag[0] = True
+        np.not_equal(tids[1:], tids[:-1], out=new_tag[1:])
+        starts = np.flatnonzero(new_tag | np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)] - 1
+        count = np.add.reduceat(count, starts)
+        vsum = np.add.reduceat(vsum, starts)
+        vmin = np.minimum.reduceat(vmin, starts)
+        vmax = np.maximum.reduceat(vmax, starts)
+        w_last = np.maximum.reduceat(w_last, starts)
+        s_first, s_last, keys = s_first[starts], s_last[ends], keys[starts]
+        tids, before, first = tids[starts], before[starts], new_tag[starts]
+        width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
+        merge_mask.append(first & (before >= 0) & ((before >> width_shift) == keys))
+        m = len(keys)
+        if special is None:
+            zeros = np.zeros(m, np.int64)
+            nan = posinf = neginf = zeros
+        else:
+            special = [np.add.reduceat(c, starts) for c in special]
+            nan, posinf, neginf = special
+        out.append(
+            [tids, np.full(m, level), keys, count, nan, posinf, neginf]
+            + [vmin, vmax, vsum, s_first, s_last, w_last]
+        )
+    columns = [np.concatenate(c) for c in zip(*out, strict=True)]
+    is_merge = np.concatenate(merge_mask)
+    if not is_merge.any():
+        return list(zip(*(c.tolist() for c in columns), strict=True)), []
+    keep = ~is_merge
+    new = list(zip(*(c[keep].tolist() for c in columns), strict=True))
+    merge = list(zip(*(c[is_merge].tolist() for c in columns), strict=True))
+    return new, merge
+
+
+def check_mapping(what: str, value: object) -> dict:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a dict, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
+    return dict(value)
+
+
+def jsonable(value: object) -> object:
+    """numpy scalars/arrays inside numerics input summaries become plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
