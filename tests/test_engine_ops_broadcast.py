@@ -7,41 +7,11 @@ import pathlib
 
 import numpy as np
 import pytest
+from conftest import numeric_grads
 
 import flowlog as fl
 
 OPS_DIR = pathlib.Path(fl.__file__).parent / "ops"
-EPS = 1e-6
-
-
-def numeric_grads(build, values, shapes, seed=0):
-    """(analytic, numeric) gradients of sum(build(*xs) * R) for placeholders of ``shapes``."""
-    values = [np.asarray(v, dtype=np.float64) for v in values]
-    g = fl.Graph()
-    with g.as_default():
-        phs = [fl.placeholder(shape=s, name=f"in{i}") for i, s in enumerate(shapes)]
-        out = build(*phs)
-        r = fl.placeholder(shape=None, name="r")
-        loss = fl.reduce_sum(out * r)
-        grads = fl.gradients(loss, phs)
-    sess = fl.Session(graph=g)
-    feed = dict(zip(phs, values, strict=True))
-    feed[r] = np.random.default_rng(seed).normal(size=np.shape(sess.run(out, feed)))
-    analytic = sess.run(grads, feed)
-    numeric = []
-    for ph, a in zip(phs, values, strict=True):
-        n = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus, minus = a.copy(), a.copy()
-            plus[idx] += EPS
-            minus[idx] -= EPS
-            n[idx] = (sess.run(loss, {**feed, ph: plus}) - sess.run(loss, {**feed, ph: minus})) / (
-                2 * EPS
-            )
-        numeric.append(n)
-    return analytic, numeric, g
-
-
 rng = np.random.default_rng(7)
 
 
