@@ -74,8 +74,9 @@ def all_scopes(desc) -> list[str]:
 
 def consumers(desc) -> dict[str, list[str]]:
     """node name -> names of nodes that take it as an input (graph order)."""
-    out: dict[str, list[str]] = {n["name"]: [] for n in check_description(desc)}
-    for node in check_description(desc):
+    nodes = check_description(desc)
+    out: dict[str, list[str]] = {n["name"]: [] for n in nodes}
+    for node in nodes:
         for inp in node.get("inputs") or ():
             if inp in out and node["name"] not in out[inp]:
                 out[inp].append(node["name"])
@@ -126,12 +127,12 @@ def trainable_order(desc, watched: Iterable[str] = ()) -> list[str]:
     names = [n["name"] for n in nodes]
     listed = desc.get("trainable") if isinstance(desc, Mapping) else None
     if isinstance(listed, list) and listed:
-        wanted = set(listed)
-        order = [n for n in names if n in wanted] + [n for n in listed if n not in set(names)]
+        wanted, known = set(listed), set(names)
+        order = [n for n in names if n in wanted] + [n for n in listed if n not in known]
     else:
         order = [n["name"] for n in nodes if n.get("kind") == "variable"]
-    extra = [w for w in watched if w not in set(order)]
-    return order + extra
+    ordered = set(order)
+    return order + [w for w in watched if w not in ordered]
 
 
 def value_at_step(steps: np.ndarray, values: np.ndarray, step: int) -> float | None:

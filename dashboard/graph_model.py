@@ -121,9 +121,13 @@ def initial_folds(desc, max_nodes: int = MAX_DRAWN) -> list[str]:
 
 def cli_command(logdir, run_name: str, folded, desc) -> str:
     """The `flowlog export-graph` command that writes the SVG the view's download gives."""
-    opts = render_options(folded, desc)
+    return export_command(logdir, run_name, render_options(folded, desc)["collapse"])
+
+
+def export_command(logdir, run_name: str, collapse) -> str:
+    """:func:`cli_command` for ``collapse`` as :func:`render_options` gives it."""
     parts = ["flowlog", "export-graph", str(logdir), "--run", run_name, "--show-gradients"]
-    for scope in opts["collapse"]:
+    for scope in collapse:
         parts += ["--collapse", scope]
     parts += ["-o", "graph.svg"]
     return shlex.join(parts)
@@ -465,7 +469,7 @@ def draw(data, name, folded, stat, step_index, origin, steps) -> Drawing:
     return Drawing(
         svg={"key": key, "svg": svg_text},
         legend=legend(stat, step, values, nonfinite),
-        cli=cli_command(data.location, name, folded, desc),
+        cli=export_command(data.location, name, opts["collapse"]),
         step_label=f"step {step}" if step is not None else "no watched steps",
     )
 

@@ -113,8 +113,7 @@ class ScalarsData:
             if info is None:
                 continue
             drawn = self._points_key(tag, weight, xmode, None)
-            full = ("scalars", tag, None, None)  # the provider's key of data.scalars(name, tag)
-            if not (self.data.is_cached(name, drawn) or self.data.is_cached(name, full)):
+            if not (self.data.is_cached(name, drawn) or self.data.has_scalars(name, tag)):
                 cost += info.count
         return cost
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from flowlog.errors import GraphError
 from flowlog.graph import Graph, Tensor, get_default_graph, name_scope, reset_default_graph
-from flowlog.ops import OPS, Variable, as_node, axis_attr, binary, constant, make
+from flowlog.ops import OPS, Variable, as_node, axis_attr, binary, constant, make, matmul, operands
 
 __all__ = [
     "Graph",
@@ -25,6 +25,7 @@ __all__ = [
     "reset_default_graph",
     "GraphError",
     "constant",
+    "matmul",
     "float16",
     "float32",
     "float64",
@@ -127,10 +128,7 @@ def less_equal(x, y, name=None):
 
 def where(condition, x, y, name=None):
     """Elementwise ``x`` where ``condition`` else ``y`` (all three broadcast)."""
-    c = as_node(condition)
-    x = as_node(x, y if isinstance(y, Tensor) else None)
-    y = as_node(y, x)
-    return make("Where", [c, x, y], {}, name)
+    return make("Where", [as_node(condition), *operands(x, y)], {}, name)
 
 
 def negative(x, name=None):
@@ -197,18 +195,7 @@ def add_n(inputs, name=None):
     return make("AddN", [as_node(x) for x in inputs], {}, name)
 
 
-# ====================================================================== matmul, reductions
-def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
-    a = as_node(a, b if isinstance(b, Tensor) else None)
-    b = as_node(b, a)
-    attrs = {}
-    if transpose_a:
-        attrs["transpose_a"] = True
-    if transpose_b:
-        attrs["transpose_b"] = True
-    return make("MatMul", [a, b], attrs, name)
-
-
+# ====================================================================== reductions
 def _reduce(op_type, x, axis, keepdims, name):
     return _unary(op_type, x, name, {"axis": axis_attr(axis), "keepdims": bool(keepdims)})
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from flowlog.errors import GraphError
 from flowlog.graph import Tensor
-from flowlog.ops.core import constant, known, make, unbroadcast
+from flowlog.ops.core import constant, differ, known, make, unbroadcast
 
 
 def _as_list(value, what):
@@ -136,18 +136,9 @@ def _sum_back(node: Tensor, i: int, g: Tensor) -> Tensor:
     x = node.inputs[i]
     if known(x.shape) and g.shape == x.shape:
         return g
-    if _differ(g.shape, x.shape) or (node.opdef.broadcasting and _may_broadcast(node, i)):
+    if differ(g.shape, x.shape) or (node.opdef.broadcasting and _may_broadcast(node, i)):
         return unbroadcast(g, x)
     return g
-
-
-def _differ(a, b) -> bool:
-    """True when static shapes ``a`` and ``b`` cannot describe the same runtime shape."""
-    if a is None or b is None:
-        return False
-    if len(a) != len(b):
-        return True
-    return any(p is not None and q is not None and p != q for p, q in zip(a, b, strict=True))
 
 
 def _may_broadcast(node: Tensor, i: int) -> bool:

@@ -93,23 +93,9 @@ class Tensor:
     def __iter__(self):
         raise TypeError(f"graph node {self.name!r} is not iterable")
 
-    # Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``) are defined by
+    # Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``) are set on this class by
     # flowlog.ops.math, next to the ops they build: this module sits below the ops and imports
     # none of them. Every runnable node is made through flowlog.ops, so they are always there.
-    _OPERATORS = frozenset(
-        [
-            f"__{side}{name}__"
-            for name in ("add", "sub", "mul", "truediv", "pow", "matmul")
-            for side in ("", "r")
-        ]
-        + ["__neg__", "__abs__"]
-    )
-
-    @classmethod
-    def _define_operator(cls, name: str, fn) -> None:
-        if name not in cls._OPERATORS:
-            raise ValueError(f"{name!r} is not an arithmetic operator of graph nodes")
-        setattr(cls, name, fn)
 
 
 class Graph:

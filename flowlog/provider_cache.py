@@ -32,9 +32,12 @@ _ENTRY_OVERHEAD = 256  # bytes charged per entry beyond its arrays (keys, small 
 
 
 def size_of(value, depth: int = 0) -> int:
-    """Rough bytes held by a cached value: numpy arrays exactly, containers a few levels deep."""
+    """Rough bytes held by a cached value: numpy arrays exactly, strings by length, containers
+    a few levels deep."""
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if isinstance(value, (str, bytes)):
+        return len(value)  # graph JSON texts, SVG: characters are close enough to bytes
     if depth > 3:
         return 0
     if isinstance(value, dict):
@@ -166,6 +169,10 @@ class CachedProvider:
 
     def scalars(self, run, tag, start=None, end=None):
         return self._read("scalars", run, tag, start, end)
+
+    def has_scalars(self, run, tag, start=None, end=None) -> bool:
+        """Whether :meth:`scalars` with these arguments would answer without reading."""
+        return self.is_cached(run, ("scalars", tag, start, end))
 
     def scalars_downsampled(self, run, tag, buckets, start=None, end=None):
         return self._read("scalars_downsampled", run, tag, buckets, start, end)

@@ -104,7 +104,10 @@ class Run:
         """Changes whenever another connection commits to the file (``PRAGMA data_version``,
         a few microseconds), so it keys every cache of this run's data."""
         with self._reading():
-            return (self._serial, schema.data_version(self._conn))
+            return self._token_held()
+
+    def _token_held(self) -> tuple[int, int]:  # with the connection held
+        return (self._serial, schema.data_version(self._conn))
 
     def __repr__(self) -> str:
         return f"Run({self.name!r}, {self.path!r})"
@@ -118,7 +121,7 @@ class Run:
     @property
     def info(self) -> RunInfo:
         with self._reading():
-            token = (self._serial, schema.data_version(self._conn))
+            token = self._token_held()
             row = schema.read_run(self._conn)
             last = schema.last_logged_step(self._conn)
         if row is None:

@@ -81,7 +81,6 @@ __all__ = [
 ]
 
 FORMATS = ("svg", "dot", "png", "pdf")
-_MARK_COLOR, _HIGHLIGHT_COLOR = MARK_COLOR, HIGHLIGHT_COLOR  # older spellings, kept importable
 
 INSTALL_HINT = (
     "Graphviz's `dot` program was not found on PATH; install Graphviz "
@@ -184,13 +183,17 @@ def to_dot(
 # --------------------------------------------------------------------------- running dot
 
 
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise ValueError(f"unknown output format {format!r}; use one of {', '.join(FORMATS)}")
+
+
 def run_dot(dot_text: str, format: str = "svg", *, timeout: float | None = None) -> bytes:
     """Run Graphviz's ``dot`` on DOT text; ``DotNotFound`` with an install hint if missing,
     ``DotError`` with dot's stderr if it fails or runs past ``timeout`` (``DOT_TIMEOUT``)."""
     import subprocess  # here, not at the top: importing the renderer stays cheap (~3 ms less)
 
-    if format not in ("svg", "png", "pdf", "dot"):
-        raise ValueError(f"unknown output format {format!r}; use one of svg, png, pdf, dot")
+    _check_format(format)
     timeout = DOT_TIMEOUT if timeout is None else timeout
     try:
         proc = subprocess.run(
@@ -214,8 +217,7 @@ def run_dot(dot_text: str, format: str = "svg", *, timeout: float | None = None)
 def render(desc, format: str = "svg", **options) -> bytes:
     """Render a description: ``format`` is ``svg``, ``png``, ``pdf`` or ``dot`` (DOT text
     itself, without running Graphviz). ``options`` are those of ``to_dot``."""
-    if format not in FORMATS:
-        raise ValueError(f"unknown output format {format!r}; use one of {', '.join(FORMATS)}")
+    _check_format(format)
     text = to_dot(desc, **options)
     if format == "dot":
         return text.encode("utf-8")

@@ -140,21 +140,14 @@ def scopes(desc) -> list[ScopeInfo]:
     return list(scope_table(parse(desc)).values())
 
 
-def machinery_scopes(nodes: list[Node], table: dict[str, ScopeInfo]) -> list[str]:
-    """Outermost scopes made only of gradient/optimizer nodes (``gradients``, ``Adam``, …)."""
-    out: list[str] = []
-    for nd in nodes:
-        if nd.kind not in MACHINERY:
-            continue
-        for s in ancestors(nd.scope):
-            if set(table[s].kinds) <= MACHINERY:
-                if s not in out:
-                    out.append(s)
-                break
-    return out
+def machinery_scopes(table: dict[str, ScopeInfo]) -> list[str]:
+    """Outermost scopes made only of gradient/optimizer nodes (``gradients``, ``Adam``, …), in
+    first-appearance order. ``kinds`` counts recursively, so a pure scope's sub-scopes are pure
+    too: the outermost ones are those whose parent is not."""
+    pure = {s for s, info in table.items() if info.kinds.keys() <= MACHINERY}
+    return [s for s, info in table.items() if s in pure and info.parent not in pure]
 
 
 def default_collapse(desc) -> list[str]:
     """Scopes folded by default so the model reads first: the gradient/optimizer machinery."""
-    nodes = parse(desc)
-    return machinery_scopes(nodes, scope_table(nodes))
+    return machinery_scopes(scope_table(parse(desc)))

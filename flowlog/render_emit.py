@@ -84,11 +84,17 @@ _SHAPE_NAMES = {
 }
 
 
-def _swatch(fill: str, text: str) -> str:
-    return (
-        f'<TR><TD BGCOLOR="{fill}" WIDTH="18" BORDER="1"> </TD>'
-        f'<TD ALIGN="LEFT">{html(text)}</TD></TR>'
-    )
+def _row(cell: str, text: str) -> str:
+    """A legend row: a sample cell (its TD attributes) and what it means."""
+    return f'<TR><TD {cell}> </TD><TD ALIGN="LEFT">{html(text)}</TD></TR>'
+
+
+def _swatch(fill: str, text: str, border: bool = True) -> str:
+    return _row(f'BGCOLOR="{fill}" WIDTH="18"' + (' BORDER="1"' if border else ""), text)
+
+
+def _outline(color: str, text: str) -> str:
+    return _row(f'BORDER="2" COLOR="{color}"', text)
 
 
 def _scale_rows(scale: ColorScale, value_label: str) -> list[str]:
@@ -96,18 +102,9 @@ def _scale_rows(scale: ColorScale, value_label: str) -> list[str]:
     rows = [f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{title}</B></TD></TR>']
     # one value spans no range: one stop, not five identical labels
     stops = [] if scale.empty else scale.stops(5 if scale.vmax > scale.vmin else 1)
-    for v, c in reversed(stops):
-        rows.append(
-            f'<TR><TD BGCOLOR="{c}" WIDTH="18"> </TD>'
-            f'<TD ALIGN="LEFT">{html(format_value(v))}</TD></TR>'
-        )
-    rows.append(
-        f'<TR><TD BGCOLOR="{NAN_COLOR}" WIDTH="18"> </TD><TD ALIGN="LEFT">NaN / Inf</TD></TR>'
-    )
-    rows.append(
-        f'<TR><TD BGCOLOR="{NO_VALUE_FILL}" WIDTH="18" BORDER="1"> </TD>'
-        '<TD ALIGN="LEFT">no value</TD></TR>'
-    )
+    rows += [_swatch(c, format_value(v), border=False) for v, c in reversed(stops)]
+    rows.append(_swatch(NAN_COLOR, "NaN / Inf", border=False))
+    rows.append(_swatch(NO_VALUE_FILL, "no value"))
     return rows
 
 
@@ -123,14 +120,9 @@ def _legend_rows(plan: Plan, scale: ColorScale | None, value_label: str, marks: 
     if plan.folded:
         rows.append(_swatch(SCOPE_STYLE["fillcolor"], "folded scope (3-D box, op count)"))
     if marks.marked:
-        rows.append(
-            f'<TR><TD BORDER="2" COLOR="{MARK_COLOR}"> </TD><TD ALIGN="LEFT">marked</TD></TR>'
-        )
+        rows.append(_outline(MARK_COLOR, "marked"))
     if marks.highlight:
-        rows.append(
-            f'<TR><TD BORDER="2" COLOR="{HIGHLIGHT_COLOR}"> </TD>'
-            f'<TD ALIGN="LEFT">highlighted</TD></TR>'
-        )
+        rows.append(_outline(HIGHLIGHT_COLOR, "highlighted"))
     if scale is not None:
         rows.extend(_scale_rows(scale, value_label))
     return rows
@@ -145,7 +137,7 @@ def legend(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks)
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
         '<TR><TD COLSPAN="2" ALIGN="LEFT"><B>Legend</B></TD></TR>' + "".join(rows) + "</TABLE>>"
     )
-    taken = {nd.name for nd in plan.nodes} | set(plan.folded)
+    taken = plan.by_name.keys() | plan.folded
     lid = "fl-legend"
     while lid in taken:
         lid += "_"

@@ -21,7 +21,6 @@ from flowlog.render_desc import (
     parse,
     scope_of,
     scope_table,
-    scopes,
 )
 
 Element = tuple[str, str]
@@ -65,7 +64,13 @@ def make_plan(desc, collapse=(), depth=None, show_gradients=False, expand=()) ->
     """Parse ``desc`` and decide what folds. ``collapse`` always folds; ``depth`` and the
     default machinery folding give way to ``expand`` (which opens a scope and its parents)."""
     nodes = parse(desc)
-    table = scope_table(nodes)
+    return _decide(nodes, scope_table(nodes), collapse, depth, show_gradients, expand)
+
+
+def _decide(
+    nodes: list[Node], table: dict[str, ScopeInfo], collapse, depth, show_gradients, expand
+) -> Plan:
+    """``make_plan`` on an already parsed description (``auto_depth`` tries several depths)."""
     explicit = set(_check_scopes("collapse", collapse, table))
     opened: set[str] = set()
     for p in _check_scopes("expand", expand, table):
@@ -74,18 +79,18 @@ def make_plan(desc, collapse=(), depth=None, show_gradients=False, expand=()) ->
         raise ValueError(f"depth must be a non-negative integer or None, got {depth!r}")
     implicit: set[str] = set()
     if not show_gradients:
-        implicit.update(machinery_scopes(nodes, table))
+        implicit.update(machinery_scopes(table))
     if depth is not None:
         implicit.update(s for s, info in table.items() if info.level > depth)
     want = explicit | (implicit - opened)
     owner: dict[str, str | None] = {}
-    folded: list[str] = []
+    folded: dict[str, None] = {}  # insertion-ordered set
     for nd in nodes:
         hit = next((s for s in ancestors(nd.scope) if s in want), None)
         owner[nd.name] = hit
-        if hit is not None and hit not in folded:
-            folded.append(hit)
-    return Plan(nodes, table, folded, owner)
+        if hit is not None:
+            folded[hit] = None
+    return Plan(nodes, table, list(folded), owner)
 
 
 def resolve_marks(what: str, items, plan: Plan) -> set[Element]:
@@ -113,15 +118,12 @@ def fold(desc, *, collapse=(), depth=None, show_gradients=False, expand=()) -> d
     """Which element each description node is drawn as: name → ``"node:<name>"`` or
     ``"scope:<path>"`` (the SVG ``id`` of its visible node) under these folding options."""
     plan = make_plan(desc, collapse, depth, show_gradients, expand)
-    return {
-        n: f"{k}:{v}" for n, (k, v) in ((nd.name, plan.visible_of(nd.name)) for nd in plan.nodes)
-    }
+    return {nd.name: ":".join(plan.visible_of(nd.name)) for nd in plan.nodes}
 
 
 def count_visible(desc, *, collapse=(), depth=None, show_gradients=False, expand=()) -> int:
     """Number of nodes drawn (visible description nodes + folded scopes)."""
-    plan = make_plan(desc, collapse, depth, show_gradients, expand)
-    return sum(1 for v in plan.owner.values() if v is None) + len(plan.folded)
+    return layout(make_plan(desc, collapse, depth, show_gradients, expand)).visible_count
 
 
 def auto_depth(desc, max_nodes: int = 400, *, collapse=(), show_gradients=False) -> int | None:
@@ -129,14 +131,17 @@ def auto_depth(desc, max_nodes: int = 400, *, collapse=(), show_gradients=False)
     fits expanded, ``0`` if even folding every top-level scope does not fit."""
     if max_nodes < 1:
         raise ValueError(f"max_nodes must be positive, got {max_nodes!r}")
-    kw = {"collapse": collapse, "show_gradients": show_gradients}
-    if count_visible(desc, **kw) <= max_nodes:
+    nodes = parse(desc)  # once, not once per depth tried
+    table = scope_table(nodes)
+
+    def fits(depth: int | None) -> bool:
+        plan = _decide(nodes, table, collapse, depth, show_gradients, ())
+        return layout(plan).visible_count <= max_nodes
+
+    if fits(None):
         return None
-    deepest = max((s.level for s in scopes(desc)), default=0)
-    for d in range(deepest - 1, 0, -1):
-        if count_visible(desc, depth=d, **kw) <= max_nodes:
-            return d
-    return 0
+    deepest = max((s.level for s in table.values()), default=0)
+    return next((d for d in range(deepest - 1, 0, -1) if fits(d)), 0)
 
 
 def resolve(desc, element_id: str) -> list[str]:
@@ -197,12 +202,14 @@ class Layout:
 def layout(plan: Plan) -> Layout:
     """Cluster membership and nesting of the drawn elements, in description order."""
     members: dict[str, list[Element]] = {}
+    placed: set[str] = set()  # folded scopes already in their parent's list
     for nd in plan.nodes:
         s = plan.owner[nd.name]
         if s is None:
             members.setdefault(nd.scope, []).append(("node", nd.name))
-        elif ("scope", s) not in members.setdefault(scope_of(s), []):
-            members[scope_of(s)].append(("scope", s))
+        elif s not in placed:
+            placed.add(s)
+            members.setdefault(scope_of(s), []).append(("scope", s))
     children: dict[str, list[str]] = {}
     for s in members:
         for a in ancestors(s):
@@ -283,14 +290,14 @@ def edges(plan: Plan, max_fan: int | None) -> list[Edge]:
     so a hub's edges merge per outermost cluster of the other end instead."""
     raw = _raw_edges(plan)
     hub_in, hub_out = _hubs(raw, max_fan)
-    kind = {nd.name: nd.kind for nd in plan.nodes}
+    by_name = plan.by_name
     out: dict[tuple, Edge] = {}
     for k, (src, dst, tensor) in enumerate(raw):
         ltail = _bundle(plan, src, dst) if dst in hub_in else None
         lhead = _bundle(plan, dst, src) if src in hub_out else None
         if ltail is None and lhead is None and src[0] == "node" and dst[0] == "node":
             # plain node → node: one edge per input, never merged
-            back = kind[src[1]] == kind[dst[1]] == "gradient"
+            back = by_name[src[1]].kind == by_name[dst[1]].kind == "gradient"
             out[("single", k)] = Edge(src, dst, None, None, [tensor], False, back)
             continue
         key = (("cluster", ltail) if ltail else src, ("cluster", lhead) if lhead else dst)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from flowlog.render_desc import ScopeInfo, shape_label, short_name
+from flowlog.render_desc import shape_label, short_name
 from flowlog.render_fold import Edge, Element, Plan
 from flowlog.render_syntax import Raw
 
@@ -185,39 +185,25 @@ class Marks:
 # --------------------------------------------------------------------------- attributes
 
 
-def _node_base(nd, ov: Overlay) -> tuple[dict[str, object], float | None]:
-    attrs: dict[str, object] = dict(KIND_STYLE[nd.kind])
-    short = short_name(nd)
-    label = short if short == nd.op else f"{short}\n{nd.op}"
-    v = ov.node_values.get(nd.name)
-    if v is not None:
-        label += f"\n{format_value(v)}"
-    attrs["label"] = label
-    attrs["id"] = "node:" + nd.name
-    attrs["class"] = f"fl-node fl-kind-{nd.kind}"
-    return attrs, v
-
-
-def _scope_base(info: ScopeInfo, ov: Overlay) -> tuple[dict[str, object], float | None]:
-    path = info.path
-    attrs: dict[str, object] = dict(SCOPE_STYLE)
-    noun = "op" if info.count == 1 else "ops"
-    label = f"{path.rpartition('/')[2]}\n{info.count} {noun}"
-    v = ov.scope_values.get(path)
-    if v is not None:
-        label += f"\nmax {format_value(v)}"
-    attrs["label"] = label
-    attrs["id"] = "scope:" + path
-    attrs["class"] = "fl-scope"
-    return attrs, v
-
-
 def element_attrs(el: Element, plan: Plan, ov: Overlay, marks: Marks) -> dict[str, object]:
     """Attributes of a drawn node: a description node or a folded scope."""
-    if el[0] == "node":
-        attrs, v = _node_base(plan.by_name[el[1]], ov)
+    kind, key = el
+    if kind == "node":
+        nd = plan.by_name[key]
+        short = short_name(nd)
+        style, cls = KIND_STYLE[nd.kind], f"fl-node fl-kind-{nd.kind}"
+        label = short if short == nd.op else f"{short}\n{nd.op}"
+        v, prefix = ov.node_values.get(key), ""
     else:
-        attrs, v = _scope_base(plan.table[el[1]], ov)
+        count = plan.table[key].count
+        style, cls = SCOPE_STYLE, "fl-scope"
+        label = f"{key.rpartition('/')[2]}\n{count} {'op' if count == 1 else 'ops'}"
+        v, prefix = ov.scope_values.get(key), "max "
+    marked, lit = el in marks.marked, el in marks.highlight
+    attrs: dict[str, object] = dict(style)
+    attrs["label"] = label if v is None else f"{label}\n{prefix}{format_value(v)}"
+    attrs["id"] = f"{kind}:{key}"
+    attrs["class"] = cls + (" fl-marked" if marked else "") + (" fl-highlight" if lit else "")
     if ov.scale is not None:
         # with an overlay on, unvalued nodes go white so the colour only ever means a value
         if v is None:
@@ -225,12 +211,10 @@ def element_attrs(el: Element, plan: Plan, ov: Overlay, marks: Marks) -> dict[st
         else:
             attrs["fillcolor"] = ov.scale.color(v)
             attrs["fontcolor"] = ov.scale.text_color(v)
-    if el in marks.marked:
+    if marked:
         attrs.update(color=MARK_COLOR, penwidth=2.5, peripheries=2)
-        attrs["class"] = str(attrs["class"]) + " fl-marked"
-    if el in marks.highlight:
+    if lit:
         attrs.update(color=HIGHLIGHT_COLOR, penwidth=3.5)
-        attrs["class"] = str(attrs["class"]) + " fl-highlight"
     return attrs
 
 

@@ -459,14 +459,15 @@ class Session:
 
         plan = _Plan()
         plan.slot_of = slot_of
-        self._generate(plan, order, fetched, alias, buffers, keys, template, flat)
-        feeds = [n for n in order if n.kind == "placeholder"]
-        plan.feeds = [(fed[n], n, n.dtype, _shape_check(n.shape)) for n in feeds]
+        plan.feeds = [
+            (fed[n], n, n.dtype, _shape_check(n.shape)) for n in order if n.kind == "placeholder"
+        ]
         plan.extra_feeds = [
             (key, n, n.dtype, _shape_check(n.shape)) for n, key in fed.items() if n not in needed
         ]
         plan.n_slots = len(order)
         plan.copy_slots = frozenset(slot_of[n] for n in fetched if n in alias)
+        self._generate(plan, order, buffers, keys, template, flat)
         rebuild_src = "lambda V, " + ", ".join(f"key{i}=key{i}" for i in range(len(keys)))
         rebuild_src = (
             rebuild_src.rstrip(", ") + ": " + template.format(*[f"V[{slot_of[n]}]" for n in flat])
@@ -489,14 +490,15 @@ class Session:
             fed[node] = key
         return fed
 
-    def _generate(self, plan, order, fetched, alias, buffers, keys, template, flat) -> None:
+    def _generate(self, plan, order, buffers, keys, template, flat) -> None:
         """The plan's step list and its generated function (``plan.fn``): one line per step.
 
         Kernels, variables and constants are keyword-only defaults of the function, so a run
-        reads them as locals; fetched values that may alias state are copied when computed.
+        reads them as locals; fetched values that may alias state (``plan.copy_slots``) are
+        copied when computed. The function's parameters are ``plan.feeds``, in order.
         """
-        slot_of = plan.slot_of
-        params = [f"n{slot_of[n]}" for n in order if n.kind == "placeholder"]
+        slot_of, copy_slots = plan.slot_of, plan.copy_slots
+        params = [f"n{slot_of[ph]}" for _, ph, _, _ in plan.feeds]
         kw: dict[str, object] = {}
         body: list[str] = []
         lines: dict[int, Tensor] = {}
@@ -532,7 +534,7 @@ class Session:
                 lines[len(body) + 1] = node
             written = tuple(slot_of[w] for w in node.opdef.written(node)) if kernel else ()
             entries.append((s, kernel, in_slots, node, written))
-            if node in fetched and node in alias:
+            if s in copy_slots:
                 body.append(f"c{s} = {name}.copy()")
                 ref[node] = f"c{s}"
         for i, key in enumerate(keys):

@@ -443,13 +443,13 @@ def test_marked_and_highlighted_nodes():
         g = nodes["node:" + nm]
         assert "fl-marked" in g.get("class").split()
         strokes = [e.get("stroke") for e in g if e.tag != SVG + "title" and e.get("stroke")]
-        assert strokes.count(render._MARK_COLOR) >= 2  # doubled outline
+        assert strokes.count(render.MARK_COLOR) >= 2  # doubled outline
     # a highlighted node hidden in a folded scope highlights the scope
     assert "fl-highlight" in groups(root, "fl-scope")["scope:gradients"].get("class")
     assert all("fl-highlight" not in g.get("class") for g in nodes.values())
     hl = groups(svg_of(desc, highlight=["x"]), "fl-node")["node:x"]
     assert "fl-highlight" in hl.get("class").split()
-    assert render._HIGHLIGHT_COLOR in [e.get("stroke") for e in hl]
+    assert render.HIGHLIGHT_COLOR in [e.get("stroke") for e in hl]
     legend = " ".join(texts(groups(root, "fl-legend")["fl-legend-table"]))
     assert "marked" in legend and "highlighted" in legend
 

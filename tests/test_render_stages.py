@@ -79,7 +79,6 @@ def test_marks_touch_only_the_outline_and_class():
     a = render_style.element_attrs(("node", "b0/n0"), plan, render_style.NO_OVERLAY, marks)
     assert a["class"] == "fl-node fl-kind-op fl-marked"
     assert a["color"] == render.MARK_COLOR and a["fillcolor"] == "#e8eef8"
-    assert render._MARK_COLOR == render.MARK_COLOR  # older spelling still importable
 
 
 # --------------------------------------------------------------------------- running dot

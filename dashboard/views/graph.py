@@ -15,6 +15,8 @@ a path, so no request can point the server at another file.
 
 from __future__ import annotations
 
+import functools
+
 import dash
 from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
@@ -143,6 +145,13 @@ def _stage() -> html.Div:
     )
 
 
+@functools.cache
+def _placeholder_flow():
+    """The gradient flow before a run is loaded: built once, not on every page load (shared,
+    so never mutated)."""
+    return gf.empty_figure("select a run")
+
+
 def layout(ctx):
     stores = [
         dcc.Store(id=CLICK),
@@ -162,7 +171,7 @@ def layout(ctx):
         id=FLOW,
         className="fl-graph-flow",
         config=image_config("gradient flow", responsive=True),
-        figure=gf.empty_figure("select a run"),
+        figure=_placeholder_flow(),
     )
     return html.Div(
         className="fl-view fl-graph-view",
@@ -178,15 +187,16 @@ def layout(ctx):
 
 
 # ---------------------------------------------------------------------------- outputs
+def slider_outputs(steps: list[int], step_index: int) -> tuple:
+    """The STEPS store and the step slider's max, value and disabled, for ``steps``."""
+    return steps, max(len(steps) - 1, 0), step_index, len(steps) < 2
+
+
 def load_outputs(opened: gm.Opened) -> tuple:
     """``load_run``'s outputs, in its Output order, for what :func:`gm.open_run` decided."""
-    steps = opened.steps
     return (
         opened.loaded,
-        steps,
-        max(len(steps) - 1, 0),
-        opened.step_index,
-        len(steps) < 2,
+        *slider_outputs(opened.steps, opened.step_index),
         opened.origin,
         gp.banner(opened.origin, opened.origin_op),
         opened.origin is None,
@@ -303,8 +313,7 @@ def _follow_live_run(app, ctx):
         new = gm.follow(ctx.data, name, old_steps, step_index)
         if new is None:
             raise SKIP
-        steps = new.steps
-        return steps, max(len(steps) - 1, 0), new.step_index, len(steps) < 2, new.flow
+        return *slider_outputs(new.steps, new.step_index), new.flow
 
 
 def _navigate(app, ctx):

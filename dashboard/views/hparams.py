@@ -181,7 +181,7 @@ def register(app, ctx):
         Input(TABLE, "rowData"),
         Input(COLOR_BY, "value"),
         Input(SELECTED_RUNS, "data"),
-        Input(TABS, "value"),
+        State(TABS, "value"),  # not an Input: opening the tab rebuilds the grid (rowData)
         State(TABLE, "columnDefs"),
         prevent_initial_call=True,  # drawn once the grid is built
     )

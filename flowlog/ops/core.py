@@ -143,13 +143,15 @@ def as_node(x, like: Tensor | None = None, name="Const") -> Tensor:
         return constant(x, dtype=dtype, name=name)
 
 
-def binary(op_type: str, x, y, name=None) -> Tensor:
-    """A two-input node; literals become constants typed after the other operand."""
-    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
-        x = as_node(x)
+def operands(x, y) -> tuple[Tensor, Tensor]:
+    """``x`` and ``y`` as nodes; a literal becomes a constant typed after the other operand."""
     x = as_node(x, y if isinstance(y, Tensor) else None)
-    y = as_node(y, x)
-    return make(op_type, [x, y], {}, name)
+    return x, as_node(y, x)
+
+
+def binary(op_type: str, x, y, name=None, attrs=None) -> Tensor:
+    """A two-input node of ``x`` and ``y`` (see :func:`operands`)."""
+    return make(op_type, operands(x, y), attrs, name)
 
 
 class Unary(Op):
@@ -170,6 +172,15 @@ class Unary(Op):
 def known(shape) -> bool:
     """True when the rank and every dimension are known."""
     return shape is not None and all(d is not None for d in shape)
+
+
+def differ(a, b) -> bool:
+    """True when static shapes ``a`` and ``b`` cannot describe the same runtime shape."""
+    if a is None or b is None:
+        return False
+    if len(a) != len(b):
+        return True
+    return any(p is not None and q is not None and p != q for p, q in zip(a, b, strict=True))
 
 
 def broadcast_shapes(a, b):

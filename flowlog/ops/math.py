@@ -17,6 +17,7 @@ from flowlog.ops.core import (
     as_node,
     binary,
     broadcast_shapes,
+    differ,
     float_dtype,
     make,
     register,
@@ -225,16 +226,20 @@ class PowGradExponent(Op):
         return pow_grad_exponent
 
 
+def _route(cond, dy, need_x, need_y) -> list:
+    """``dy`` split between the two branches of a selection: to x where ``cond``, else to y."""
+    zero = as_node(0.0, dy, name="zero")
+    return [
+        make("Where", [cond, dy, zero]) if need_x else None,
+        make("Where", [cond, zero, dy]) if need_y else None,
+    ]
+
+
 class _MinMax(Binary):
     pick_x = None  # comparison selecting x (ties go to x, as in TensorFlow)
 
     def grad(self, node, dy, need):
-        x, y = node.inputs
-        mask = make(self.pick_x, [x, y])
-        zero = as_node(0.0, dy, name="zero")
-        gx = make("Where", [mask, dy, zero]) if need[0] else None
-        gy = make("Where", [mask, zero, dy]) if need[1] else None
-        return [gx, gy]
+        return _route(make(self.pick_x, node.inputs), dy, *need)
 
 
 @register
@@ -299,11 +304,7 @@ class Where(Op):
         return np.where
 
     def grad(self, node, dy, need):
-        c = node.inputs[0]
-        zero = as_node(0.0, dy, name="zero")
-        gx = make("Where", [c, dy, zero]) if need[1] else None
-        gy = make("Where", [c, zero, dy]) if need[2] else None
-        return [None, gx, gy]
+        return [None, *_route(node.inputs[0], dy, need[1], need[2])]
 
 
 @register
@@ -319,10 +320,7 @@ class AddN(Op):
             if shape is None or x.shape is None:
                 shape = shape or x.shape
                 continue
-            if len(shape) != len(x.shape) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(shape, x.shape, strict=True)
-            ):
+            if differ(shape, x.shape):
                 raise InferError(
                     f"all inputs need the same shape, got {format_shape(shape)} "
                     f"and {format_shape(x.shape)}"
@@ -349,13 +347,14 @@ class AddN(Op):
 
 
 # ====================================================================== matmul
-def _matmul(a, b, transpose_a=False, transpose_b=False) -> Tensor:
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
+    """``fl.matmul``; the transpose flags are attributes only when set."""
     attrs = {}
     if transpose_a:
         attrs["transpose_a"] = True
     if transpose_b:
         attrs["transpose_b"] = True
-    return make("MatMul", [a, b], attrs)
+    return binary("MatMul", a, b, name, attrs)
 
 
 @register
@@ -408,9 +407,9 @@ class MatMul(Op):
         ta, tb = node.attrs.get("transpose_a", False), node.attrs.get("transpose_b", False)
         ga = gb = None
         if need[0]:
-            ga = _matmul(dy, b, False, not tb) if not ta else _matmul(b, dy, tb, True)
+            ga = matmul(dy, b, False, not tb) if not ta else matmul(b, dy, tb, True)
         if need[1]:
-            gb = _matmul(a, dy, not ta, False) if not tb else _matmul(dy, a, True, ta)
+            gb = matmul(a, dy, not ta, False) if not tb else matmul(dy, a, True, ta)
         return [ga, gb]
 
 
@@ -425,14 +424,10 @@ def _define_operators():
         ("pow", "Pow"),
         ("matmul", "MatMul"),
     ]:
-        Tensor._define_operator(
-            f"__{name}__", lambda self, other, _op=op_type: binary(_op, self, other)
-        )
-        Tensor._define_operator(
-            f"__r{name}__", lambda self, other, _op=op_type: binary(_op, other, self)
-        )
-    Tensor._define_operator("__neg__", lambda self: make("Neg", [self]))
-    Tensor._define_operator("__abs__", lambda self: make("Abs", [self]))
+        setattr(Tensor, f"__{name}__", lambda self, other, _op=op_type: binary(_op, self, other))
+        setattr(Tensor, f"__r{name}__", lambda self, other, _op=op_type: binary(_op, other, self))
+    Tensor.__neg__ = lambda self: make("Neg", [self])
+    Tensor.__abs__ = lambda self: make("Abs", [self])
 
 
 _define_operators()
