@@ -675,6 +675,13 @@ def test_parcoords_and_the_grid_follow_the_runs_panel_offline(page, sweep_url):
     assert line["cmin"] < line["color"][2] < min(others)  # the band under the metric's range
     assert page.locator("#hp-parcoords .colorbar").count() == 1
 
+    # 20 runs overflow the runs panel: the list scrolls, the filter box keeps its height
+    heights = page.evaluate(
+        "['.fl-runs > .fl-input', '#runs-checklist'].map(s => document.querySelector(s)"
+        ".getBoundingClientRect().height)"
+    )
+    panel = page.evaluate("document.querySelector('.fl-runs').clientHeight")
+    assert heights[0] >= 28 and heights[1] > panel, (heights, panel)
     # the grid's ticks follow the runs panel and back; nothing is loaded from outside
     checked = (
         "Array.from(document.querySelectorAll('#hp-table .ag-row input[type=checkbox]'))"
