@@ -73,7 +73,7 @@ def write_logdir(logdir: Path, points: int) -> None:
     rng = np.random.default_rng(0)
     steps = np.arange(points)
     for r in range(RUNS):
-        w = SummaryWriter(logdir, run_name=f"run{r:02d}", flush_secs=30, max_queue=100_000)
+        w = SummaryWriter(logdir=logdir, run_name=f"run{r:02d}", flush_secs=30, max_queue=100_000)
         for t in range(TAGS):
             values = np.exp(-steps / (points / 5)) * (1 + t) + 0.05 * rng.normal(size=points)
             tag = f"group{t // 4}/tag{t}"
@@ -116,7 +116,7 @@ def write_watch_logdir(logdir: Path) -> None:
             train = fl.train.GradientDescentOptimizer(0.05 * (r + 1)).minimize(loss)
         sess = fl.Session(g)
         now = {"step": 0}
-        with SummaryWriter(logdir, f"mlp{r}", flush_secs=30) as w:
+        with SummaryWriter(logdir=logdir, run_name=f"mlp{r}", flush_secs=30) as w:
             w.watch(sess, every=1, global_step=lambda now=now: now["step"])
             for step in range(WATCH_STEPS):
                 now["step"] = step
@@ -331,7 +331,7 @@ def bench_live(tmp: Path) -> dict:
     from flowlog.writer import SummaryWriter
 
     d = tmp / "live"
-    w = SummaryWriter(d, run_name="live", flush_secs=60)
+    w = SummaryWriter(logdir=d, run_name="live", flush_secs=60)
     for s in range(1000):
         w.add_scalar("loss", 1.0 / (s + 1), s)
     w.flush()

@@ -54,7 +54,7 @@ def bench_flowlog(tmp: str, tags: list[str], steps: int, rep: int) -> tuple[floa
     logdir = os.path.join(tmp, f"flowlog{rep}")
     values = [math.sin(i * 0.001) for i in range(steps)]
     t0, c0 = time.perf_counter(), time.process_time()
-    w = SummaryWriter(logdir, "bench")
+    w = SummaryWriter(logdir=logdir, run_name="bench")
     add = w.add_scalar
     for step in range(steps):
         v = values[step]
@@ -80,7 +80,7 @@ def bench_tensorboardx(tmp: str, tags: list[str], steps: int) -> float | None:
 
 def bench_read(tmp: str, points: int, repeats: int = 5) -> tuple[float, float, float]:
     logdir = os.path.join(tmp, "read")
-    with SummaryWriter(logdir, "big", max_queue=50_000) as w:
+    with SummaryWriter(logdir=logdir, run_name="big", max_queue=50_000) as w:
         for step in range(points):
             w.add_scalar("loss", math.sin(step * 0.0003) + (5.0 if step % 9973 == 0 else 0.0), step)
     run = Logdir(logdir).run("big")

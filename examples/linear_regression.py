@@ -6,6 +6,7 @@ Usage: python examples/linear_regression.py [--steps 300] [--lr 0.1] [--logdir r
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -50,7 +51,10 @@ def main(argv=None) -> dict:
     losses = []
     run_name = args.run_name or f"linear_regression/lr={args.lr:g}"
     # purge_step=0: re-running the example starts its run afresh instead of appending
-    with fl.Session(graph=graph) as sess, SummaryWriter(args.logdir, run_name, purge_step=0) as log:
+    with (
+        fl.Session(graph=graph) as sess,
+        SummaryWriter(os.path.join(args.logdir, run_name), purge_step=0) as log,
+    ):
         log.add_graph(graph)
         log.watch(sess, every=5)
         for step in range(args.steps):

@@ -6,6 +6,7 @@ Usage: python examples/logistic_regression.py [--steps 300] [--lr 0.5] [--logdir
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def main(argv=None) -> dict:
     losses = []
     step = 0
     test_feed = {m["x"]: X_test, m["y"]: Y_test}
-    log = SummaryWriter(args.logdir, args.run_name, purge_step=0)
+    log = SummaryWriter(os.path.join(args.logdir, args.run_name), purge_step=0)
     with fl.Session(graph=graph) as sess, log:
         log.add_graph(graph)
         log.watch(sess, every=5, global_step=lambda: step)

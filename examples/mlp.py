@@ -8,6 +8,7 @@ python examples/mlp.py [--steps 400] [--lr 0.1] [--batch 64] [--logdir runs]
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -63,7 +64,10 @@ def main(argv=None) -> dict:
     step = 0
     test_feed = {m["x"]: X_test, m["y"]: Y_test}
     run_name = args.run_name or f"mlp/lr={args.lr:g}"
-    with fl.Session(graph=graph) as sess, SummaryWriter(args.logdir, run_name, purge_step=0) as log:
+    with (
+        fl.Session(graph=graph) as sess,
+        SummaryWriter(os.path.join(args.logdir, run_name), purge_step=0) as log,
+    ):
         log.add_graph(graph)
         # watch logs each trainable variable's value/gradient statistics under its node name
         log.watch(sess, every=5, histograms_every=25, global_step=lambda: step)

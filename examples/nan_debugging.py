@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     data_x, data_y = make_data(1024, np.random.default_rng(args.seed + 1))
     feed = batches(data_x, data_y, 32, args.glitch_step)
 
-    writer = SummaryWriter(args.logdir, run_name=args.run_name)
+    writer = SummaryWriter(os.path.join(args.logdir, args.run_name))
     writer.add_hparams({"learning_rate": args.learning_rate, "seed": args.seed}, {})
     writer.add_graph(fl.get_default_graph())
     sess = fl.Session(check_numerics=True)

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -19,7 +20,10 @@ from flowlog import export, render
 from flowlog.backends import open_logdir
 from flowlog.provider import DataProvider, ReadError
 
-RUN_SUFFIX = ".flowlog.db"  # the reader's run file suffix (flowlog.schema.RUN_SUFFIX)
+# the reader's file names (flowlog.schema): the CLI reads only through the provider
+RUN_SUFFIX = ".flowlog.db"
+RUN_FILE = "flowlog.db"
+_RANK_FILE = re.compile(r"flowlog\.rank\d{1,6}\.db")
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
 
@@ -31,20 +35,35 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- opening logs
 
 
+def _is_run_file(base: str) -> bool:
+    return base == RUN_FILE or bool(_RANK_FILE.fullmatch(base))
+
+
 def _open(path: str) -> tuple[DataProvider, str | None]:
-    """A logdir, or one run's database file → (its provider, that run's name or None)."""
+    """A logdir, a run directory, or one run's database file → (its provider, that run's
+    name or None for a whole logdir)."""
     if not os.path.exists(path):
         raise CliError(f"path does not exist: {path}")
+    path = os.path.abspath(path)
     if os.path.isdir(path):
-        return open_logdir(path, cache=False), None
-    base = os.path.basename(path)
-    if not base.endswith(RUN_SUFFIX) or base == RUN_SUFFIX:
-        raise CliError(f"{path} is not a flowlog log (expected a logdir or a *{RUN_SUFFIX} file)")
-    ld = open_logdir(os.path.dirname(os.path.abspath(path)), cache=False)
-    name = base[: -len(RUN_SUFFIX)]
-    names = _run_names(ld)
-    if name not in names:
-        why = next((w for w in ld.warnings() if os.path.abspath(path) in w), None)
+        if not any(_is_run_file(f) for f in os.listdir(path)):
+            return open_logdir(path, cache=False), None
+        run_dir = path  # a run directory: read it as the run of its parent logdir
+    else:
+        base = os.path.basename(path)
+        if _is_run_file(base):
+            run_dir = os.path.dirname(path)
+        elif base.endswith(RUN_SUFFIX) and base != RUN_SUFFIX:
+            run_dir = path[: -len(RUN_SUFFIX)]  # the single-file layout
+        else:
+            raise CliError(
+                f"{path} is not a flowlog log (expected a logdir, a run directory, a "
+                f"{RUN_FILE} or a *{RUN_SUFFIX} file)"
+            )
+    ld = open_logdir(os.path.dirname(run_dir), cache=False)
+    name = os.path.basename(run_dir)
+    if name not in _run_names(ld):
+        why = next((w for w in ld.warnings() if path in w), None)
         reason = why.split(": ", 1)[1] if why and ": " in why else "unreadable"
         raise CliError(f"{path} is not a flowlog log: {reason}")
     return ld, name

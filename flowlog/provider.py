@@ -26,18 +26,36 @@ __all__ = [
     "DataProvider",
     "ReadError",
     "RunInfo",
+    "RankInfo",
     "TagInfo",
+    "ImageInfo",
+    "PrCurve",
+    "Trial",
     "Series",
     "Buckets",
     "Histogram",
     "TAG_KINDS",
 ]
 
-TAG_KINDS = ("scalar", "histogram", "text")
+TAG_KINDS = ("scalar", "histogram", "text", "image", "pr_curve")
+SERIES_SEP = "\x1f"  # stored add_scalars tag: main tag + SERIES_SEP + key (flowlog.schema)
 
 
 class ReadError(RuntimeError):
     """A run (or a file of it) exists but cannot be read: the message names it and why."""
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    """One process of a run written by several torch.distributed ranks (one file each)."""
+
+    rank: int | None  # None: the run's ``flowlog.db`` (written without a rank)
+    path: str
+    status: str
+    host: str
+    pid: int
+    heartbeat: float
+    last_step: int | None
 
 
 @dataclass(frozen=True)
@@ -55,16 +73,35 @@ class RunInfo:
     flowlog_version: str
     # changes whenever anything is committed to the run; equal tokens mean equal data
     token: Hashable = field(default=None, compare=False)
+    # the ranks of a run written by several processes (empty for a single-file run); the
+    # run's status is then the worst of theirs: crashed, else running, else finished
+    ranks: tuple[RankInfo, ...] = ()
 
 
 @dataclass(frozen=True)
 class TagInfo:
-    tag: str
-    kind: str  # 'scalar' | 'histogram' | 'text'
+    tag: str  # the stored name: what every read method takes
+    kind: str  # one of TAG_KINDS
     count: int
     first_step: int | None
     last_step: int | None
     node: str | None  # graph node name for watch tags
+
+    @property
+    def chart(self) -> str:
+        """The chart the tag is drawn in: its ``add_scalars`` main tag, else the tag."""
+        return self.tag.split(SERIES_SEP, 1)[0]
+
+    @property
+    def series(self) -> str | None:
+        """The ``add_scalars`` key (one line of the chart), or None for a plain tag."""
+        parts = self.tag.split(SERIES_SEP, 1)
+        return parts[1] if len(parts) == 2 else None
+
+    @property
+    def label(self) -> str:
+        """How the tag reads in lists and files: ``Loss/train`` for add_scalars' series."""
+        return self.tag.replace(SERIES_SEP, "/")
 
 
 class Series(NamedTuple):
@@ -104,6 +141,40 @@ class Histogram:
     neginf: int
 
 
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image at one step; its PNG bytes come from :meth:`DataProvider.image_png`."""
+
+    step: int
+    wall: float
+    height: int
+    width: int
+    channels: int
+    meta: dict | None  # e.g. {"labels": [...]} of add_image_with_boxes
+
+
+@dataclass(frozen=True)
+class PrCurve:
+    step: int
+    wall: float
+    num_thresholds: int
+    # rows: TP, FP, TN, FN, precision, recall (TensorBoard's order), one column per threshold
+    table: np.ndarray
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One ``add_hparams`` call."""
+
+    index: int  # 1, 2, ... in logging order within the run
+    name: str | None  # the call's run_name
+    step: int | None
+    wall: float | None
+    hparams: dict
+    metrics: dict
+    domains: dict  # hparam_domain_discrete
+
+
 @runtime_checkable
 class DataProvider(Protocol):
     """Everything a view or the CLI reads. ``run`` is a run name as listed by :meth:`runs`.
@@ -131,32 +202,58 @@ class DataProvider(Protocol):
         """Cheap; changes whenever anything is committed to the run (caches key on it)."""
         ...
 
-    def tags(self, run: str, kind: str | None = None) -> dict[str, TagInfo]:
-        """``{tag: TagInfo}`` in creation order, optionally of one kind only."""
+    def tags(self, run: str, kind: str | None = None, *, rank: int | None = None
+             ) -> dict[str, TagInfo]:  # fmt: skip
+        """``{tag: TagInfo}`` in creation order, optionally of one kind only.
+
+        ``rank`` (every read method takes it): one rank of a run written by several
+        (:attr:`RunInfo.ranks`); None reads the run's first rank that has the tag, and
+        ``tags`` lists the union of all ranks' tags.
+        """
         ...
 
     def scalars(
-        self, run: str, tag: str, start: int | None = None, end: int | None = None
-    ) -> Series: ...
+        self, run: str, tag: str, start: int | None = None, end: int | None = None, *,
+        rank: int | None = None,
+    ) -> Series: ...  # fmt: skip
 
     def scalars_downsampled(
-        self, run: str, tag: str, buckets: int, start: int | None = None, end: int | None = None
-    ) -> Buckets:
+        self, run: str, tag: str, buckets: int, start: int | None = None, end: int | None = None,
+        *, rank: int | None = None,
+    ) -> Buckets:  # fmt: skip
         """At most ``buckets`` equal step ranges; every point of the range in exactly one."""
         ...
 
-    def scalars_since(self, run: str, tag: str, after_step: int | None) -> Series:
+    def scalars_since(self, run: str, tag: str, after_step: int | None, *,
+                      rank: int | None = None) -> Series:  # fmt: skip
         """Points with ``step > after_step`` (all when None): what a live view appends."""
         ...
 
-    def histograms(self, run: str, tag: str) -> list[Histogram]: ...
+    def histograms(self, run: str, tag: str, *, rank: int | None = None) -> list[Histogram]: ...
 
-    def texts(self, run: str, tag: str | None = None) -> list[tuple[str, int, float, str]]:
+    def texts(self, run: str, tag: str | None = None, *, rank: int | None = None
+              ) -> list[tuple[str, int, float, str]]:  # fmt: skip
         """``(tag, step, wall, text)`` for one tag or all."""
         ...
 
     def hparams(self, run: str) -> tuple[dict, dict]:
-        """``(hparams, metrics)``; both empty when none were logged."""
+        """``(hparams, metrics)`` of the run's latest trial; both empty when none."""
+        ...
+
+    def trials(self, run: str) -> list[Trial]:
+        """Every ``add_hparams`` call of the run, in order."""
+        ...
+
+    def images(self, run: str, tag: str, *, rank: int | None = None) -> list[ImageInfo]: ...
+
+    def image_png(self, run: str, tag: str, step: int, *, rank: int | None = None) -> bytes:
+        """The PNG logged at ``step``; KeyError when there is none."""
+        ...
+
+    def pr_curves(self, run: str, tag: str, *, rank: int | None = None) -> list[PrCurve]: ...
+
+    def custom_scalars(self, run: str) -> dict | None:
+        """The latest custom-scalars layout (:func:`flowlog.media.custom_scalars_layout`)."""
         ...
 
     def graph(self, run: str) -> dict | None:

@@ -160,34 +160,57 @@ class CachedProvider:
                 if self._used[small] <= self._budget[small]:
                     return
 
-    def _read(self, method: str, run: str, *args):
-        return self.memo(run, (method, *args), lambda: getattr(self.backend, method)(run, *args))
+    def _read(self, method: str, run: str, *args, rank=None):
+        def compute():
+            if rank is None:
+                return getattr(self.backend, method)(run, *args)
+            return getattr(self.backend, method)(run, *args, rank=rank)
+
+        return self.memo(run, (method, rank, *args), compute)
 
     # ------------------------------------------------------------------ reads
-    def tags(self, run, kind=None):
-        return self._read("tags", run, kind)
+    def tags(self, run, kind=None, *, rank=None):
+        return self._read("tags", run, kind, rank=rank)
 
-    def scalars(self, run, tag, start=None, end=None):
-        return self._read("scalars", run, tag, start, end)
+    def scalars(self, run, tag, start=None, end=None, *, rank=None):
+        return self._read("scalars", run, tag, start, end, rank=rank)
 
-    def has_scalars(self, run, tag, start=None, end=None) -> bool:
+    def has_scalars(self, run, tag, start=None, end=None, *, rank=None) -> bool:
         """Whether :meth:`scalars` with these arguments would answer without reading."""
-        return self.is_cached(run, ("scalars", tag, start, end))
+        return self.is_cached(run, ("scalars", rank, tag, start, end))
 
-    def scalars_downsampled(self, run, tag, buckets, start=None, end=None):
-        return self._read("scalars_downsampled", run, tag, buckets, start, end)
+    def scalars_downsampled(self, run, tag, buckets, start=None, end=None, *, rank=None):
+        return self._read("scalars_downsampled", run, tag, buckets, start, end, rank=rank)
 
-    def scalars_since(self, run, tag, after_step):
-        return self.backend.scalars_since(run, tag, after_step)  # live tail: always fresh
+    def scalars_since(self, run, tag, after_step, *, rank=None):
+        # the live tail: always fresh
+        if rank is None:
+            return self.backend.scalars_since(run, tag, after_step)
+        return self.backend.scalars_since(run, tag, after_step, rank=rank)
 
-    def histograms(self, run, tag):
-        return self._read("histograms", run, tag)
+    def histograms(self, run, tag, *, rank=None):
+        return self._read("histograms", run, tag, rank=rank)
 
-    def texts(self, run, tag=None):
-        return self._read("texts", run, tag)
+    def texts(self, run, tag=None, *, rank=None):
+        return self._read("texts", run, tag, rank=rank)
+
+    def images(self, run, tag, *, rank=None):
+        return self._read("images", run, tag, rank=rank)
+
+    def image_png(self, run, tag, step, *, rank=None):
+        return self._read("image_png", run, tag, step, rank=rank)
+
+    def pr_curves(self, run, tag, *, rank=None):
+        return self._read("pr_curves", run, tag, rank=rank)
 
     def hparams(self, run):
         return self._read("hparams", run)
+
+    def trials(self, run):
+        return self._read("trials", run)
+
+    def custom_scalars(self, run):
+        return self._read("custom_scalars", run)
 
     def graph(self, run):
         return self._read("graph", run)

@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -23,8 +24,19 @@ import warnings
 
 import numpy as np
 
-from flowlog import schema
-from flowlog.provider import Buckets, Histogram, ReadError, RunInfo, Series, TagInfo
+from flowlog import schema, schema_records
+from flowlog.provider import (
+    Buckets,
+    Histogram,
+    ImageInfo,
+    PrCurve,
+    ReadError,
+    RunInfo,
+    Series,
+    TagInfo,
+    Trial,
+)
+from flowlog.reader_ranks import RankedRun
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +87,13 @@ def _ints(values) -> np.ndarray:
 def _floats(values) -> np.ndarray:
     # None (SQL NULL) becomes NaN: that is how NaN is stored
     return np.array(values, dtype=np.float64)
+
+
+_RANK_FILE = re.compile(r"flowlog\.rank(\d{1,6})\.db")
+
+
+def _parts_of(run) -> list[tuple[int | None, Run]]:
+    return run.parts if isinstance(run, RankedRun) else [(None, run)]
 
 
 _SERIALS = itertools.count(1)
@@ -255,10 +274,49 @@ class Run:
             tid = None if tag is None else self._tag_id(tag, "text")
             return schema.read_texts(self._conn, tid)
 
-    def hparams(self) -> tuple[dict, dict]:
-        """``(hparams, metrics)``; both empty when none were logged."""
+    def trials(self) -> list[Trial]:
+        """Every add_hparams call, in order (a version-1 file's one record reads as one)."""
         with self._reading():
-            return schema.read_hparams(self._conn)
+            rows = schema_records.read_trials(self._conn)
+        return [Trial(*row) for row in rows]
+
+    def hparams(self) -> tuple[dict, dict]:
+        """``(hparams, metrics)`` of the latest trial; both empty when none were logged."""
+        trials = self.trials()
+        return (trials[-1].hparams, trials[-1].metrics) if trials else ({}, {})
+
+    def images(self, tag: str) -> list[ImageInfo]:
+        with self._reading():
+            rows = schema_records.read_images(self._conn, self._tag_id(tag, "image"))
+        return [
+            ImageInfo(step, wall, h, w, c, None if meta is None else json.loads(meta))
+            for step, wall, h, w, c, meta in rows
+        ]
+
+    def image_png(self, tag: str, step: int) -> bytes:
+        with self._reading():
+            data = schema_records.read_image_png(self._conn, self._tag_id(tag, "image"), step)
+        if data is None:
+            raise KeyError(f"run {self.name!r}: tag {tag!r} has no image at step {step}")
+        return data
+
+    def pr_curves(self, tag: str) -> list[PrCurve]:
+        with self._reading():
+            rows = schema_records.read_pr_curves(self._conn, self._tag_id(tag, "pr_curve"))
+        return [
+            PrCurve(step, wall, n, np.frombuffer(data, np.float64).reshape(6, -1).copy())
+            for step, wall, n, data in rows
+        ]
+
+    def custom_scalars(self) -> dict | None:
+        with self._reading():
+            return schema_records.read_layout(self._conn)
+
+    def part(self, rank: int | None = None, tag: str | None = None) -> Run:
+        """This run itself: a single-file run has no ranks (see :class:`RankedRun`)."""
+        if rank is not None:
+            raise KeyError(f"run {self.name!r} was written by one process: it has no rank {rank}")
+        return self
 
     def graph(self) -> dict | None:
         """The latest logged graph description (contract 1), or None."""
@@ -316,27 +374,58 @@ class Logdir:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise NotADirectoryError(f"logdir {self.path!r} is not a directory")
         self._lock = threading.Lock()
-        self._runs: dict[str, tuple[tuple, Run]] = {}  # name -> (file identity, Run)
+        self._files: dict[str, tuple[tuple, Run]] = {}  # path -> (file identity, Run)
+        self._runs: dict[str, Run | RankedRun] = {}  # name -> run, as of the last scan
         self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
         self.warnings: list[str] = []
 
     def __repr__(self) -> str:
         return f"Logdir({self.path!r})"
 
-    def _discover(self) -> dict[str, str]:
-        """``{run name: path}`` of every ``*.flowlog.db`` file under the logdir."""
-        found: dict[str, str] = {}
+    def _discover(self) -> dict[str, tuple[str, list[tuple[int | None, str]]]]:
+        """``{run name: (location, [(rank, database path)])}`` of every run under the logdir.
+
+        A run is a directory holding ``flowlog.db`` and/or ``flowlog.rank<R>.db`` (named by its
+        path relative to the logdir, ``"."`` for the logdir itself), or a single-file run
+        ``<name>.flowlog.db`` (the older layout), unless a run directory has its name.
+        """
+        found: dict[str, tuple[str, list]] = {}
+        single: dict[str, str] = {}
         if not os.path.isdir(self.path):
             return found  # not created yet: no runs (the dashboard may start first)
         suffix = schema.RUN_SUFFIX
         for root, dirs, files in os.walk(self.path, onerror=self._walk_error):
             dirs.sort()
+            rel_root = os.path.relpath(root, self.path).replace(os.sep, "/")
+            parts = []
             for fname in sorted(files):
+                full = os.path.join(root, fname)
                 if fname.endswith(suffix) and len(fname) > len(suffix):
-                    full = os.path.join(root, fname)
-                    rel = os.path.relpath(full, self.path)[: -len(suffix)]
-                    found[rel.replace(os.sep, "/")] = full
+                    stem = fname[: -len(suffix)]
+                    single[stem if rel_root == "." else f"{rel_root}/{stem}"] = full
+                elif fname == schema.RUN_FILE:
+                    parts.append((None, full))
+                elif (match := _RANK_FILE.fullmatch(fname)) is not None:
+                    parts.append((int(match[1]), full))
+            if parts:
+                parts.sort(key=lambda p: (p[0] is not None, p[0] or 0))
+                found[rel_root] = (root, parts)
+        for name, path in single.items():
+            if name in found:
+                self._note_skip(path, f"a run directory {name!r} has the same name")
+            else:
+                found[name] = (path, [(None, path)])
         return found
+
+    def _note_skip(self, path: str, reason: str) -> None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._skipped.get(path, (None,))[0] != ident:
+            self._skipped[path] = (ident, f"skipped {path}: {reason}")
+            self._warn(path, reason)
 
     def _walk_error(self, exc: OSError) -> None:
         self._warn(exc.filename or self.path, f"cannot list directory ({exc.strerror})")
@@ -347,49 +436,61 @@ class Logdir:
         log.warning("flowlog: %s", message)
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
-    def _scan(self) -> dict[str, Run]:
+    def _open_file(self, name: str, path: str) -> Run | None:
+        """The validated reader of one database file (cached while the file is the same one),
+        or None when it is skipped (warned about once per version of the file)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None  # deleted between listing and stat
+        ident = (st.st_dev, st.st_ino)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+            del self._files[path]
+        skip_ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        skipped = self._skipped.get(path)
+        if skipped is not None and skipped[0] == skip_ident:
+            return None
+        try:
+            conn = schema.open_for_read(path)
+            if schema.read_run(conn) is None:
+                conn.close()
+                raise schema.LogFileError(f"{path}: run metadata row is missing")
+        except (schema.LogFileError, sqlite3.Error) as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            self._skipped[path] = (skip_ident, f"skipped {path}: {reason}")
+            self._warn(path, reason)
+            return None
+        self._skipped.pop(path, None)
+        run = Run(name, path, conn)
+        self._files[path] = (ident, run)
+        return run
+
+    def _scan(self) -> dict[str, Run | RankedRun]:
         with self._lock:
             self.warnings = [msg for _, msg in self._skipped.values()]
-            live: dict[str, Run] = {}
+            live: dict[str, Run | RankedRun] = {}
             seen_paths = set()
-            for name, path in self._discover().items():
-                seen_paths.add(path)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue  # deleted between listing and stat
-                ident = (st.st_dev, st.st_ino)
-                cached = self._runs.get(name)
-                if cached is not None and cached[0] == ident and cached[1].path == path:
-                    live[name] = cached[1]
-                    continue
-                if cached is not None:
-                    cached[1].close()
-                skip_ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                skipped = self._skipped.get(path)
-                if skipped is not None and skipped[0] == skip_ident:
-                    continue
-                try:
-                    conn = schema.open_for_read(path)
-                    if schema.read_run(conn) is None:
-                        conn.close()
-                        raise schema.LogFileError(f"{path}: run metadata row is missing")
-                except schema.LogFileError as exc:
-                    reason = str(exc).removeprefix(f"{path}: ")
-                    self._skipped[path] = (skip_ident, f"skipped {path}: {reason}")
-                    self._warn(path, reason)
-                    continue
-                except sqlite3.Error as exc:
-                    self._skipped[path] = (skip_ident, f"skipped {path}: {exc}")
-                    self._warn(path, str(exc))
-                    continue
-                self._skipped.pop(path, None)
-                live[name] = Run(name, path, conn)
-                self._runs[name] = (ident, live[name])
-            for name in set(self._runs) - set(live):
-                self._runs.pop(name)[1].close()
+            for name, (location, parts) in self._discover().items():
+                opened = []
+                for rank, path in parts:
+                    seen_paths.add(path)
+                    label = name if rank is None else f"{name} [rank {rank}]"
+                    run = self._open_file(label, path)
+                    if run is not None:
+                        opened.append((rank, run))
+                if len(opened) == 1 and opened[0][0] is None:
+                    live[name] = opened[0][1]
+                elif opened:
+                    live[name] = RankedRun(name, location, opened)
+            for path in set(self._files) - seen_paths:
+                self._files.pop(path)[1].close()
             for path in set(self._skipped) - seen_paths:
                 del self._skipped[path]
+            self._runs = live
             self.warnings = [msg for _, msg in self._skipped.values()]
             return live
 
@@ -403,29 +504,36 @@ class Logdir:
                 self._warn(run.path, f"cannot read run metadata ({exc})")
         return out
 
-    def run(self, name: str) -> Run:
+    def run(self, name: str) -> Run | RankedRun:
         """The run called ``name`` (as listed by :meth:`runs`); KeyError if discovery did not
         find it. Names are looked up, never joined onto a path."""
         if not isinstance(name, str):
             raise TypeError(f"run name must be a str, got {type(name).__name__}")
         with self._lock:
             cached = self._runs.get(name)
-        if cached is not None:
-            try:
-                st = os.stat(cached[1].path)
-            except OSError:
-                st = None
-            if st is not None and (st.st_dev, st.st_ino) == cached[0]:
-                return cached[1]
+            fresh = cached is not None and all(
+                self._same_file(run.path) for _, run in _parts_of(cached)
+            )
+        if fresh:
+            return cached
         run = self._scan().get(name)
         if run is None:
             raise KeyError(f"no run named {name!r} under {self.path}")
         return run
 
+    def _same_file(self, path: str) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        cached = self._files.get(path)
+        return cached is not None and cached[0] == (st.st_dev, st.st_ino)
+
     def close(self) -> None:
         with self._lock:
-            for _, run in self._runs.values():
+            for _, run in self._files.values():
                 run.close()
+            self._files.clear()
             self._runs.clear()
 
     def __enter__(self) -> Logdir:
@@ -439,7 +547,8 @@ class SqliteProvider:
     """The :class:`flowlog.provider.DataProvider` of a logdir of flowlog SQLite runs.
 
     A thin adapter over :class:`Logdir`: run names in, the reader's values out. The change
-    token is ``(connection serial, PRAGMA data_version)``, which moves on every commit.
+    token is ``(connection serial, PRAGMA data_version)``, which moves on every commit (a
+    tuple of those for a run of several ranks).
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -458,35 +567,54 @@ class SqliteProvider:
     def warnings(self) -> list[str]:
         return list(self.logdir.warnings)
 
-    def _run(self, run: str) -> Run:
+    def _run(self, run: str) -> Run | RankedRun:
         return self.logdir.run(run)
+
+    def _part(self, run: str, rank: int | None, tag: str | None = None) -> Run:
+        return self.logdir.run(run).part(rank, tag)
 
     def run_info(self, run: str) -> RunInfo:
         return self._run(run).info
 
-    def change_token(self, run: str) -> tuple[int, int]:
+    def change_token(self, run: str):
         return self._run(run).token()
 
-    def tags(self, run: str, kind: str | None = None) -> dict[str, TagInfo]:
-        return {t.tag: t for t in self._run(run).tags(kind)}
+    def tags(self, run: str, kind: str | None = None, *, rank=None) -> dict[str, TagInfo]:
+        found = self._run(run) if rank is None else self._part(run, rank)
+        return {t.tag: t for t in found.tags(kind)}
 
-    def scalars(self, run, tag, start=None, end=None) -> Series:
-        return self._run(run).scalars(tag, start, end)
+    def scalars(self, run, tag, start=None, end=None, *, rank=None) -> Series:
+        return self._part(run, rank, tag).scalars(tag, start, end)
 
-    def scalars_downsampled(self, run, tag, buckets, start=None, end=None) -> Buckets:
-        return self._run(run).scalars_downsampled(tag, buckets, start, end)
+    def scalars_downsampled(self, run, tag, buckets, start=None, end=None, *, rank=None):
+        return self._part(run, rank, tag).scalars_downsampled(tag, buckets, start, end)
 
-    def scalars_since(self, run, tag, after_step) -> Series:
-        return self._run(run).scalars_since(tag, after_step)
+    def scalars_since(self, run, tag, after_step, *, rank=None) -> Series:
+        return self._part(run, rank, tag).scalars_since(tag, after_step)
 
-    def histograms(self, run, tag) -> list[Histogram]:
-        return self._run(run).histograms(tag)
+    def histograms(self, run, tag, *, rank=None) -> list[Histogram]:
+        return self._part(run, rank, tag).histograms(tag)
 
-    def texts(self, run, tag=None):
-        return self._run(run).texts(tag)
+    def texts(self, run, tag=None, *, rank=None):
+        return self._part(run, rank, tag).texts(tag)
+
+    def images(self, run, tag, *, rank=None) -> list[ImageInfo]:
+        return self._part(run, rank, tag).images(tag)
+
+    def image_png(self, run, tag, step, *, rank=None) -> bytes:
+        return self._part(run, rank, tag).image_png(tag, step)
+
+    def pr_curves(self, run, tag, *, rank=None) -> list[PrCurve]:
+        return self._part(run, rank, tag).pr_curves(tag)
 
     def hparams(self, run) -> tuple[dict, dict]:
         return self._run(run).hparams()
+
+    def trials(self, run) -> list[Trial]:
+        return self._run(run).trials()
+
+    def custom_scalars(self, run) -> dict | None:
+        return self._run(run).custom_scalars()
 
     def graph(self, run) -> dict | None:
         return self._run(run).graph()

@@ -33,7 +33,80 @@ def check_tag(tag: object) -> str:
         raise ValueError(f"tag must be a non-empty string, got {tag!r}")
     if "\0" in tag:
         raise ValueError(f"tag {tag!r} contains a NUL character")
+    if schema.SERIES_SEP in tag:
+        raise ValueError(f"tag {tag!r} contains U+001F, which add_scalars uses to join tag and key")
+    _check_utf8("tag", tag)
     return tag
+
+
+def _check_utf8(what: str, text: str) -> None:
+    """Refuse what SQLite cannot store (lone surrogates, as ``os.fsdecode`` makes of non-UTF-8
+    bytes) before it reaches the buffer, where it would fail every later flush."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} {text[:80]!r} is not valid Unicode text ({exc.reason} at position "
+            f"{exc.start}); decode file names with errors='replace'"
+        ) from None
+
+
+def check_text(tag: str, text: str) -> str:
+    _check_utf8(f"tag {tag!r}: text", text)
+    return text
+
+
+def _hparam_value(key: str, value: object) -> object:
+    """torch's hparam rules: a tensor/array gives its first element; bool, int, float, str."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        flat = value.reshape(-1) if hasattr(value, "reshape") else value
+        try:
+            value = flat[0].item() if getattr(flat, "shape", ()) != () else flat.item()
+        except (IndexError, ValueError, RuntimeError) as exc:
+            raise ValueError(
+                f"hparam {key!r}: cannot take a value from {value!r} ({exc})"
+            ) from None
+    if not isinstance(value, (bool, int, float, str)):
+        raise TypeError(
+            f"hparam {key!r}: value must be bool, int, float, str, a tensor or None, "
+            f"got {type(value).__name__}"
+        )
+    if isinstance(value, str):
+        _check_utf8(f"hparam {key!r}: value", value)
+    return value
+
+
+def check_hparams(hparam_dict: object, metric_dict: object) -> tuple[dict, dict]:
+    """``(hparams, metrics)`` of one add_hparams call; None hparams are skipped, as torch."""
+    hparams = check_mapping("hparam_dict", hparam_dict)
+    metrics = check_mapping("metric_dict", metric_dict)
+    clean_h = {k: _hparam_value(k, v) for k, v in hparams.items() if v is not None}
+    clean_m = {k: to_float(k, v) for k, v in metrics.items()}
+    return clean_h, clean_m
+
+
+def check_domains(domains: object, hparams: dict) -> dict:
+    """``hparam_domain_discrete``: ``{name: [values]}``, each name an hparam of the call and
+    each value of that hparam's type (torch's checks)."""
+    if domains is None:
+        return {}
+    domains = check_mapping("hparam_domain_discrete", domains)
+    out = {}
+    for key, values in domains.items():
+        if key not in hparams:
+            raise ValueError(f"hparam_domain_discrete: {key!r} is not in hparam_dict")
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"hparam_domain_discrete[{key!r}] must be a list of values")
+        values = list(values)
+        kind = type(hparams[key])
+        wrong = [v for v in values if type(v) is not kind]
+        if wrong:
+            raise TypeError(
+                f"hparam_domain_discrete[{key!r}]: values must be {kind.__name__} like the "
+                f"hparam, got {wrong[0]!r}"
+            )
+        out[key] = values
+    return out
 
 
 def to_float(tag: str, value: object) -> float:
@@ -98,6 +171,8 @@ def as_array(tag: str, values: object) -> np.ndarray:
     for method in ("detach", "cpu"):
         if hasattr(values, method) and not isinstance(values, np.ndarray):
             values = getattr(values, method)()
+    if str(getattr(values, "dtype", "")) == "torch.bfloat16":
+        values = values.float()  # numpy has no bfloat16; float32 holds every value exactly
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:
@@ -235,6 +310,7 @@ def check_mapping(what: str, value: object) -> dict:
     for key in value:
         if not isinstance(key, str) or not key:
             raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
+        _check_utf8(f"{what} key", key)
     return dict(value)
 
 

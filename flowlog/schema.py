@@ -1,8 +1,11 @@
 """The SQLite event log: schema, migrations, connections and every SQL statement.
 
-This is the only module with SQL text; :mod:`flowlog.writer` and :mod:`flowlog.reader` call the
-functions below. One run is one database file (``<logdir>/<run name>.flowlog.db``). The layout
-and its policies are documented in docs/architecture.md ("Contract 3 — the event log").
+This module and :mod:`flowlog.schema_records` (the record kinds of schema v2) hold all SQL text;
+:mod:`flowlog.writer` and :mod:`flowlog.reader` call their functions. A run is a directory
+holding one database file per writing process (``flowlog.db``, or ``flowlog.rank<R>.db`` per
+torch.distributed rank); the older layout, one file ``<logdir>/<run name>.flowlog.db``, still
+reads. The layout and its policies are documented in docs/architecture.md ("Contract 3 — the
+event log").
 
 Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
 
@@ -24,12 +27,18 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from flowlog.provider import SERIES_SEP as _SERIES_SEP
 from flowlog.provider import ReadError
+from flowlog.schema_records import DDL_V2 as _DDL_V2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
 APPLICATION_ID = 0x666C6F67
-RUN_SUFFIX = ".flowlog.db"
+RUN_SUFFIX = ".flowlog.db"  # the single-file layout: <logdir>/<run>.flowlog.db
+#: joins an add_scalars main tag and its key in the stored tag (user tags may not contain it)
+SERIES_SEP = _SERIES_SEP
+RUN_FILE = "flowlog.db"  # a run directory's database (one writing process)
+RANK_FILE = "flowlog.rank{rank}.db"  # one per torch.distributed rank
 ROLLUP_BASE_SHIFT = 5  # level-1 buckets are 2**5 = 32 steps wide (rows written: ~n/24)
 ROLLUP_SHIFT = 2  # each level is 2**2 = 4 times wider than the one below
 ROLLUP_LEVELS = 9  # widths 32, 128, 512, ..., 2097152 steps
@@ -42,7 +51,15 @@ def rollup_width(level: int) -> int:
 
 MAX_STEP = 2**53  # steps are 0 <= step < MAX_STEP: exact as float64 (numpy, JavaScript)
 BUSY_TIMEOUT_MS = 10_000
-TAG_KINDS = ("scalar", "histogram", "text")
+TAG_KINDS = ("scalar", "histogram", "text", "image", "pr_curve")
+#: the table holding each kind's records, keyed (tag_id, step)
+KIND_TABLES = {
+    "scalar": "scalars",
+    "histogram": "histograms",
+    "text": "texts",
+    "image": "images",
+    "pr_curve": "pr_curves",
+}
 
 # finite part of a value: NULL for NaN (stored NULL) and for ±Inf
 _FINITE = (
@@ -144,9 +161,11 @@ CREATE TABLE numerics (
 """
 
 #: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only).
-MIGRATIONS: dict[int, str] = {0: _DDL_V1}
+MIGRATIONS: dict[int, str] = {0: _DDL_V1, 1: _DDL_V2}
 
-#: tables (and columns) the reader needs; checked when a file is opened for reading.
+#: tables (and columns) the reader needs; checked when a file is opened for reading. The v2
+#: tables (:mod:`flowlog.schema_records`) are optional: a version-1 file has none and reads as
+#: having no such records.
 REQUIRED_COLUMNS = {
     "run": {"name", "start_time", "end_time", "heartbeat", "status", "host", "pid", "cmdline"},
     "tags": {"id", "tag", "kind", "node"},
@@ -327,6 +346,16 @@ def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def present_kind_tables(conn: sqlite3.Connection) -> dict[str, str]:
+    """``KIND_TABLES`` restricted to the tables this file has (a v1 file lacks the v2 ones)."""
+    names = table_names(conn)
+    return {kind: table for kind, table in KIND_TABLES.items() if table in names}
+
+
 def data_version(conn: sqlite3.Connection) -> int:
     """``PRAGMA data_version``: changes on this connection whenever another one commits."""
     return conn.execute("PRAGMA data_version").fetchone()[0]
@@ -370,6 +399,18 @@ def end_run(conn: sqlite3.Connection, status: str, when: float) -> None:
     )
 
 
+def read_run_file(path: str) -> dict | None:
+    """The run row of the database at ``path``, read without writing anything (None when the
+    file has none yet); :class:`LogFileError` when it is not a readable flowlog log."""
+    conn = open_for_read(path)
+    try:
+        return read_run(conn)
+    except sqlite3.Error as exc:
+        raise LogFileError(f"{path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
 def read_run(conn: sqlite3.Connection) -> dict | None:
     row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM run WHERE id = 1").fetchone()
     if row is None:
@@ -398,7 +439,7 @@ def insert_tags(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
 def last_steps(conn: sqlite3.Connection) -> dict[int, int]:
     """Highest stored step per tag of any kind (a resumed writer continues from there)."""
     out: dict[int, int] = {}
-    for table in ("scalars", "histograms", "texts"):
+    for table in present_kind_tables(conn).values():
         # per tag through the primary key: O(tags * log n) instead of a scan of every point
         out.update(
             (tid, step)
@@ -424,7 +465,9 @@ def tag_stats(
             (tag_id, ROLLUP_LEVELS),
         ).fetchone()[0]
         return count, first, last
-    table = "histograms" if kind == "histogram" else "texts"
+    table = present_kind_tables(conn).get(kind)
+    if table is None:
+        return 0, None, None
     return conn.execute(
         f"SELECT (SELECT count(*) FROM {table} WHERE tag_id = ?1), "
         f"(SELECT min(step) FROM {table} WHERE tag_id = ?1), "
@@ -529,16 +572,19 @@ def merge_rollups(conn: sqlite3.Connection, new: Sequence[tuple], merge: Sequenc
 
 
 def purge_from(conn: sqlite3.Connection, step: int) -> None:
-    """Delete every scalar, histogram and text at ``step`` or later (``purge_step``)."""
+    """Delete every record (and hparams trial) at ``step`` or later (``purge_step``)."""
     affected = conn.execute(
         "SELECT tag_id, max(step) FROM scalars WHERE step >= ? GROUP BY tag_id", (step,)
     ).fetchall()
     conn.execute("DELETE FROM scalars WHERE step >= ?", (step,))
     for tag_id, hi in affected:
         update_rollups(conn, tag_id, step, hi)
-    conn.execute("DELETE FROM histograms WHERE step >= ?", (step,))
-    conn.execute("DELETE FROM texts WHERE step >= ?", (step,))
+    for kind, table in present_kind_tables(conn).items():
+        if kind != "scalar":
+            conn.execute(f"DELETE FROM {table} WHERE step >= ?", (step,))
     conn.execute("DELETE FROM numerics WHERE step >= ?", (step,))
+    if "trials" in table_names(conn):
+        conn.execute("DELETE FROM trials WHERE step >= ?", (step,))
 
 
 # --------------------------------------------------------------------------- other records
@@ -558,16 +604,6 @@ def insert_texts(conn: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Rows ``(tag_id, step, wall, text)``."""
     conn.executemany(
         "INSERT OR REPLACE INTO texts (tag_id, step, wall, text) VALUES (?, ?, ?, ?)", rows
-    )
-
-
-def replace_hparams(conn: sqlite3.Connection, hparams: dict, metrics: dict) -> None:
-    """Replace the run's hyper-parameters and metrics (values stored as JSON)."""
-    conn.execute("DELETE FROM hparams")
-    conn.executemany(
-        "INSERT INTO hparams (role, name, value) VALUES (?, ?, ?)",
-        [("hparam", k, json.dumps(v)) for k, v in hparams.items()]
-        + [("metric", k, json.dumps(v)) for k, v in metrics.items()],
     )
 
 
@@ -701,13 +737,6 @@ def read_texts(conn: sqlite3.Connection, tag_id: int | None = None) -> list[tupl
     return conn.execute(sql + " WHERE x.tag_id = ? ORDER BY x.step", (tag_id,)).fetchall()
 
 
-def read_hparams(conn: sqlite3.Connection) -> tuple[dict, dict]:
-    out: dict[str, dict] = {"hparam": {}, "metric": {}}
-    for role, name, value in conn.execute("SELECT role, name, value FROM hparams ORDER BY name"):
-        out[role][name] = json.loads(value)
-    return out["hparam"], out["metric"]
-
-
 def read_graph(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT description FROM graphs ORDER BY version DESC LIMIT 1").fetchone()
     return None if row is None else row[0]
@@ -724,7 +753,7 @@ def last_logged_step(conn: sqlite3.Connection) -> int | None:
     """Highest step of any record in the run: one primary-key seek per tag ((tag_id, step) is
     each table's key), so it costs the same at 100 points or 10M."""
     steps = []
-    for kind, table in (("scalar", "scalars"), ("histogram", "histograms"), ("text", "texts")):
+    for kind, table in present_kind_tables(conn).items():
         steps += [
             r[0]
             for r in conn.execute(

@@ -14,7 +14,6 @@ they need when called), so PyTorch scripts can use it cheaply.
 from __future__ import annotations
 
 import atexit
-import datetime
 import json
 import logging
 import numbers
@@ -27,8 +26,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from flowlog import __version__, graphdesc, records, schema
-from flowlog.reader import pid_alive
+from flowlog import __version__, graphdesc, records, run_dir, schema, schema_records
+from flowlog.reader import effective_status
+from flowlog.writer_media import WriterMedia
 
 log = logging.getLogger(__name__)
 
@@ -37,55 +37,66 @@ __all__ = ["SummaryWriter", "validate_graph_description"]
 #: Check a graph description (contract 1) as ``add_graph`` does; public for other frameworks.
 validate_graph_description = graphdesc.validate
 
-_OPEN_PATHS: set[str] = set()  # runs open for writing in this process
+_OPEN_PATHS: set[str] = set()  # databases open for writing in this process
 _time = time.time
+#: flowlog's defaults where torch's would hurt: 50,000 buffered points per transaction (torch's
+#: max_queue=10 counts queued events) and a 5 s flush (the heartbeat readers judge crashes by)
+DEFAULT_MAX_QUEUE = 50_000
+DEFAULT_FLUSH_SECS = 5.0
 
 
-def _default_run_name(comment: str) -> str:
-    stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
-    return f"{stamp}_{socket.gethostname()}{comment}"
+def _is_torch_module(obj: object) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-class SummaryWriter:
-    """Write one run (one SQLite file ``<logdir>/<run_name>.flowlog.db``).
+class SummaryWriter(WriterMedia):
+    """``torch.utils.tensorboard.SummaryWriter``'s API, writing a run directory of SQLite.
 
-    Args:
-        logdir: directory holding runs (created if needed).
-        run_name: run name, a relative path (``"exp1"``, ``"sweep/lr0.1"``); default
-            ``<Mon><DD>_<HH>-<MM>-<SS>_<host><comment>`` as TensorBoard, made unique. An existing
-            run with that name is resumed (appended to).
-        flush_secs: a background thread flushes buffered points this often.
-        max_queue: flush when this many points are buffered.
-        purge_step: delete every record at this step or later on open (TensorBoard's
-            ``purge_step``, for restarting from a checkpoint).
-        log_dir: torch's spelling; names the run itself: ``log_dir="runs/exp1"`` is
-            ``logdir="runs", run_name="exp1"``.
-        comment, filename_suffix: appended to the default run name (torch's arguments).
+    Args (torch's, in torch's order):
+        log_dir: the run's directory (``"runs/exp1"``), created on open; default
+            ``runs/<Mon><DD>_<HH>-<MM>-<SS>_<host><comment>`` as torch. An existing run is
+            resumed (appended to).
+        comment: appended to the default run name (ignored when ``log_dir`` is given).
+        purge_step: delete every record at this step or later on open (restarting from a
+            checkpoint).
+        max_queue: flush when this many points are buffered (default 50,000; torch's 10
+            counts events in a queue and would make a transaction per 10 points).
+        flush_secs: a background thread flushes this often (default 5 s, torch's 120: the
+            dashboard shows a live run's points and judges a silent writer crashed by it).
+        filename_suffix: accepted for torch's signature; a run directory holds one database
+            per process (``flowlog.db``, ``flowlog.rank<R>.db``), so there is no file to name.
 
-    ``global_step=None`` means "previous step of this tag + 1" (0 for a new tag).
+    flowlog's extras, keyword-only: ``logdir`` (the directory holding runs, default "runs")
+    with ``run_name`` (a relative path such as ``"sweep/lr0.1"``) instead of ``log_dir``.
+
+    Under torchrun/torch.distributed each rank writes its own file in the same run directory
+    (see :mod:`flowlog.run_dir`); the reader shows them as one run.
+
+    ``global_step=None`` means "previous step of this tag + 1" (0 for a new tag); torch stores
+    step 0 for every such point, which piles a curve onto one x position.
     Writing a step a tag already has replaces that point (last write wins).
     The run's status becomes "finished" on ``close()`` or normal interpreter exit, "crashed"
     when a ``with`` block or the interpreter exits on an exception; a killed process is
-    recognised by readers (dead pid / stale heartbeat). One writer per run at a time.
+    recognised by readers (dead pid / stale heartbeat). Any ``add_*`` after ``close()`` reopens
+    the run, as torch does. One writer per database: a second one, from this or another process
+    or host, is refused while the first is alive.
     """
 
     def __init__(
         self,
-        logdir: str | os.PathLike = "runs",
-        run_name: str | None = None,
-        flush_secs: float = 5.0,
-        max_queue: int = 50_000,
-        purge_step: int | None = None,
-        *,
         log_dir: str | os.PathLike | None = None,
         comment: str = "",
+        purge_step: int | None = None,
+        max_queue: int | None = None,
+        flush_secs: float | None = None,
         filename_suffix: str = "",
+        *,
+        logdir: str | os.PathLike | None = None,
+        run_name: str | None = None,
     ):
-        if log_dir is not None:
-            if run_name is not None:
-                raise ValueError("give either log_dir (the run's path) or run_name, not both")
-            log_dir = os.fspath(log_dir).rstrip("/\\")
-            logdir, run_name = os.path.dirname(log_dir) or ".", os.path.basename(log_dir)
+        flush_secs = DEFAULT_FLUSH_SECS if flush_secs is None else flush_secs
+        max_queue = DEFAULT_MAX_QUEUE if max_queue is None else max_queue
         if isinstance(flush_secs, bool) or not isinstance(flush_secs, numbers.Real):
             raise TypeError(f"flush_secs must be a number, got {flush_secs!r}")
         if not flush_secs > 0:
@@ -96,27 +107,53 @@ class SummaryWriter:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         if purge_step is not None:
             purge_step = records.check_step("<purge_step>", purge_step)
-        if not isinstance(comment, str):
-            raise TypeError(f"comment must be a str, got {comment!r}")
-        self.logdir = os.fspath(logdir)
-        os.makedirs(self.logdir, exist_ok=True)
+        for name, value in (("comment", comment), ("filename_suffix", filename_suffix)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {value!r}")
         self.flush_secs = float(flush_secs)
         self._flush_len = 4 * int(max_queue)  # the scalar buffer holds 4 items per point
-        if run_name is None:
-            self.run_name, self.path = self._claim_default(comment + filename_suffix)
+        self.rank = run_dir.distributed_rank()
+        self.log_dir = self._run_directory(log_dir, comment, logdir, run_name)
+        self._run_dir = os.fspath(self.log_dir)
+        self.run_name = os.path.basename(os.path.normpath(self._run_dir))
+        self.path = run_dir.database_file(self._run_dir, self.rank)
+        self._closed = True
+        self._lock = threading.Lock()  # one for the writer's life: reopening keeps it
+        self._graph_logged = False
+        self._open(purge_step)
+
+    def _run_directory(self, log_dir, comment, logdir, run_name) -> str | os.PathLike:
+        """torch's ``log_dir`` as given, ``logdir/run_name``, or the default; created."""
+        if run_name is not None:
+            if log_dir:
+                raise ValueError(
+                    "give log_dir (the run's directory) or logdir= with run_name=, not both"
+                )
+            base = os.fspath(run_dir.DEFAULT_LOGDIR if logdir is None else logdir)
+            path = os.path.join(base, records.check_run_name(run_name))
+        elif log_dir:
+            if logdir is not None:
+                raise ValueError("give log_dir (the run's directory) or logdir=, not both")
+            if not isinstance(log_dir, (str, os.PathLike)):
+                raise TypeError(f"log_dir must be a str or path, got {log_dir!r}")
+            os.makedirs(log_dir, exist_ok=True)
+            return log_dir  # as torch: get_logdir() returns the object given
         else:
-            self.run_name = records.check_run_name(run_name)
-            self.path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            if not os.path.exists(self.path):
-                schema.create_log(self.path, self._meta())  # False: another process won
+            base = os.fspath(run_dir.DEFAULT_LOGDIR if logdir is None else logdir)
+            return run_dir.default_run_dir(base, comment, self.rank)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def _open(self, purge_step: int | None) -> None:
+        """Open (or reopen after ``close()``) the run's database and start the flush thread."""
         real = os.path.realpath(self.path)
         if real in _OPEN_PATHS:
-            raise ValueError(f"run {self.run_name!r} is already open for writing in this process")
+            raise ValueError(f"run {self._run_dir!r} is already open for writing in this process")
+        if os.path.exists(self.path):
+            self._refuse_if_written_elsewhere(schema.read_run_file(self.path))
+        else:
+            schema.create_log(self.path, self._meta())  # False: another process won
         self._conn = schema.open_for_write(self.path)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._graph_logged = False
         try:
             self._open_run(purge_step)
             self._ckpt_conn = schema.open_checkpointer(self.path, self._conn)
@@ -125,6 +162,7 @@ class SummaryWriter:
             raise
         _OPEN_PATHS.add(real)
         self._real = real
+        self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()  # set after each flush: the flush thread checkpoints
         self._error: BaseException | None = None
@@ -134,18 +172,12 @@ class SummaryWriter:
         self._thread.start()
         atexit.register(self._atexit_close)
 
-    # ------------------------------------------------------------------ setup
+    def _reopen(self) -> None:
+        """torch reopens a closed writer on the next ``add_*``; flowlog resumes the run."""
+        log.info("flowlog: reopening run %s after close()", self._run_dir)
+        self._open(None)
 
-    def _claim_default(self, suffix: str) -> tuple[str, str]:
-        """Pick the default name and create its file exclusively, so two processes started in
-        the same second never share a run."""
-        base = _default_run_name(suffix)
-        for i in range(1, 1000):
-            self.run_name = base if i == 1 else f"{base}_{i}"
-            path = os.path.join(self.logdir, self.run_name + schema.RUN_SUFFIX)
-            if schema.create_log(path, self._meta()):
-                return self.run_name, path
-        raise RuntimeError(f"cannot find a free run name like {base!r} in {self.logdir}")
+    # ------------------------------------------------------------------ setup
 
     def _meta(self) -> dict:
         now = _time()
@@ -160,22 +192,26 @@ class SummaryWriter:
             "flush_secs": self.flush_secs,
         }
 
+    def _refuse_if_written_elsewhere(self, prev: dict | None) -> None:
+        """Refuse a database another live writer holds: another process on this host (its pid
+        is alive) or on another host sharing the filesystem (its heartbeat is fresh, see
+        :func:`flowlog.reader.effective_status`). Raised before anything is written."""
+        if prev is None or effective_status(prev) != "running":
+            return
+        if prev["host"] == socket.gethostname() and prev["pid"] == os.getpid():
+            return  # this process: the run was left open (a reopen after a crash of ours)
+        age = max(0.0, _time() - prev["heartbeat"])
+        raise ValueError(
+            f"run {self._run_dir!r} ({self.path}) is being written by process {prev['pid']} "
+            f"on host {prev['host']!r} (last heartbeat {age:.0f} s ago); one writer per run: "
+            "use another log_dir, or wait until that writer closes"
+        )
+
     def _open_run(self, purge_step: int | None) -> None:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            prev = schema.read_run(conn)
-            if (
-                prev is not None
-                and prev["status"] == "running"
-                and prev["host"] == socket.gethostname()
-                and prev["pid"] != os.getpid()
-                and pid_alive(prev["pid"])
-            ):
-                raise ValueError(
-                    f"run {self.run_name!r} ({self.path}) is being written by process "
-                    f"{prev['pid']}; use another run_name"
-                )
+            self._refuse_if_written_elsewhere(schema.read_run(conn))
             schema.start_run(conn, self._meta())
             if purge_step is not None:
                 schema.purge_from(conn, purge_step)
@@ -201,17 +237,20 @@ class SummaryWriter:
         }
         self._buf: list = []  # flat: tag id, step, wall, value per point
         self._new_tags: list[tuple] = []
-        self._hists: list[tuple] = []
-        self._texts: list[tuple] = []
+        self._pending: dict[str, list[tuple]] = {k: [] for k in schema.TAG_KINDS if k != "scalar"}
         self._numerics: list[tuple] = []
-        self._hparams: tuple[dict, dict] | None = None
+        self._trials: list[tuple] = []
+        self._layouts: list[tuple] = []
         self._graphs: list[tuple] = []
 
-    def _register(self, tag: object, kind: str, node: str | None = None) -> int:
-        """Tag id for ``tag`` of ``kind``, creating it; raises for misuse (caller holds lock)."""
-        if self._closed:
-            raise ValueError(f"tag {tag!r}: the writer for run {self.run_name!r} is closed")
-        tag = records.check_tag(tag)
+    def _register(self, tag: object, kind: str, node: str | None = None, series=False) -> int:
+        """Tag id for ``tag`` of ``kind``, creating it; raises for misuse (caller holds lock).
+
+        ``series``: an add_scalars tag, whose parts were checked and joined by the caller.
+        """
+        self._ensure_open()
+        if not series:
+            tag = records.check_tag(tag)
         known = self._tags.get(tag)
         if known is not None:
             if known[1] != kind:
@@ -260,7 +299,7 @@ class SummaryWriter:
         if len(buf) >= self._flush_len:
             self.flush()
 
-    def _add_scalar_checked(self, tag, value, global_step, walltime) -> None:
+    def _add_scalar_checked(self, tag, value, global_step, walltime, series=False) -> None:
         """Everything the hot path does not handle: conversion, validation, new tags."""
         with self._lock:
             if type(value) is not float:
@@ -270,7 +309,7 @@ class SummaryWriter:
             wall = _time() if walltime is None else records.check_wall(tag, walltime)
             tid = self._scalar_ids.get(tag)
             if tid is None:
-                tid = self._register(tag, "scalar")
+                tid = self._register(tag, "scalar", series=series)
             if global_step is None:
                 global_step = self._last[tid] + 1
             self._last[tid] = global_step
@@ -280,9 +319,12 @@ class SummaryWriter:
             self.flush()
 
     def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
-        """Log ``main_tag/<name>`` for each entry (torch logs them as separate runs instead).
+        """One chart ``main_tag`` with a line per key, as torch shows it.
 
-        Everything is validated before anything is logged, so a bad entry logs nothing.
+        torch writes each key to a sub-run directory ``<run>/<main_tag>_<key>``; flowlog keeps
+        them in the run as series of ``main_tag`` (stored tag ``main_tag`` + U+001F + key,
+        which no ``add_scalar`` tag can spell, so the two never collide). Everything is
+        validated before anything is logged, so a bad entry logs nothing.
         """
         records.check_tag(main_tag)
         if not isinstance(tag_scalar_dict, Mapping) or not tag_scalar_dict:
@@ -290,12 +332,14 @@ class SummaryWriter:
         wall = _time() if walltime is None else records.check_wall(main_tag, walltime)
         items = []
         for name, value in tag_scalar_dict.items():
-            tag = f"{main_tag}/{records.check_tag(name)}"
-            items.append((tag, records.to_float(tag, value)))
+            if not isinstance(name, str):
+                raise TypeError(f"tag {main_tag!r}: add_scalars keys must be str, got {name!r}")
+            tag = f"{main_tag}{schema.SERIES_SEP}{records.check_tag(name)}"
+            items.append((tag, records.to_float(f"{main_tag}/{name}", value)))
         if global_step is not None:
             global_step = records.check_step(main_tag, global_step)
         for tag, value in items:
-            self.add_scalar(tag, value, global_step, wall)
+            self._add_scalar_checked(tag, value, global_step, wall, series=True)
 
     # ------------------------------------------------------------------ other records
 
@@ -303,6 +347,16 @@ class SummaryWriter:
         step = self._last[tid] + 1 if global_step is None else records.check_step(tag, global_step)
         self._last[tid] = max(self._last[tid], step)
         return step
+
+    def _add_record(self, kind: str, tag: str, global_step, walltime, row: tuple) -> None:
+        """Buffer ``(tag id, step, wall, *row)`` for ``kind`` (validated input only)."""
+        if global_step is not None:
+            records.check_step(tag, global_step)
+        wall = _time() if walltime is None else records.check_wall(tag, walltime)
+        with self._lock:
+            tid = self._register(tag, kind)
+            step = self._step_for(tag, tid, global_step)
+            self._pending[kind].append((tid, step, wall, *row))
 
     def add_histogram(
         self, tag, values, global_step=None, bins="tensorflow", walltime=None, max_bins=None
@@ -312,73 +366,71 @@ class SummaryWriter:
         ``max_bins`` is torch's argument and is unused (``bins`` decides the buckets).
         """
         record = records.histogram_record(records.check_tag(tag), values, bins)
-        wall = _time() if walltime is None else records.check_wall(tag, walltime)
-        with self._lock:
-            tid = self._register(tag, "histogram")
-            step = self._step_for(tag, tid, global_step)
-            self._hists.append((tid, step, wall, *record))
+        self._add_record("histogram", tag, global_step, walltime, record)
 
     def add_text(self, tag, text_string, global_step=None, walltime=None):
-        """Log a text (markdown in the dashboard)."""
+        """Log a text (Markdown). The tag is kept as given; torch appends ``/text_summary``,
+        an artefact of TensorBoard's storage that would only rename the user's tag."""
         records.check_tag(tag)
         if not isinstance(text_string, str):
             raise TypeError(f"tag {tag!r}: text must be a str, got {type(text_string).__name__}")
-        wall = _time() if walltime is None else records.check_wall(tag, walltime)
-        with self._lock:
-            tid = self._register(tag, "text")
-            step = self._step_for(tag, tid, global_step)
-            self._texts.append((tid, step, wall, text_string))
+        records.check_text(tag, text_string)
+        self._add_record("text", tag, global_step, walltime, (text_string,))
 
     def add_hparams(
         self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None, global_step=None
     ):
-        """Record the run's hyper-parameters and final metrics (replacing earlier ones).
+        """Record one trial: its hyper-parameters, its metrics and its time. Every call adds one
+        (a sweep loop gives one HParams row per call); nothing is replaced.
 
-        hparam values: bool, int, float, str or None; metric values: numbers. The torch-only
-        arguments are accepted and ignored (flowlog keeps hparams in the run itself).
+        torch writes each call to a sub-run ``<run>/<run_name or time>`` and logs the metrics
+        as scalars there; flowlog keeps the trial in the run (named ``run_name`` when given)
+        and the metrics in the trial. hparam values: bool, int, float, str, a 1-element tensor
+        or None (skipped, as torch); metric values: numbers. ``hparam_domain_discrete``:
+        ``{name: [allowed values]}`` for hparams of this call.
         """
-        hparams = records.check_mapping("hparam_dict", hparam_dict)
-        metrics = records.check_mapping("metric_dict", metric_dict)
-        clean_h = {}
-        for key, value in hparams.items():
-            if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-                value = value.item()
-            if value is not None and not isinstance(value, (bool, int, float, str)):
-                raise TypeError(
-                    f"hparam {key!r}: value must be bool, int, float, str or None, "
-                    f"got {type(value).__name__}"
-                )
-            clean_h[key] = value
-        clean_m = {key: records.to_float(key, value) for key, value in metrics.items()}
+        clean_h, clean_m = records.check_hparams(hparam_dict, metric_dict)
+        domains = records.check_domains(hparam_domain_discrete, clean_h)
+        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
+            raise ValueError(f"add_hparams: run_name must be a non-empty str, got {run_name!r}")
+        step = None if global_step is None else records.check_step("<hparams>", global_step)
         with self._lock:
-            self._ensure_open("add_hparams")
-            self._hparams = (clean_h, clean_m)
+            self._ensure_open()
+            self._trials.append((run_name, step, _time(), clean_h, clean_m, domains))
             self._flush_locked()
 
-    def add_graph(self, graph, input_to_model=None, verbose=False, *, step=None):
+    def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True, *,
+                  step=None):  # fmt: skip
         """Log a graph: a flowlog ``Graph`` or a contract-1 description dict (other frameworks).
 
         A minimal description: ``{"nodes": [{"name": "x", "op": "Placeholder", "inputs": []},
         {"name": "y", "op": "Relu", "inputs": ["x"]}]}``. Each call stores a new version; readers
-        show the latest. ``input_to_model``/``verbose`` are torch's arguments and unused (no
-        tracing is needed).
+        show the latest. ``input_to_model``, ``verbose`` and ``use_strict_trace`` are torch's
+        arguments for tracing a ``torch.nn.Module``, which flowlog does not trace yet
+        (``NotImplementedError``, nothing logged).
         """
-        if isinstance(graph, Mapping):
-            desc = graphdesc.validate(graph)
-        elif type(graph).__module__.startswith("flowlog."):
+        if isinstance(model, Mapping):
+            desc = graphdesc.validate(model)
+        elif type(model).__module__.startswith("flowlog."):
             from flowlog.describe import describe_graph
 
-            desc = graphdesc.validate(describe_graph(graph))
+            desc = graphdesc.validate(describe_graph(model))
+        elif _is_torch_module(model):
+            raise NotImplementedError(
+                f"add_graph: graphs of torch.nn.Module ({type(model).__name__}) are not "
+                "supported yet; nothing was logged. flowlog draws flowlog Graphs and graph "
+                "description dicts (see flowlog.writer.validate_graph_description)"
+            )
         else:
             raise TypeError(
                 f"add_graph needs a flowlog Graph or a graph description dict, got "
-                f"{type(graph).__name__}"
+                f"{type(model).__name__}"
             )
         if step is not None:
             step = records.check_step("<graph>", step)
         text = json.dumps(desc)
         with self._lock:
-            self._ensure_open("add_graph")
+            self._ensure_open()
             self._graphs.append((step, _time(), text))
             self._graph_logged = True
             self._flush_locked()
@@ -415,7 +467,7 @@ class SummaryWriter:
 
     def _add_numerics(self, step: int, run_index, node, op, phase, kind, inputs) -> None:
         with self._lock:
-            self._ensure_open("numerics")
+            self._ensure_open()
             self._numerics.append(
                 (
                     step,
@@ -431,15 +483,16 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ flushing
 
-    def _ensure_open(self, what: str) -> None:
+    def _ensure_open(self) -> None:
+        """Reopen a closed writer, as torch does on the next ``add_*`` (caller holds lock)."""
         if self._closed:
-            raise ValueError(f"{what}: the writer for run {self.run_name!r} is closed")
+            self._reopen()
 
     def flush(self) -> None:
         """Write everything buffered, in one transaction."""
         with self._lock:
-            self._ensure_open("flush")
-            self._flush_locked()
+            if not self._closed:  # torch: a no-op once closed
+                self._flush_locked()
 
     def _flush_locked(self) -> None:
         """One transaction with everything buffered (caller holds the lock).
@@ -464,14 +517,7 @@ class SummaryWriter:
                     schema.merge_rollups(conn, new, merge)
                     for tid, lo, hi in recompute:
                         schema.update_rollups(conn, tid, lo, hi)
-                if self._hists:
-                    schema.insert_histograms(conn, self._hists)
-                if self._texts:
-                    schema.insert_texts(conn, self._texts)
-                if self._numerics:
-                    schema.insert_numerics(conn, self._numerics)
-                if self._hparams is not None:
-                    schema.replace_hparams(conn, *self._hparams)
+                self._insert_pending(conn)
                 for step, wall, text in self._graphs:
                     schema.insert_graph(conn, step, wall, text)
                 schema.heartbeat(conn, _time())
@@ -485,11 +531,30 @@ class SummaryWriter:
         self._wake.set()
         self._stored.update(stored)
         self._new_tags = []
-        self._hists = []
-        self._texts = []
+        for rows in self._pending.values():
+            rows.clear()
         self._numerics = []
-        self._hparams = None
+        self._trials = []
+        self._layouts = []
         self._graphs = []
+
+    def _insert_pending(self, conn) -> None:
+        """Everything but scalars, tags and graphs, inside the flush's transaction."""
+        pending = self._pending
+        if pending["histogram"]:
+            schema.insert_histograms(conn, pending["histogram"])
+        if pending["text"]:
+            schema.insert_texts(conn, pending["text"])
+        if pending["image"]:
+            schema_records.insert_images(conn, pending["image"])
+        if pending["pr_curve"]:
+            schema_records.insert_pr_curves(conn, pending["pr_curve"])
+        if self._numerics:
+            schema.insert_numerics(conn, self._numerics)
+        if self._trials:
+            schema_records.insert_trials(conn, self._trials)
+        for wall, layout in self._layouts:
+            schema_records.insert_layout(conn, wall, layout)
 
     def _plan_rollups(
         self, batch: list
@@ -613,8 +678,9 @@ class SummaryWriter:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"SummaryWriter({self.path!r}, {state})"
+        return f"SummaryWriter({self._run_dir!r}, {state})"
 
-    def get_logdir(self) -> str:
-        """torch compatibility: the run's location (its database file)."""
-        return self.path
+    def get_logdir(self) -> str | os.PathLike:
+        """The run's directory, exactly as torch returns it (the ``log_dir`` given, or the
+        generated path); checkpoints and other files may go beside the database."""
+        return self.log_dir

@@ -122,7 +122,7 @@ def write_run(logdir, name, *, n=N, seed=0, lr=0.1, nan_at=None, evil_tag=False,
     from flowlog.writer import SummaryWriter
 
     rng = np.random.default_rng(seed)
-    w = SummaryWriter(logdir, run_name=name, flush_secs=0.2)
+    w = SummaryWriter(logdir=logdir, run_name=name, flush_secs=0.2)
     loss = np.exp(-np.arange(n) / 700) + 0.05 * rng.normal(size=n)
     if nan_at is not None:
         loss[nan_at] = math.nan

@@ -38,14 +38,14 @@ TINY_GRAPH = {
 def logdir(tmp_path_factory) -> Path:
     """Two runs: `exp1` with scalars (including NaN/Inf) and a graph; `sweep/b` without graph."""
     d = tmp_path_factory.mktemp("logs")
-    with SummaryWriter(d, run_name="exp1") as w:
+    with SummaryWriter(logdir=d, run_name="exp1") as w:
         for i in range(5):
             w.add_scalar("loss", 1.0 / (i + 1), i)
             w.add_scalar("acc", i / 10, i)
         w.add_scalar("loss", float("nan"), 5)
         w.add_scalar("acc", float("inf"), 5)
         w.add_graph(TINY_GRAPH)
-    with SummaryWriter(d, run_name="sweep/b") as w:
+    with SummaryWriter(logdir=d, run_name="sweep/b") as w:
         w.add_scalar("loss", 2.0, 0)
         w.add_text("note", "hello", 0)
     return d
@@ -111,7 +111,7 @@ def test_export_graph_formats_from_extension(logdir, tmp_path, capsysbinary):
 
 
 def test_export_graph_to_stdout_with_options(logdir, capsysbinary):
-    db = logdir / "exp1.flowlog.db"
+    db = logdir / "exp1" / "flowlog.db"
     code, out, err = run_cli(capsysbinary, "export-graph", db, "-o", "-", "--show-gradients")
     assert code == 0, err
     ids = svg_ids(out)
@@ -134,7 +134,7 @@ def test_export_graph_auto_folds_big_graphs(tmp_path, capsysbinary):
         for j in range(4)
         for k in range(5)
     ]
-    with SummaryWriter(tmp_path, run_name="big") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="big") as w:
         w.add_graph({"nodes": nodes})
     code, out, err = run_cli(
         capsysbinary, "export-graph", tmp_path, "-o", "-", "--format", "dot", "--max-nodes", "20"

@@ -323,7 +323,7 @@ def test_numerics_marker_links_to_the_graph_view(page, dash_server, tmp_path):
     bad = {x: np.full((4, 3), np.nan), y: np.ones((4, 1))}
     d = tmp_path / "nan"
     now = {"step": 0}
-    with SummaryWriter(d, "diverged") as writer:
+    with SummaryWriter(logdir=d, run_name="diverged") as writer:
         writer.watch(sess, every=1000, global_step=lambda: now["step"])
         for step in range(40):
             now["step"] = step
@@ -395,7 +395,7 @@ def write_watched_run(logdir, name="watched", steps=30):
     rng = np.random.default_rng(0)
     feed = {x: rng.normal(size=(16, 3)), y: rng.normal(size=(16, 1))}
     now = {"step": 0}
-    with SummaryWriter(logdir, name) as writer:
+    with SummaryWriter(logdir=logdir, run_name=name) as writer:
         writer.watch(sess, every=1, global_step=lambda: now["step"])
         for step in range(steps):
             now["step"] = step

@@ -41,7 +41,7 @@ def _train_small(writer, steps: int, sess=None, train=None):
 @pytest.fixture(scope="module")
 def nan_logdir(tmp_path_factory):
     logdir = run_nan_example(tmp_path_factory.mktemp("nan") / "runs")
-    with SummaryWriter(logdir, run_name="scalars-only") as w:  # a run without a graph
+    with SummaryWriter(logdir=logdir, run_name="scalars-only") as w:  # a run without a graph
         w.add_scalar("loss", 1.0, 0)
     return logdir
 
@@ -62,7 +62,7 @@ def opened_fresh(data):
 
 # ----------------------------------------------------------------------------- reading
 def test_statistics_arrays_are_read_once_per_change_of_the_run(tmp_path):
-    writer = SummaryWriter(tmp_path, run_name="live")
+    writer = SummaryWriter(logdir=tmp_path, run_name="live")
     sess, train = _train_small(writer, 3)
     data = open_logdir(tmp_path)
     stats = gm.node_stats(data, "live")
@@ -183,7 +183,7 @@ def test_runs_that_cannot_be_shown_say_why(data, nan_logdir):
 
 # ----------------------------------------------------------------------------- live runs
 def test_a_live_run_extends_the_slider_and_a_finished_one_is_left_alone(tmp_path):
-    writer = SummaryWriter(tmp_path, run_name="live")
+    writer = SummaryWriter(logdir=tmp_path, run_name="live")
     sess, train = _train_small(writer, 2)
     data = open_logdir(tmp_path)
     assert gm.follow(data, "live", [0, 1], 1) is None  # nothing new

@@ -257,7 +257,7 @@ def test_live_run_extends_the_step_slider(tmp_path, dash_server):
         w = fl.Variable(np.ones(3), name="w")
         loss = fl.reduce_sum(fl.square(w), name="loss")
         train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
-    writer = SummaryWriter(tmp_path, run_name="live")
+    writer = SummaryWriter(logdir=tmp_path, run_name="live")
     writer.add_graph(graph)
     sess = fl.Session(graph)
     writer.watch(sess, every=1)

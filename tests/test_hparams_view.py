@@ -163,7 +163,7 @@ def test_table_skips_vanished_and_unreadable_runs_and_memoises_cells():
 
 def write_run(logdir, name, hparams=None, metrics=None, n=40, seed=0):
     rng = np.random.default_rng(seed)
-    w = SummaryWriter(logdir, run_name=name, flush_secs=0.2)
+    w = SummaryWriter(logdir=logdir, run_name=name, flush_secs=0.2)
     loss = np.exp(-np.arange(n) / 10) + 0.01 * rng.random(n)
     for s in range(n):
         w.add_scalar("loss/train", float(loss[s]), s)

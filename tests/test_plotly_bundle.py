@@ -52,7 +52,7 @@ def test_every_view_trace_type_draws_with_the_served_plotly(page, dash_server, t
     gradient flow (heatmap) need nothing else from plotly.js."""
     from flowlog.writer import SummaryWriter
 
-    with SummaryWriter(tmp_path / "runs", run_name="r") as w:
+    with SummaryWriter(logdir=tmp_path / "runs", run_name="r") as w:
         for s in range(5):
             w.add_scalar("loss", 1.0 / (s + 1), s)
         w.add_hparams({"lr": 0.1}, {"loss": 0.2})

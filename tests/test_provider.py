@@ -19,7 +19,7 @@ from flowlog.writer import SummaryWriter
 
 
 def write(logdir, name="r", n=20, flush_secs=60):
-    w = SummaryWriter(logdir, run_name=name, flush_secs=flush_secs)
+    w = SummaryWriter(logdir=logdir, run_name=name, flush_secs=flush_secs)
     for i in range(n):
         w.add_scalar("loss", 1.0 / (i + 1), i)
     w.flush()
@@ -61,7 +61,7 @@ def test_a_replaced_file_never_reuses_an_old_token(tmp_path):
     write(tmp_path).close()
     provider = open_logdir(tmp_path, cache=False)
     old = provider.change_token("r")
-    (tmp_path / "r.flowlog.db").unlink()
+    (tmp_path / "r/flowlog.db").unlink()
     write(tmp_path, n=5).close()
     provider.runs()
     assert provider.change_token("r") != old
@@ -108,8 +108,8 @@ def test_cache_stays_within_its_byte_budget_and_big_reads_keep_small_answers(tmp
     for name in "abc":
         data.scalars(name, "loss")
     assert data.cached_bytes <= 500_000 + 32 * 2**20
-    assert data.is_cached("c", ("scalars", "loss", None, None))
-    assert not data.is_cached("a", ("scalars", "loss", None, None))  # least recently used
+    assert data.has_scalars("c", "loss")
+    assert not data.has_scalars("a", "loss")  # least recently used
     assert data.memo("a", "drawn", lambda: None) is extract  # not pushed out by the big reads
     tiny = CachedProvider(SqliteProvider(tmp_path), max_small_bytes=50_000)
     for i in range(5):
@@ -139,7 +139,7 @@ def test_a_run_damaged_after_discovery_raises_read_error_not_sqlite(tmp_path):
     write(tmp_path, n=5000).close()
     data = open_logdir(tmp_path)
     assert data.runs()[0].name == "r"
-    path = tmp_path / "r.flowlog.db"
+    path = tmp_path / "r/flowlog.db"
     raw = bytearray(path.read_bytes())
     raw[4096:] = b"\xff" * (len(raw) - 4096)  # every page after the first is garbage
     path.write_bytes(bytes(raw))

@@ -18,7 +18,7 @@ from flowlog.writer import SummaryWriter
 
 
 def make_run(logdir, name, n=10, tag="x"):
-    with SummaryWriter(logdir, name) as w:
+    with SummaryWriter(logdir=logdir, run_name=name) as w:
         for step in range(n):
             w.add_scalar(tag, float(step), step)
 
@@ -32,12 +32,12 @@ def test_runs_are_discovered_recursively_and_new_ones_appear(tmp_path):
     (tmp_path / "notes.txt").write_text("not a run")
     runs = ld.runs()
     assert [r.name for r in runs] == ["a", "group/b", "group/deeper/c"]
-    assert runs[1].path == str(tmp_path / "group" / "b.flowlog.db")
+    assert runs[1].path == str(tmp_path / "group" / "b" / "flowlog.db")
     assert all(r.status == "finished" and r.last_step == 9 for r in runs)
     assert runs[0].pid == os.getpid() and runs[0].host == socket.gethostname()
     make_run(tmp_path, "z")
     assert [r.name for r in ld.runs()] == ["a", "group/b", "group/deeper/c", "z"]
-    os.remove(tmp_path / "a.flowlog.db")
+    os.remove(tmp_path / "a" / "flowlog.db")
     assert [r.name for r in ld.runs()] == ["group/b", "group/deeper/c", "z"]
     with pytest.raises(KeyError, match="'a'"):
         ld.run("a")
@@ -58,15 +58,15 @@ def test_bad_files_are_skipped_with_warnings_naming_them(tmp_path):
     foreign.execute("CREATE TABLE users (id INTEGER, name TEXT)")
     foreign.commit()
     foreign.close()
-    shutil.copy(tmp_path / "good.flowlog.db", tmp_path / "newer.flowlog.db")
+    shutil.copy(tmp_path / "good" / "flowlog.db", tmp_path / "newer.flowlog.db")
     conn = sqlite3.connect(tmp_path / "newer.flowlog.db")
     conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     conn.close()
-    shutil.copy(tmp_path / "good.flowlog.db", tmp_path / "damaged.flowlog.db")
+    shutil.copy(tmp_path / "good" / "flowlog.db", tmp_path / "damaged.flowlog.db")
     conn = sqlite3.connect(tmp_path / "damaged.flowlog.db")
     conn.execute("DROP TABLE texts")
     conn.close()
-    data = (tmp_path / "good.flowlog.db").read_bytes()
+    data = (tmp_path / "good" / "flowlog.db").read_bytes()
     (tmp_path / "truncated.flowlog.db").write_bytes(data[: len(data) // 3])
 
     ld = Logdir(tmp_path)
@@ -124,7 +124,7 @@ def test_run_lookup_never_leaves_the_logdir(tmp_path):
 
 def test_reading_never_changes_the_database(tmp_path):
     make_run(tmp_path, "r", n=500)
-    path = tmp_path / "r.flowlog.db"
+    path = tmp_path / "r" / "flowlog.db"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     ld = Logdir(tmp_path)
     run = ld.run("r")
@@ -139,7 +139,7 @@ def test_reading_never_changes_the_database(tmp_path):
 
 
 def test_tags_listing(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         for step in range(5, 25):
             w.add_scalar("loss", 1.0, step)
         w.add_histogram("weights", [1.0, 2.0], 3)
@@ -163,7 +163,7 @@ def test_tags_listing(tmp_path):
     with pytest.raises(KeyError, match="'nope'"):
         run.watch_stats("nope")
     with pytest.raises(ValueError, match="kind"):
-        run.tags("image")
+        run.tags("audio")
     with pytest.raises(KeyError, match="'r'.*'absent'"):
         run.scalars("absent")
     assert run.info.last_step == 24
@@ -204,7 +204,7 @@ def spiky(tmp_path_factory):
     values[rng.choice(steps.size, 20, replace=False)] = np.inf
     values[rng.choice(steps.size, 20, replace=False)] = -np.inf
     values[50_000:50_100] = np.nan  # a bucket with no finite value
-    with SummaryWriter(logdir, "r", max_queue=7919) as w:
+    with SummaryWriter(logdir=logdir, run_name="r", max_queue=7919) as w:
         for s, v in zip(steps.tolist(), values.tolist(), strict=True):
             w.add_scalar("walk", v, s)
     return Logdir(logdir).run("r"), steps, values
@@ -254,7 +254,7 @@ def test_downsampling_edge_cases(tmp_path):
 
 
 def test_series_ranges_and_since(tmp_path):
-    w = SummaryWriter(tmp_path, "live")
+    w = SummaryWriter(logdir=tmp_path, run_name="live")
     for step in range(100):
         w.add_scalar("x", float(step), step)
     w.flush()
@@ -275,7 +275,7 @@ def test_series_ranges_and_since(tmp_path):
 
 def test_a_running_run_without_heartbeat_or_process_is_crashed(tmp_path):
     make_run(tmp_path, "r")
-    conn = sqlite3.connect(tmp_path / "r.flowlog.db")
+    conn = sqlite3.connect(tmp_path / "r" / "flowlog.db")
     now = time.time()
     conn.execute(
         "UPDATE run SET status = 'running', host = 'elsewhere', heartbeat = ?, flush_secs = 5",

@@ -67,7 +67,7 @@ def test_writers_refuse_foreign_and_newer_files(tmp_path):
     with pytest.raises(schema.LogFileError, match="newer"):
         schema.open_for_write(newer)
     with pytest.raises(schema.LogFileError, match="newer"):
-        SummaryWriter(tmp_path, "newer")
+        SummaryWriter(logdir=tmp_path, run_name="newer")
 
 
 def test_migration_from_an_empty_file_and_idempotence(tmp_path):
@@ -130,14 +130,14 @@ def test_rollups_stay_exact_for_any_write_order(prefix, writes, max_queue, purge
     rollups always equal a recomputation from the raw points, and downsampling agrees with
     numpy over the points actually stored."""
     with tempfile.TemporaryDirectory() as tmp:
-        with SummaryWriter(tmp, "r", max_queue=max_queue) as w:
+        with SummaryWriter(logdir=tmp, run_name="r", max_queue=max_queue) as w:
             for step in range(prefix):
                 w.add_scalar("a", float(step % 17), step)
             for tag, step, value in writes:
                 w.add_scalar(tag, value, step)
         if purge is not None:
-            SummaryWriter(tmp, "r", purge_step=purge).close()
-        path = os.path.join(tmp, "r.flowlog.db")
+            SummaryWriter(logdir=tmp, run_name="r", purge_step=purge).close()
+        path = os.path.join(tmp, "r", "flowlog.db")
         recomputed_equals_stored(path)
         expected: dict[str, dict[int, float]] = {"a": {s: float(s % 17) for s in range(prefix)}}
         expected.setdefault("b", {})

@@ -34,7 +34,7 @@ EVIL_GRAPH = {
 @pytest.fixture
 def evil_logdir(tmp_path):
     logdir = tmp_path / "logs"
-    w = SummaryWriter(logdir, run_name="evil")
+    w = SummaryWriter(logdir=logdir, run_name="evil")
     w.add_graph(EVIL_GRAPH)
     for step in range(3):
         w.add_scalar(SCRIPT_TAG, float(step), step)

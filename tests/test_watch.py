@@ -34,7 +34,7 @@ def test_watch_logs_value_and_gradient_statistics_by_node(tmp_path):
     grad_w = g.gradient_of["dense/w"]
     sess = fl.Session(g)
     expected = {}
-    with SummaryWriter(tmp_path, "r") as writer:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as writer:
         hook = writer.watch(sess, every=3, histograms_every=6)
         for step in range(12):
             before = sess.value(w)
@@ -79,7 +79,7 @@ def test_numerics_findings_are_recorded_with_their_step(tmp_path):
     sess = fl.Session(g, check_numerics=True)
     good = {x: np.ones((4, 3)), y: np.ones((4, 1))}
     bad = {x: np.full((4, 3), np.nan), y: np.ones((4, 1))}
-    with SummaryWriter(tmp_path, "r") as writer:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as writer:
         writer.add_graph(g)
         writer.watch(sess, every=100, global_step=lambda: 1000 + sess.run_count)
         sess.run(train, feed_dict=good)
@@ -98,7 +98,7 @@ def test_numerics_findings_are_recorded_with_their_step(tmp_path):
 def test_watch_rejects_bad_arguments(tmp_path):
     g, *_ = build()
     sess = fl.Session(g)
-    with SummaryWriter(tmp_path, "r") as writer:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as writer:
         with pytest.raises(TypeError, match="Session"):
             writer.watch(object())
         with pytest.raises(ValueError, match="every"):
@@ -114,7 +114,7 @@ def test_watch_rejects_bad_arguments(tmp_path):
 def test_watch_stops_quietly_after_the_writer_closes(tmp_path):
     g, x, y, w, b, loss, train = build()
     sess = fl.Session(g)
-    writer = SummaryWriter(tmp_path, "r")
+    writer = SummaryWriter(logdir=tmp_path, run_name="r")
     writer.watch(sess, every=1)
     feed = {x: np.ones((2, 3)), y: np.ones((2, 1))}
     sess.run(train, feed_dict=feed)

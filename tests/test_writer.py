@@ -51,7 +51,7 @@ def test_scalar_round_trip_of_every_accepted_value_type(tmp_path):
         Fraction(1, 4),
         True,
     ]
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         for step, v in enumerate(values):
             w.add_scalar("loss", v, step)
     s = read(tmp_path).scalars("loss")
@@ -62,7 +62,7 @@ def test_scalar_round_trip_of_every_accepted_value_type(tmp_path):
 
 def test_nan_and_inf_are_stored_faithfully(tmp_path):
     vals = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e308, -1e-308, 5e-324]
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         for step, v in enumerate(vals):
             w.add_scalar("x", v, step)
         w.add_scalar("x", np.float32("nan"), 8)
@@ -74,19 +74,26 @@ def test_nan_and_inf_are_stored_faithfully(tmp_path):
 
 
 def test_walltime_and_add_scalars(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("a", 1.0, 0, walltime=1000.5)
+        w.add_scalar("loss/train", 9.0, 3)  # the same spelling as a series: no collision
         w.add_scalars("loss", {"train": 0.5, "val": np.float64(0.75)}, 3, walltime=2000.0)
     run = read(tmp_path)
     assert run.scalars("a").wall.tolist() == [1000.5]
-    assert run.scalars("loss/train").value.tolist() == [0.5]
-    assert run.scalars("loss/val").value.tolist() == [0.75]
-    assert run.scalars("loss/val").step.tolist() == [3]
-    assert run.scalars("loss/val").wall.tolist() == [2000.0]
+    assert run.scalars("loss/train").value.tolist() == [9.0]
+    assert run.scalars("loss\x1ftrain").value.tolist() == [0.5]
+    assert run.scalars("loss\x1fval").value.tolist() == [0.75]
+    assert run.scalars("loss\x1fval").step.tolist() == [3]
+    assert run.scalars("loss\x1fval").wall.tolist() == [2000.0]
+    series = {t.tag: (t.chart, t.series, t.label) for t in run.tags()}
+    assert series["loss\x1fval"] == ("loss", "val", "loss/val")
+    assert series["loss/train"] == ("loss/train", None, "loss/train")
+    with pytest.raises(ValueError, match="U\\+001F"):
+        SummaryWriter(logdir=tmp_path, run_name="s").add_scalar("a\x1fb", 1.0)
 
 
 def test_add_scalars_validates_everything_before_logging(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         with pytest.raises(TypeError, match="loss/bad"):
             w.add_scalars("loss", {"good": 1.0, "bad": "x"}, 0)
         w.add_scalar("other", 1.0, 0)
@@ -97,7 +104,7 @@ def test_histogram_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     vals = rng.normal(size=(50, 20))
     bad = np.array([1.0, np.nan, np.inf, -np.inf, np.inf, 2.0, 3.0])
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_histogram("w", vals, 5, bins=16)
         w.add_histogram("w", vals * 2, 6, bins=[-10, 0, 10])
         w.add_histogram("bad", bad, 0, bins=2)
@@ -130,7 +137,7 @@ def test_text_hparams_graph_round_trip(tmp_path):
             {"name": "dense/y", "op": "Relu", "inputs": ["x"], "kind": "op", "scope": "dense"},
         ]
     }
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_text("notes", "# hello\n*markdown* ünïcode", 0)
         w.add_text("notes", "second", 4)
         w.add_text("other", "x", 1)
@@ -149,10 +156,10 @@ def test_text_hparams_graph_round_trip(tmp_path):
 
 
 def test_hparams_types_kept(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_hparams({"lr": 0.1, "opt": "adam", "layers": np.int64(3), "wd": None, "b": True}, {})
     hp, metrics = read(tmp_path).hparams()
-    assert hp == {"lr": 0.1, "opt": "adam", "layers": 3, "wd": None, "b": True}
+    assert hp == {"lr": 0.1, "opt": "adam", "layers": 3, "b": True}  # None skipped, as torch
     assert metrics == {}
 
 
@@ -166,7 +173,7 @@ def test_add_graph_from_a_flowlog_graph(tmp_path):
         w = fl.Variable(np.ones((2, 1)), name="w")
         loss = fl.reduce_mean(fl.square(fl.matmul(x, w)), name="loss")
         fl.train.GradientDescentOptimizer(0.1).minimize(loss)
-    with SummaryWriter(tmp_path, "r") as w_:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w_:
         w_.add_graph(g)
     logged = read(tmp_path).graph()
     assert logged == describe_graph(g)
@@ -192,14 +199,14 @@ def test_add_graph_from_a_flowlog_graph(tmp_path):
 def test_bad_graph_descriptions_name_the_problem(tmp_path, desc, match):
     with pytest.raises((TypeError, ValueError), match=match):
         validate_graph_description(desc)
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         with pytest.raises((TypeError, ValueError), match=match):
             w.add_graph(desc)
     assert read(tmp_path).graph() is None
 
 
 def test_add_graph_rejects_other_objects(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w, pytest.raises(TypeError, match="Graph"):
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w, pytest.raises(TypeError, match="Graph"):
         w.add_graph(object())
 
 
@@ -220,7 +227,7 @@ BAD_SCALARS = [
 
 @pytest.mark.parametrize("value, exc, match", BAD_SCALARS)
 def test_bad_values_raise_naming_the_tag_and_lose_nothing(tmp_path, value, exc, match):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("train/loss", 1.0, 0)
         with pytest.raises(exc, match=match) as info:
             w.add_scalar("train/loss", value, 1)
@@ -243,7 +250,7 @@ def test_bad_values_raise_naming_the_tag_and_lose_nothing(tmp_path, value, exc, 
     ],
 )
 def test_bad_steps(tmp_path, step, exc, match):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("acc", 1.0, 0)
         with pytest.raises(exc, match=match) as info:
             w.add_scalar("acc", 1.0, step)
@@ -256,7 +263,7 @@ def test_bad_steps(tmp_path, step, exc, match):
 
 
 def test_numpy_and_item_steps_are_accepted(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("a", 1.0, np.int32(4))
         w.add_scalar("a", 1.0, Itemish(9))
         w.add_scalar("a", 1.0, 2**53 - 1)
@@ -267,7 +274,7 @@ def test_numpy_and_item_steps_are_accepted(tmp_path):
     "tag, exc", [("", ValueError), ("   ", ValueError), (3, TypeError), (None, TypeError)]
 )
 def test_bad_tags(tmp_path, tag, exc):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         with pytest.raises(exc, match="tag"):
             w.add_scalar(tag, 1.0, 0)
         with pytest.raises(exc, match="tag"):
@@ -278,7 +285,7 @@ def test_bad_tags(tmp_path, tag, exc):
 
 
 def test_bad_walltime_text_hparams_histogram(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         with pytest.raises(TypeError, match="'a'.*walltime"):
             w.add_scalar("a", 1.0, 0, walltime="now")
         with pytest.raises(ValueError, match="'a'.*walltime"):
@@ -306,7 +313,7 @@ def test_bad_walltime_text_hparams_histogram(tmp_path):
 
 
 def test_one_tag_one_kind(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("x", 1.0, 0)
         with pytest.raises(ValueError, match="'x' is a scalar tag"):
             w.add_histogram("x", [1.0], 0)
@@ -317,25 +324,28 @@ def test_one_tag_one_kind(tmp_path):
         run.histograms("x")
 
 
-def test_writing_after_close_raises_and_keeps_data(tmp_path):
-    w = SummaryWriter(tmp_path, "r")
+def test_writing_after_close_reopens_the_run_as_torch_does(tmp_path):
+    w = SummaryWriter(logdir=tmp_path, run_name="r")
     w.add_scalar("loss", 1.0, 0)
     w.close()
     w.close()  # idempotent
-    assert w.closed
-    with pytest.raises(ValueError, match="'loss'.*closed"):
-        w.add_scalar("loss", 2.0, 1)
-    with pytest.raises(ValueError, match="'new'.*closed"):
-        w.add_scalar("new", 2.0, 1)
-    with pytest.raises(ValueError, match="closed"):
-        w.add_histogram("h", [1.0], 0)
-    with pytest.raises(ValueError, match="closed"):
-        w.flush()
-    assert read(tmp_path).scalars("loss").value.tolist() == [1.0]
+    w.flush()  # a no-op once closed, as torch
+    assert w.closed and read(tmp_path).info.status == "finished"
+    w.add_scalar("loss", 2.0)  # reopens: the step continues after the stored ones
+    assert not w.closed and read(tmp_path).info.status == "running"
+    w.add_scalar("new", 3.0, 5)
+    w.add_histogram("h", [1.0], 0)
+    w.close()
+    run = read(tmp_path)
+    assert run.scalars("loss").value.tolist() == [1.0, 2.0]
+    assert run.scalars("loss").step.tolist() == [0, 1]
+    assert run.scalars("new").step.tolist() == [5]
+    assert len(run.histograms("h")) == 1 and run.info.status == "finished"
+    assert [f for f in os.listdir(tmp_path / "r") if f.endswith(".db")] == ["flowlog.db"]
 
 
 def test_default_step_is_previous_plus_one_per_tag(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         for _ in range(3):
             w.add_scalar("a", 1.0)
         w.add_scalar("b", 1.0)
@@ -350,7 +360,9 @@ def test_default_step_is_previous_plus_one_per_tag(tmp_path):
     assert run.scalars("b").step.tolist() == [0]
     assert [t[1] for t in run.texts("t")] == [0, 1]
     assert [h.step for h in run.histograms("h")] == [5, 6]
-    with SummaryWriter(tmp_path, "r") as w:  # resumed: continues after the stored steps
+    with SummaryWriter(
+        logdir=tmp_path, run_name="r"
+    ) as w:  # resumed: continues after the stored steps
         w.add_scalar("a", 1.0)
     assert read(tmp_path).scalars("a").step.tolist() == [0, 1, 2, 10, 11, 12]
 
@@ -377,7 +389,7 @@ def rollups_match_recompute(path):
 
 
 def test_backwards_steps_last_write_wins_and_rollups_stay_exact(tmp_path):
-    with SummaryWriter(tmp_path, "r", max_queue=37) as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r", max_queue=37) as w:
         for step in range(200):
             w.add_scalar("x", float(step), step)
         for step in range(50, 60):  # a resumed job rewrites steps 50..59
@@ -395,17 +407,17 @@ def test_backwards_steps_last_write_wins_and_rollups_stay_exact(tmp_path):
     assert run.tags()[0].count == 200
     b = run.scalars_downsampled("x", 4)
     assert b.max.max() == 1000 and b.min.min() == -1 and b.count.sum() == 200
-    assert rollups_match_recompute(os.path.join(tmp_path, "r.flowlog.db")) > 0
+    assert rollups_match_recompute(os.path.join(tmp_path, "r", "flowlog.db")) > 0
 
 
 def test_purge_step_drops_later_records(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         for step in range(100):
             w.add_scalar("x", float(step), step)
         w.add_text("t", "early", 10)
         w.add_text("t", "late", 70)
         w.add_histogram("h", [1.0], 80)
-    with SummaryWriter(tmp_path, "r", purge_step=50) as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r", purge_step=50) as w:
         w.add_scalar("x", 7.0)
     run = read(tmp_path)
     s = run.scalars("x")
@@ -413,15 +425,15 @@ def test_purge_step_drops_later_records(tmp_path):
     assert [t[3] for t in run.texts()] == ["early"] and run.histograms("h") == []
     tag = run.tags("scalar")[0]
     assert (tag.count, tag.first_step, tag.last_step) == (51, 0, 50)
-    assert rollups_match_recompute(os.path.join(tmp_path, "r.flowlog.db")) > 0
+    assert rollups_match_recompute(os.path.join(tmp_path, "r", "flowlog.db")) > 0
 
 
 def test_resumed_run_keeps_start_time_and_becomes_running_again(tmp_path):
-    with SummaryWriter(tmp_path, "r") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
         w.add_scalar("x", 1.0, 0)
     first = Logdir(tmp_path).runs()[0]
     assert first.status == "finished" and first.end_time is not None
-    w = SummaryWriter(tmp_path, "r")
+    w = SummaryWriter(logdir=tmp_path, run_name="r")
     info = Logdir(tmp_path).runs()[0]
     assert info.status == "running" and info.end_time is None
     assert info.start_time == first.start_time
@@ -431,21 +443,23 @@ def test_resumed_run_keeps_start_time_and_becomes_running_again(tmp_path):
 def test_run_names_paths_and_aliases(tmp_path):
     with SummaryWriter(log_dir=str(tmp_path / "exp1")) as w:
         w.add_scalar("x", 1.0, 0)
-    with SummaryWriter(tmp_path, "sweep/lr0.1") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="sweep/lr0.1") as w:
         w.add_scalar("x", 1.0, 0)
-    assert os.path.exists(tmp_path / "exp1.flowlog.db")
-    assert os.path.exists(tmp_path / "sweep" / "lr0.1.flowlog.db")
+    assert os.path.exists(tmp_path / "exp1" / "flowlog.db")
+    assert os.path.exists(tmp_path / "sweep" / "lr0.1" / "flowlog.db")
     assert [r.name for r in Logdir(tmp_path).runs()] == ["exp1", "sweep/lr0.1"]
-    assert w.get_logdir() == str(tmp_path / "sweep" / "lr0.1.flowlog.db")
-    with pytest.raises(ValueError, match="either log_dir"):
+    assert w.get_logdir() == w.log_dir == str(tmp_path / "sweep" / "lr0.1")
+    with pytest.raises(ValueError, match="log_dir.*not both"):
         SummaryWriter(log_dir=str(tmp_path / "a"), run_name="b")
+    with pytest.raises(ValueError, match="log_dir.*not both"):
+        SummaryWriter(str(tmp_path / "a"), logdir=tmp_path)
     for bad in ["../escape", "/abs/path", "a/../b", "", "a//b"]:
         with pytest.raises(ValueError, match="run_name"):
-            SummaryWriter(tmp_path, bad)
+            SummaryWriter(logdir=tmp_path, run_name=bad)
 
 
 def test_default_run_names_are_unique(tmp_path):
-    writers = [SummaryWriter(tmp_path, comment="_exp") for _ in range(3)]
+    writers = [SummaryWriter(logdir=tmp_path, comment="_exp") for _ in range(3)]
     names = {w.run_name for w in writers}
     for w in writers:
         w.close()
@@ -454,30 +468,30 @@ def test_default_run_names_are_unique(tmp_path):
 
 
 def test_a_run_open_for_writing_cannot_be_opened_twice(tmp_path):
-    with SummaryWriter(tmp_path, "r"):
+    with SummaryWriter(logdir=tmp_path, run_name="r"):
         with pytest.raises(ValueError, match="already open"):
-            SummaryWriter(tmp_path, "r")
-    SummaryWriter(tmp_path, "r").close()  # fine once closed
+            SummaryWriter(logdir=tmp_path, run_name="r")
+    SummaryWriter(logdir=tmp_path, run_name="r").close()  # fine once closed
 
 
 def test_constructor_arguments_are_checked(tmp_path):
     with pytest.raises(ValueError, match="flush_secs"):
-        SummaryWriter(tmp_path, "r", flush_secs=0)
+        SummaryWriter(logdir=tmp_path, run_name="r", flush_secs=0)
     with pytest.raises(TypeError, match="max_queue"):
-        SummaryWriter(tmp_path, "r", max_queue=1.5)
+        SummaryWriter(logdir=tmp_path, run_name="r", max_queue=1.5)
     with pytest.raises(ValueError, match="max_queue"):
-        SummaryWriter(tmp_path, "r", max_queue=0)
+        SummaryWriter(logdir=tmp_path, run_name="r", max_queue=0)
     with pytest.raises(ValueError, match="purge_step"):
-        SummaryWriter(tmp_path, "r", purge_step=-3)
+        SummaryWriter(logdir=tmp_path, run_name="r", purge_step=-3)
     (tmp_path / "f.flowlog.db").write_bytes(b"not a database at all" * 100)
     with pytest.raises(schema.LogFileError, match="f.flowlog.db"):
-        SummaryWriter(tmp_path, "f")
+        SummaryWriter(logdir=tmp_path, run_name="f")
 
 
 def test_context_manager_status(tmp_path):
-    with SummaryWriter(tmp_path, "ok") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="ok") as w:
         w.add_scalar("x", 1.0, 0)
-    with pytest.raises(RuntimeError), SummaryWriter(tmp_path, "bad") as w:
+    with pytest.raises(RuntimeError), SummaryWriter(logdir=tmp_path, run_name="bad") as w:
         w.add_scalar("x", 1.0, 0)
         raise RuntimeError("training diverged")
     status = {r.name: r.status for r in Logdir(tmp_path).runs()}
@@ -486,7 +500,7 @@ def test_context_manager_status(tmp_path):
 
 
 def test_buffer_flushes_on_size_and_on_time(tmp_path):
-    w = SummaryWriter(tmp_path, "size", max_queue=10)
+    w = SummaryWriter(logdir=tmp_path, run_name="size", max_queue=10)
     for step in range(25):
         w.add_scalar("x", 1.0, step)
     run = read(tmp_path, "size")
@@ -494,7 +508,7 @@ def test_buffer_flushes_on_size_and_on_time(tmp_path):
     w.close()
     assert len(run.scalars("x").step) == 25
 
-    w = SummaryWriter(tmp_path, "time", flush_secs=0.1)
+    w = SummaryWriter(logdir=tmp_path, run_name="time", flush_secs=0.1)
     w.add_scalar("x", 1.0, 0)
     run = read(tmp_path, "time")
     deadline = time.monotonic() + 10
@@ -512,7 +526,7 @@ def test_many_tags_round_trip_exactly(tmp_path):
     values[3, ::997] = np.nan
     values[4, ::1009] = np.inf
     tags = [f"t{i}" for i in range(10)]
-    with SummaryWriter(tmp_path, "big") as w:
+    with SummaryWriter(logdir=tmp_path, run_name="big") as w:
         add = w.add_scalar
         cols = values.T.tolist()
         for step in range(steps):

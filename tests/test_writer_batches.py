@@ -86,7 +86,7 @@ def test_mixed_batches_keep_rollups_exact(tmp_path):
     tags = [f"m/{i}" for i in range(40)]
     expected: dict[str, dict[int, float]] = {t: {} for t in tags}
     for session in range(2):
-        with SummaryWriter(tmp_path, "r", max_queue=333) as w:
+        with SummaryWriter(logdir=tmp_path, run_name="r", max_queue=333) as w:
             for step in range(session * 150, session * 150 + 300):
                 for i, tag in enumerate(tags):
                     if i % 7 == 0 and step % 11 == 0:
@@ -98,7 +98,7 @@ def test_mixed_batches_keep_rollups_exact(tmp_path):
                     )
                     w.add_scalar(tag, v, s)
                     expected[tag][s] = v
-    assert_rollups_exact(os.path.join(tmp_path, "r.flowlog.db"))
+    assert_rollups_exact(os.path.join(tmp_path, "r", "flowlog.db"))
     run = Logdir(tmp_path).run("r")
     for tag in tags[:10]:
         s = run.scalars(tag)
@@ -111,7 +111,7 @@ def test_threads_log_concurrently_with_the_flush_thread(tmp_path):
     """Four threads on the lock-free fast path while size and time flushes race: every point
     arrives whole (no torn or lost points) and the rollups stay exact."""
     steps = 3000
-    with SummaryWriter(tmp_path, "r", max_queue=97, flush_secs=0.005) as w:
+    with SummaryWriter(logdir=tmp_path, run_name="r", max_queue=97, flush_secs=0.005) as w:
         for t in range(4):
             for k in range(5):
                 w.add_scalar(f"t{t}/{k}", 0.0, 0)  # register: later calls take the fast path
@@ -132,12 +132,12 @@ def test_threads_log_concurrently_with_the_flush_thread(tmp_path):
             s = run.scalars(f"t{t}/{k}")
             np.testing.assert_array_equal(s.step, np.arange(steps))
             np.testing.assert_array_equal(s.value[1:], np.arange(1, steps) * 10.0 + k)
-    assert_rollups_exact(os.path.join(tmp_path, "r.flowlog.db"))
+    assert_rollups_exact(os.path.join(tmp_path, "r", "flowlog.db"))
 
 
 def test_flush_thread_checkpoints_the_wal_while_the_writer_is_open(tmp_path):
-    path = os.path.join(tmp_path, "r.flowlog.db")
-    w = SummaryWriter(tmp_path, "r", flush_secs=60)
+    path = os.path.join(tmp_path, "r", "flowlog.db")
+    w = SummaryWriter(logdir=tmp_path, run_name="r", flush_secs=60)
     start = os.path.getsize(path)
     for step in range(60_000):
         w.add_scalar("a", float(step), step)
@@ -150,14 +150,14 @@ def test_flush_thread_checkpoints_the_wal_while_the_writer_is_open(tmp_path):
     assert conn.execute("SELECT count(*) FROM scalars").fetchone()[0] == 60_000
     conn.close()
     w.close()
-    assert sorted(os.listdir(tmp_path)) == ["r.flowlog.db"]  # WAL folded in and removed
+    assert sorted(os.listdir(tmp_path / "r")) == ["flowlog.db"]  # WAL folded in and removed
     run = Logdir(tmp_path).run("r")
     assert run.info.status == "finished" and len(run.scalars("a").step) == 60_000
 
 
 def test_close_with_a_reader_open_keeps_everything_readable(tmp_path):
-    path = os.path.join(tmp_path, "r.flowlog.db")
-    w = SummaryWriter(tmp_path, "r")
+    path = os.path.join(tmp_path, "r", "flowlog.db")
+    w = SummaryWriter(logdir=tmp_path, run_name="r")
     for step in range(5000):
         w.add_scalar("a", math.sin(step), step)
     w.flush()

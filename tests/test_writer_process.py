@@ -33,7 +33,7 @@ def spawn(code: str, *args: str) -> subprocess.Popen:
 KILLED_WRITER = """
     import sys
     from flowlog.writer import SummaryWriter
-    w = SummaryWriter(sys.argv[1], "victim", max_queue=10**9, flush_secs=3600)
+    w = SummaryWriter(logdir=sys.argv[1], run_name="victim", max_queue=10**9, flush_secs=3600)
     step = 0
     while True:
         for _ in range(1000):
@@ -62,7 +62,7 @@ def test_sigkill_leaves_a_sound_database_with_every_flushed_point(tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    path = tmp_path / "victim.flowlog.db"
+    path = tmp_path / "victim" / "flowlog.db"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     assert schema.integrity_check(conn) == "ok"
     conn.close()
@@ -84,7 +84,7 @@ CONCURRENT_WRITER = """
     import sys
     from flowlog.writer import SummaryWriter
     name, n = sys.argv[2], int(sys.argv[3])
-    with SummaryWriter(sys.argv[1], name, max_queue=1500, flush_secs=0.2) as w:
+    with SummaryWriter(logdir=sys.argv[1], run_name=name, max_queue=1500, flush_secs=0.2) as w:
         for step in range(n):
             w.add_scalar("loss", step + 0.25, step)
             w.add_scalar("acc", -step, step)
@@ -143,7 +143,7 @@ def test_interpreter_exit_closes_the_run(tmp_path, ending, status):
     code = f"""
         import sys
         from flowlog.writer import SummaryWriter
-        w = SummaryWriter(sys.argv[1], "r", flush_secs=3600)
+        w = SummaryWriter(logdir=sys.argv[1], run_name="r", flush_secs=3600)
         for step in range(10):
             w.add_scalar("x", 1.0, step)
         {ending}
@@ -159,7 +159,7 @@ def test_a_run_written_by_a_live_process_cannot_be_opened_for_writing(tmp_path):
     code = """
         import sys, time
         from flowlog.writer import SummaryWriter
-        w = SummaryWriter(sys.argv[1], "busy")
+        w = SummaryWriter(logdir=sys.argv[1], run_name="busy")
         w.add_scalar("x", 1.0, 0)
         w.flush()
         print("ready", flush=True)
@@ -169,12 +169,12 @@ def test_a_run_written_by_a_live_process_cannot_be_opened_for_writing(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "ready"
         with pytest.raises(ValueError, match=f"being written by process {proc.pid}"):
-            SummaryWriter(tmp_path, "busy")
+            SummaryWriter(logdir=tmp_path, run_name="busy")
         assert Logdir(tmp_path).runs()[0].status == "running"
     finally:
         proc.kill()
         proc.communicate()
     assert Logdir(tmp_path).runs()[0].status == "crashed"
-    with SummaryWriter(tmp_path, "busy") as w:  # a dead writer's run can be resumed
+    with SummaryWriter(logdir=tmp_path, run_name="busy") as w:  # a dead writer's run can be resumed
         w.add_scalar("x", 2.0)
     assert Logdir(tmp_path).run("busy").scalars("x").value.tolist() == [1.0, 2.0]
