@@ -6,6 +6,8 @@ and views; with more runs than palette entries the palette repeats with a darker
 
 from __future__ import annotations
 
+import itertools
+
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
@@ -33,3 +35,56 @@ def run_colors(names) -> dict[str, str]:
 def rgba(hex_color: str, alpha: float) -> str:
     r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def shade(hex_color: str, t: float) -> str:
+    """``hex_color`` lightened towards white by ``t`` > 0, darkened towards black by ``t`` < 0."""
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    if t >= 0:
+        r, g, b = (round(c + (255 - c) * t) for c in (r, g, b))
+    else:
+        r, g, b = (round(c * (1 + t)) for c in (r, g, b))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def rank_shade(hex_color: str, index: int, total: int) -> str:
+    """The colour of a run's ``index``-th rank line of ``total``: the first is ``hex_color``,
+    the others alternately darker and lighter shades of it, up to 45 % away."""
+    if index <= 0 or total <= 1:
+        return hex_color
+    step = 0.45 * ((index + 1) // 2) / (total // 2)
+    return shade(hex_color, -step if index % 2 else step)
+
+
+def line_colors(lines: list[tuple], run_color: dict[str, str]) -> list[str]:
+    """One colour per line of a chart, given as ``(run, series key, rank)`` tuples (key and
+    rank None for a plain tag of a single-file run).
+
+    A run's first series keeps the run's colour (its swatch in the runs panel); each further
+    ``add_scalars`` key of the run gets the next palette colour no run of the chart uses, so
+    every run × key has its own colour. The ranks of a run × key are shades of its colour. The
+    same lines always get the same colours.
+    """
+    ids: list[tuple[str, str | None]] = []
+    for run, key, _rank in lines:
+        if (run, key) not in ids:
+            ids.append((run, key))
+    runs = list(dict.fromkeys(run for run, _key in ids))
+    base: dict[tuple[str, str | None], str] = {}
+    used = {run_color.get(run) for run in runs}
+    spare = (c for c in map(color_for_index, itertools.count()) if c not in used)
+    seen: set[str] = set()
+    for run, key in ids:
+        if run not in seen and run in run_color:
+            base[(run, key)] = run_color[run]
+            seen.add(run)
+        else:
+            base[(run, key)] = next(spare)
+    ranks: dict[tuple[str, str | None], list] = {}
+    for run, key, rank in lines:
+        ranks.setdefault((run, key), []).append(rank)
+    out = []
+    for run, key, rank in lines:
+        order = ranks[(run, key)]
+        out.append(rank_shade(base[(run, key)], order.index(rank), len(order)))
+    return out

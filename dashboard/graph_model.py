@@ -87,7 +87,7 @@ def first_numerics(findings: list[dict]) -> dict | None:
 
 def loss_tag(scalar_tags) -> str | None:
     """The first scalar tag that is not a watch statistic: what the Scalars view should show."""
-    return next((t for t in scalar_tags if not t.startswith("watch/")), None)
+    return next((t for t in scalar_tags if not t.startswith("watch/") and "\x1f" not in t), None)
 
 
 def gradient_flow(desc, stats: Stats):

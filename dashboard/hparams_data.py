@@ -1,12 +1,15 @@
-"""HParams data: one row of cells per run, read through the app's data provider.
+"""HParams data: one row of cells per trial (``add_hparams`` call), read through the app's
+data provider.
 
-A row holds the run's hyper-parameters (``hp:<name>``), the metrics given to ``add_hparams``
-(``metric:<name>``) and, for chosen scalar tags, their final and best values
-(``final:<tag>``, ``best:<tag>``; best = min for tags that look like losses or errors, max
-otherwise). Cells are JSON-safe and keep full precision: numbers as numbers, bools as
-"True"/"False", NaN/±Inf as the texts "NaN"/"Inf"/"-Inf" (JSON has none), None when the run
-lacks the value. The grid (hparams_grid) and the parallel coordinates (hparams_figures) both
-read these rows.
+A run that called ``add_hparams`` five times (a sweep loop in one script) gives five rows, a
+run with one call one row, a run with none one row (its final/best columns still compare it).
+A row holds the trial's hyper-parameters (``hp:<name>``), the metrics given to its
+``add_hparams`` call (``metric:<name>``) and, for chosen scalar tags of a run with at most one
+trial, their final and best values (``final:<tag>``, ``best:<tag>``; best = min for tags that
+look like losses or errors, max otherwise). Cells are JSON-safe and keep full precision:
+numbers as numbers, bools as "True"/"False", NaN/±Inf as the texts "NaN"/"Inf"/"-Inf" (JSON
+has none), None when the trial lacks the value. The grid (hparams_grid) and the parallel
+coordinates (hparams_figures) both read these rows.
 
 Everything here is a plain function of ``data`` (a :class:`flowlog.provider.DataProvider`
 with ``memo``, i.e. the app's CachedProvider) and run names; a run that vanished (KeyError) or
@@ -16,6 +19,7 @@ cannot be read (ReadError) is skipped and reported, never an exception in a call
 from __future__ import annotations
 
 import math
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -30,14 +34,23 @@ MISSING = "n/a"
 SIGNIFICANT = 4  # digits the grid shows of a float; the exact value is in the tooltip
 LONG_TEXT = 24  # text cells longer than this get their full text as a tooltip
 TAG_KINDS = ("final", "best")
+# what a row holds besides its cells; "trials": how many the row's run has
+ROW_FIELDS = ("id", "run", "trial", "trials", "label", "step", "when", "wall", "status", "color")
+TRIAL_META = ("trial", "trial_name", "step", "wall", "domains")  # trial_cells, not cells
+RUN_LEVEL = (
+    "final/best of scalar tags belong to the run, not to one of its {n} trials "
+    "(each add_hparams call is a trial; its metrics are the metric columns)"
+)
 
 
 class Table(NamedTuple):
-    rows: list[dict]  # fresh dicts: id, run, status, color, then the cells
+    rows: list[dict]  # fresh dicts: ROW_FIELDS, then the cells
     hkeys: list[str]  # hp:* columns in first-seen order
     mkeys: list[str]  # metric:* columns
     tagkeys: list[str]  # final:<tag>, best:<tag> for each chosen tag
     skipped: list[str]  # "run: why" for runs that could not be read
+    # hp:<name> -> the values hparam_domain_discrete declared (as cells), first-seen order
+    domains: dict[str, list] = {}  # noqa: RUF012 (never mutated)
 
     @property
     def keys(self) -> list[str]:
@@ -88,10 +101,15 @@ def numeric_kind(kind: str | None) -> bool:
     return kind in ("int", "float")
 
 
+def tag_label(tag: str) -> str:
+    """A stored tag as users read it: an add_scalars series ``main U+001F key`` is ``main/key``."""
+    return tag.replace("\x1f", "/")
+
+
 def column_label(col: str) -> str:
     """``final:loss`` -> "final loss", ``hp:lr`` -> "lr"."""
     kind, _, name = col.partition(":")
-    return f"{kind} {name}" if kind in TAG_KINDS else name
+    return f"{kind} {tag_label(name)}" if kind in TAG_KINDS else name
 
 
 def format_number(v: float, digits: int = SIGNIFICANT) -> str:
@@ -146,46 +164,117 @@ def tag_summary(data, run: str, tag: str) -> tuple[float | None, float | None]:
     return final, best
 
 
-def run_cells(data, run: str, metric_tags: tuple[str, ...]) -> dict:
-    """The cells of one run (hp:, metric:, final:, best: keys), cached by ``data.memo`` until
-    the run changes. Shared between callers: copy, never mutate."""
+def trial_label(run: str, index: int | None, name: str | None, count: int, dup: bool) -> str:
+    """How a trial's row reads: the run, plus the trial's ``run_name`` (``#k`` added when the
+    run repeats that name) or, in a run of several trials, ``#k``."""
+    if name:
+        return f"{run} · {name}" + (f" #{index}" if dup else "")
+    return f"{run} #{index}" if count > 1 and index is not None else run
 
-    def compute() -> dict:
-        hp, metrics = data.hparams(run)
-        out = {f"hp:{k}": cell(v) for k, v in hp.items()}
-        out.update({f"metric:{k}": cell(v) for k, v in metrics.items()})
-        for tag in metric_tags:
-            final, best = tag_summary(data, run, tag)
-            out[f"final:{tag}"] = cell(final)
-            out[f"best:{tag}"] = cell(best)
+
+def _when(wall: float | None) -> str | None:
+    return None if wall is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
+
+
+def trial_note(row: dict) -> str:
+    """The run column's tooltip: which trial of how many, when and at which step."""
+    count, index = row["trials"], row["trial"]
+    parts = [row["label"] if row["label"] == row["run"] else f"{row['label']} (run {row['run']})"]
+    if index is not None and count > 1:
+        parts.append(f"trial {index} of {count}")
+    if row.get("when"):
+        parts.append(f"logged {row['when']}")
+    if row.get("step") is not None:
+        parts.append(f"step {row['step']}")
+    return " — ".join(parts)
+
+
+def trial_cells(data, run: str, metric_tags: tuple[str, ...]) -> list[dict]:
+    """One dict per trial of the run (a run without trials gives one, so its final/best
+    columns still compare it): ``trial``, ``trial_name``, ``step``, ``wall``, ``domains``
+    and the cells (hp:, metric:, final:, best: keys). Cached by ``data.memo`` until the run
+    changes; shared between callers: copy, never mutate.
+
+    final/best of scalar tags belong to the run, not to a trial: a run of several trials
+    leaves them missing (``RUN_LEVEL`` says why) rather than repeat one value on each row."""
+
+    def compute() -> list[dict]:
+        trials = data.trials(run)
+        tag_cells = {}
+        if len(trials) <= 1:
+            for tag in metric_tags:
+                final, best = tag_summary(data, run, tag)
+                tag_cells[f"final:{tag}"] = cell(final)
+                tag_cells[f"best:{tag}"] = cell(best)
+        else:
+            tag_cells = {f"{kind}:{tag}": None for tag in metric_tags for kind in TAG_KINDS}
+        if not trials:
+            meta = {"trial": None, "trial_name": None, "step": None, "wall": None}
+            return [{**meta, "domains": {}, **tag_cells}]
+        out = []
+        for t in trials:
+            cells = {f"hp:{k}": cell(v) for k, v in t.hparams.items()}
+            cells.update({f"metric:{k}": cell(v) for k, v in t.metrics.items()})
+            domains = {f"hp:{k}": [cell(v) for v in vs] for k, vs in (t.domains or {}).items()}
+            meta = {"trial": t.index, "trial_name": t.name, "step": t.step, "wall": t.wall}
+            out.append({**meta, "domains": domains, **cells, **tag_cells})
         return out
 
-    return data.memo(run, ("hparams.cells", metric_tags), compute)
+    return data.memo(run, ("hparams.trials", metric_tags), compute)
+
+
+def _rows_of_run(r: dict, trials: list[dict]) -> list[dict]:
+    """Fresh grid rows for the trials of run ``r`` (a RUNS_INFO entry)."""
+    name, count = r["name"], sum(t["trial"] is not None for t in trials)
+    names = [t["trial_name"] for t in trials]
+    rows = []
+    for t in trials:
+        cells = {k: v for k, v in t.items() if k not in TRIAL_META}
+        dup = bool(t["trial_name"]) and names.count(t["trial_name"]) > 1
+        row = {
+            "id": f"{name}#{t['trial'] or 0}",
+            "run": name,
+            "trial": t["trial"],
+            "trials": count,
+            "label": trial_label(name, t["trial"], t["trial_name"], count, dup),
+            "step": t["step"],
+            "when": _when(t["wall"]),
+            "wall": t["wall"],
+            "status": r.get("status"),
+            "color": r.get("color"),
+            **cells,
+        }
+        rows.append(row)
+    return rows
 
 
 def table(data, info: list[dict], metric_tags: list[str] | None) -> Table:
-    """A row per readable run in ``info`` (RUNS_INFO entries: name, color, status)."""
+    """A row per trial (``add_hparams`` call) of each readable run in ``info`` (RUNS_INFO
+    entries: name, color, status), runs in ``info``'s order, trials in logging order; a run
+    without trials gets one row. Row ids are ``<run>#<trial index>`` (``#0``: no trial)."""
     tags = tuple(metric_tags or ())
-    rows, hkeys, mkeys, skipped = [], {}, {}, []
+    rows, hkeys, mkeys, skipped, domains = [], {}, {}, [], {}
     for r in info:
         name = r["name"]
         try:
-            cells = run_cells(data, name, tags)
+            trials = trial_cells(data, name, tags)
         except KeyError:
             continue  # vanished since the runs were listed
         except ReadError as e:
             skipped.append(f"{name}: {e}")
             continue
-        for col in cells:
-            if col.startswith("hp:"):
-                hkeys.setdefault(col, None)
-            elif col.startswith("metric:"):
-                mkeys.setdefault(col, None)
-        rows.append(
-            {"id": name, "run": name, "status": r.get("status"), "color": r.get("color"), **cells}
-        )
+        for t in trials:
+            for col in t:
+                if col.startswith("hp:"):
+                    hkeys.setdefault(col, None)
+                elif col.startswith("metric:"):
+                    mkeys.setdefault(col, None)
+            for col, values in t["domains"].items():
+                known = domains.setdefault(col, [])
+                known.extend(v for v in values if v not in known)
+        rows.extend(_rows_of_run(r, trials))
     tagkeys = [f"{kind}:{t}" for t in tags for kind in TAG_KINDS]
-    return Table(rows, list(hkeys), list(mkeys), tagkeys, skipped)
+    return Table(rows, list(hkeys), list(mkeys), tagkeys, skipped, domains)
 
 
 def scalar_tags(data, info: list[dict]) -> list[str]:

@@ -1,9 +1,12 @@
-"""HParams parallel coordinates: one line per run across every hparam/metric column.
+"""HParams parallel coordinates: one line per trial across every hparam/metric column.
 
 Numeric columns get numeric axes (log-scaled when positive values span >= 2 decades), text and
-bool columns categorical axes, and runs that lack a value or hold NaN/±Inf clearly labelled
-off-scale places. Lines follow the selection: selected runs in their colour (or a metric's
-value on Viridis), the others pale and drawn under them. Input rows are hparams_data rows.
+bool columns categorical axes, and trials that lack a value or hold NaN/±Inf clearly labelled
+off-scale places. An hparam's declared domain (``hparam_domain_discrete``) orders a
+categorical axis as declared and puts values never tried on it (a numeric axis spans and ticks
+them). Lines follow the selection: trials of selected runs in their run's colour (or a
+metric's value on Viridis), the others pale and drawn under them. Input rows are hparams_data
+rows.
 """
 
 from __future__ import annotations
@@ -57,12 +60,25 @@ def _nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     return ticks
 
 
+def _log_end_ticks(decades: list[int], lo: float, hi: float) -> list[float]:
+    """Decade ticks (log10 places) plus 2x and 5x ticks where the data runs on more than
+    0.3 decade past the outermost decade: a third of an axis without a label reads as
+    "somewhere below 0.001" when the lines there reach 1e-4."""
+    out = [float(d) for d in decades]
+    if decades[0] - lo > 0.3:
+        out = [d - 1 + math.log10(m) for d in decades[:1] for m in (2, 5)] + out
+    if hi - decades[-1] > 0.3:
+        out += [decades[-1] + math.log10(m) for m in (2, 5)]
+    return [d for d in out if lo - 1e-9 <= d <= hi + 1e-9]
+
+
 def _truncate(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def numeric_dimension(label: str, cells: list) -> dict:
-    """A numeric parcoords axis for ``cells`` (numbers, NaN/Inf texts, None = missing).
+def numeric_dimension(label: str, cells: list, domain=()) -> dict:
+    """A numeric parcoords axis for ``cells`` (numbers, NaN/Inf texts, None = missing);
+    ``domain``: declared values, which the axis spans and ticks even when no trial tried them.
 
     Parcoords has no gaps: a run without a value on one axis would lose its whole line, and
     plotting a placeholder inside the range would lie. So runs lacking the value (and NaN/-Inf)
@@ -70,7 +86,10 @@ def numeric_dimension(label: str, cells: list) -> dict:
     "n/a"/"NaN"/"-Inf"/"Inf" so they cannot be mistaken for data.
     """
     vals = [as_float(c) if c is not None else None for c in cells]
-    finite = np.array([v for v in vals if v is not None and math.isfinite(v)], dtype=np.float64)
+    declared = [v for v in (as_float(d) for d in domain or ()) if v is not None]
+    finite = np.array(
+        [v for v in vals + declared if v is not None and math.isfinite(v)], dtype=np.float64
+    )
     log = bool(finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100)
     pos = np.log10(finite) if log else finite
     if pos.size:
@@ -84,7 +103,8 @@ def numeric_dimension(label: str, cells: list) -> dict:
     places_of = np.log10(distinct) if log else distinct
     # hparams usually take a few values: tick each, unless two would print over each other
     apart = distinct.size < 2 or np.diff(places_of).min() >= MIN_TICK_GAP * (hi - lo)
-    if distinct.size and distinct.size <= 6 and apart:
+    most = min(max(6, len(declared)), 10)  # a declared domain: tick each value it names
+    if distinct.size and distinct.size <= most and apart:
         tickvals = [float(np.log10(v)) if log else float(v) for v in distinct]
         ticktext = [fmt3(v) for v in distinct]
     elif log:
@@ -96,6 +116,8 @@ def numeric_dimension(label: str, cells: list) -> dict:
                 for m in (1, 2, 5)
             ]
             decades = [d for d in decades if lo - 1e-9 <= d <= hi + 1e-9]
+        else:
+            decades = _log_end_ticks(decades, lo, hi)
         tickvals = [float(d) for d in decades]
         ticktext = [fmt3(10**d) for d in decades]
     elif pos.size:
@@ -144,9 +166,12 @@ def numeric_dimension(label: str, cells: list) -> dict:
     )
 
 
-def categorical_dimension(label: str, cells: list) -> dict:
-    """A categorical parcoords axis: one tick per value (sorted), "n/a" at the bottom."""
-    present = sorted({str(c) for c in cells if c is not None})
+def categorical_dimension(label: str, cells: list, domain=()) -> dict:
+    """A categorical parcoords axis: one tick per value, "n/a" at the bottom. With a declared
+    ``domain``: its values in the declared order (also those no trial tried), then any tried
+    value it lacks; else the values sorted."""
+    declared = list(dict.fromkeys(str(d) for d in domain or ()))
+    present = declared + sorted({str(c) for c in cells if c is not None} - set(declared))
     cats = ([MISSING] if any(c is None for c in cells) else []) + present
     code = {c: i for i, c in enumerate(cats)}
     return dict(
@@ -216,12 +241,14 @@ def parcoords_figure(
     colors: dict[str, str],
     color_by: str | None = None,
     selected: list[str] | None = None,
+    domains: dict[str, list] | None = None,
 ) -> go.Figure:
-    """One line per run across every hparam/metric column that any run has.
+    """One line per trial (row) across every hparam/metric column that any row has.
 
     ``rows`` are hparams_data rows (see ``table``); ``color_by`` a numeric column to colour the
-    lines by (None or RUN_COLORS: each run's colour); ``selected`` the selected runs, drawn in
-    colour and on top of the others' pale lines (None: every run).
+    lines by (None or RUN_COLORS: each run's colour); ``selected`` the selected runs, whose
+    trials are drawn in colour and on top of the others' pale lines (None: every run);
+    ``domains``: ``{column: declared values}`` (Table.domains).
     """
     chosen = None if selected is None else set(selected)
     if chosen is not None:  # plotly.js draws the lines in order: unselected ones first
@@ -235,7 +262,7 @@ def parcoords_figure(
             continue
         label = _truncate(column_label(col), 22)
         make = categorical_dimension if kind == "text" else numeric_dimension
-        dims.append(make(label, cells))
+        dims.append(make(label, cells, (domains or {}).get(col, ())))
     if color_by == RUN_COLORS or color_by not in keys:
         color_by = None
     if dims and rows:
@@ -276,3 +303,17 @@ def color_options(kinds: dict[str, str | None]) -> list[dict]:
         {"label": column_label(col), "value": col} for col, k in kinds.items() if numeric_kind(k)
     ]
     return options
+
+
+def initial_color_by(table, kinds: dict[str, str | None], value, old_options) -> str | None:
+    """The COLOR_BY value to set as the grid is built, or None to leave the user's choice.
+
+    Run colours tell runs apart, not the trials of one run: when some run has several trials
+    (a sweep logged from one script) and the colour was never chosen (it is run colour and
+    the menu offered nothing else yet), colour by the first numeric add_hparams metric, as
+    TensorBoard colours by the first metric."""
+    if value not in (None, RUN_COLORS) or (old_options and len(old_options) > 1):
+        return None
+    if not any(row.get("trials", 0) > 1 for row in table.rows):
+        return None
+    return next((col for col in table.mkeys if numeric_kind(kinds.get(col))), None)

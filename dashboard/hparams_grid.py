@@ -16,9 +16,15 @@ How the old DataTable features map onto AG Grid:
   text filter ("contains" by default).
 * Tooltips: ``_tip`` of each row, the exact value where the cell shows less (rounded floats,
   texts longer than LONG_TEXT), shown after a short hover.
+* Rows: one per trial (``add_hparams`` call). The pinned first column reads "run · name" or
+  "run #k" (hparams_data.trial_label), sorts by run then logging order, and its tooltip says
+  which trial of how many, when and at which step; a "step" column appears when a trial was
+  logged with ``global_step``.
 * Run colours: a 4 px bar in the run's colour at the left of its name.
 * Selection: a checkbox column (the header box ticks every row the filter shows), kept in
-  step with SELECTED_RUNS both ways (``sync_selection``).
+  step with SELECTED_RUNS both ways (``sync_selection``). A row's box stands for its run: the
+  trials of a selected run are all ticked, ticking one selects the run (and so ticks its
+  other trials), unticking one deselects it.
 
 The few JavaScript expressions below are evaluated by dash-ag-grid's restricted evaluator (no
 dangerously_allow_code); they never contain data, which travels in the rows.
@@ -29,17 +35,20 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from flowlog.dashboard.hparams_data import (
+    RUN_LEVEL,
     TAG_KINDS,
     Table,
     column_kind,
     column_label,
     display_text,
     numeric_kind,
+    tag_label,
     tooltip,
+    trial_note,
 )
 from flowlog.dashboard.hparams_data import table as read_table
 
-RUN_COLUMNS = ("run", "status")
+RUN_COLUMNS = ("run", "status", "step")  # besides the data columns
 ROW_HEIGHT, HEADER_HEIGHT, GROUP_HEIGHT, FILTER_HEIGHT = 30, 32, 28, 36
 SCROLLBAR = 16
 MIN_ROWS, MAX_ROWS = 3, 12  # rows of height the grid takes; more scroll inside it
@@ -71,6 +80,12 @@ NUMBER_STYLE = (
     "({fontVariantNumeric: 'tabular-nums', color: params.value == null ? '#8c959f' : null})"
 )
 TEXT_STYLE = "({color: params.value == null ? '#8c959f' : null})"
+# the run column: by run name, then the trials in logging order (not "#10" before "#2")
+RUN_ORDER = """(function (a, b, nodeA, nodeB, desc) {
+  return !nodeA || !nodeB ? (a === b ? 0 : a < b ? -1 : 1)
+    : nodeA.data.run < nodeB.data.run ? -1 : nodeA.data.run > nodeB.data.run ? 1
+    : (nodeA.data.trial || 0) - (nodeB.data.trial || 0);
+})"""
 RUN_STYLE = "params.data.color ? {boxShadow: 'inset 4px 0 0 ' + params.data.color} : null"
 THEME = (
     'themeQuartz.withParams({fontFamily: \'system-ui, -apple-system, "Segoe UI", Roboto, '
@@ -119,17 +134,26 @@ def column_kinds(table: Table) -> dict[str, str | None]:
 
 def grid_rows(table: Table, kinds: dict[str, str | None]) -> list[dict]:
     """``table``'s rows plus what the grid shows: ``_text`` (every data cell as displayed)
-    and ``_tip`` (tooltips, only where the cell shows less than the value)."""
+    and ``_tip`` (tooltips: the exact value where the cell shows less, the trial's details on
+    the run column, why a run of several trials has no final/best values)."""
+    tag_cols = set(table.tagkeys)
     out = []
     for row in table.rows:
         text, tip = {}, {}
         for col in table.keys:
             text[col] = display_text(row.get(col), kinds[col])
-        for col in (*RUN_COLUMNS, *table.keys):
+        for col in ("status", *table.keys):
             c = row.get(col)
             t = tooltip(c, text.get(col, str(c)))
             if t is not None:
                 tip[col] = t
+            elif col in tag_cols and c is None and row.get("trials", 0) > 1:
+                tip[col] = RUN_LEVEL.format(n=row["trials"])
+        note = trial_note(row) if "label" in row else None
+        if note and note != row.get("label"):
+            tip["run"] = note
+        elif "label" in row and tooltip(row["label"], row["label"]):
+            tip["run"] = row["label"]
         out.append({**row, "_text": text, "_tip": tip})
     return out
 
@@ -141,9 +165,11 @@ def column_width(header: str, texts: list[str], most: int = MAX_WIDTH) -> int:
     return int(min(max(CHAR_PX * chars + CELL_PAD_PX, MIN_WIDTH), most))
 
 
-def _leaf(col: str, header: str, kind: str | None, texts: list[str]) -> dict:
+def _leaf(col: str, header: str, kind: str | None, texts: list[str], domain=None) -> dict:
     numeric = numeric_kind(kind)
     label = column_label(col)
+    if domain:
+        label += " — declared values: " + ", ".join(str(v) for v in domain)
     return {
         "colId": col,
         "field": col,
@@ -160,19 +186,25 @@ def _leaf(col: str, header: str, kind: str | None, texts: list[str]) -> dict:
 
 
 def _run_columns(rows: list[dict]) -> list[dict]:
-    names = [str(r["run"]) for r in rows]
+    """The pinned trial label (column id "run"), the run's status and, when any trial was
+    logged at a step, the step."""
+    labels = [str(r.get("label", r["run"])) for r in rows]
     statuses = [str(r.get("status") or "") for r in rows]
     common = {"comparator": {"function": TEXT_ORDER}, "filter": "agTextColumnFilter"}
-    return [
+    trials = any(r.get("label", r["run"]) != r["run"] for r in rows)
+    header = "run · trial" if trials else "run"
+    defs = [
         {
             "colId": "run",
-            "field": "run",
-            "headerName": "run",
+            "field": "label" if rows and "label" in rows[0] else "run",
+            "headerName": header,
+            "headerTooltip": "run, then trial (one row per add_hparams call)" if trials else "run",
             "pinned": "left",
-            "initialWidth": column_width("run", names, MAX_RUN_WIDTH),
+            "initialWidth": column_width(header, labels, MAX_RUN_WIDTH),
             "maxWidth": MAX_RUN_WIDTH * 2,
             "cellStyle": {"function": RUN_STYLE},
             **common,
+            "comparator": {"function": RUN_ORDER},
         },
         {
             "colId": "status",
@@ -182,6 +214,22 @@ def _run_columns(rows: list[dict]) -> list[dict]:
             **common,
         },
     ]
+    steps = [r.get("step") for r in rows]
+    if any(s is not None for s in steps):
+        defs.append(
+            {
+                "colId": "step",
+                "field": "step",
+                "headerName": "step",
+                "headerTooltip": "global_step given to add_hparams",
+                "initialWidth": column_width("step", [str(s) for s in steps]),
+                "comparator": {"function": NUMBER_ORDER},
+                "filter": "agNumberColumnFilter",
+                "type": "rightAligned",
+                "cellStyle": {"function": NUMBER_STYLE},
+            }
+        )
+    return defs
 
 
 def column_defs(table: Table, kinds: dict[str, str | None], rows: list[dict]) -> list[dict]:
@@ -189,7 +237,8 @@ def column_defs(table: Table, kinds: dict[str, str | None], rows: list[dict]) ->
     chosen scalar tag with its final and best columns side by side."""
 
     def leaf(col: str, header: str) -> dict:
-        return _leaf(col, header, kinds[col], [r["_text"][col] for r in rows])
+        texts = [r["_text"][col] for r in rows]
+        return _leaf(col, header, kinds[col], texts, table.domains.get(col))
 
     defs = _run_columns(rows)
     for group, keys in (("hparam", table.hkeys), ("metric", table.mkeys)):
@@ -200,7 +249,12 @@ def column_defs(table: Table, kinds: dict[str, str | None], rows: list[dict]) ->
     for tag in tags:
         children = [leaf(f"{kind}:{tag}", kind) for kind in TAG_KINDS]
         defs.append(
-            {"headerName": tag, "groupId": f"tag:{tag}", "headerTooltip": tag, "children": children}
+            {
+                "headerName": tag_label(tag),
+                "groupId": f"tag:{tag}",
+                "headerTooltip": tag_label(tag),
+                "children": children,
+            }
         )
     return defs
 
@@ -230,67 +284,88 @@ def grid_style(n_rows: int) -> dict:
 
 
 def grid_names(selected_rows) -> list[str]:
-    """Run names in the grid's ``selectedRows``: rows the user ticked (a list of row dicts),
-    or what the server last set (``{"ids": [...]}``)."""
+    """Row ids in the grid's ``selectedRows``: rows the user ticked (a list of row dicts), or
+    what the server last set (``{"ids": [...]}``)."""
     if isinstance(selected_rows, dict):
         return list(selected_rows.get("ids") or [])
     return [r["id"] for r in selected_rows or [] if isinstance(r, dict) and "id" in r]
 
 
-def selection_update(selected: list[str] | None, current, ids: list[str]) -> dict | None:
-    """The ``selectedRows`` to send so the grid shows ``selected`` (SELECTED_RUNS), or None
-    when it already does (``current``: the grid's ``selectedRows``; ``ids``: its rows)."""
-    want = [n for n in selected or [] if n in set(ids)]
+def selection_update(selected: list[str] | None, current, row_runs: dict[str, str]) -> dict | None:
+    """The ``selectedRows`` to send so the grid shows ``selected`` (SELECTED_RUNS): every
+    trial row of a selected run ticked; None when it already does (``current``: the grid's
+    ``selectedRows``; ``row_runs``: ``{row id: run}`` of its rows)."""
+    chosen = set(selected or [])
+    want = [i for i, run in row_runs.items() if run in chosen]
     if set(grid_names(current)) == set(want):
         return None
     return {"ids": want}
 
 
 def selection_from_grid(
-    selected_rows, selected: list[str] | None, info: list[dict], ids: list[str]
+    selected_rows, selected: list[str] | None, info: list[dict], row_runs: dict[str, str]
 ) -> list[str] | None:
-    """The new SELECTED_RUNS after the user ticked rows in the grid (names in runs-panel
+    """The new SELECTED_RUNS after the user ticked or unticked rows (names in runs-panel
     order), or None when the grid agrees with it already (as when it echoes what the server
-    set). Selected runs the grid has no row for (unreadable ones) stay selected."""
-    grid = set(ids)
-    new = set(grid_names(selected_rows)) | {n for n in selected or [] if n not in grid}
-    if new == set(selected or []):
+    set). A selected run whose rows are no longer all ticked was unticked; an unselected run
+    with any row ticked was ticked. Selected runs the grid has no row for (unreadable ones)
+    stay selected."""
+    ticked = set(grid_names(selected_rows))
+    before = set(selected or [])
+    rows_of: dict[str, list[str]] = {}
+    for i, run in row_runs.items():
+        rows_of.setdefault(run, []).append(i)
+    new = {n for n in before if n not in rows_of}
+    for run, ids in rows_of.items():
+        hit = [i in ticked for i in ids]
+        if all(hit) if run in before else any(hit):
+            new.add(run)
+    if new == before:
         return None
     return [r["name"] for r in info if r["name"] in new]
 
 
-def sync_selection(trigger: str, grid_rows, selected, info: list[dict], ids: list[str]):
+def sync_selection(trigger: str, grid_rows, selected, info: list[dict], row_runs: dict):
     """``(grid selectedRows update, SELECTED_RUNS update)``, None for "leave it": the user
-    ticked rows (``trigger == "grid"``) -> the runs; the runs panel changed the selection ->
-    the grid."""
+    ticked rows (``trigger == "grid"``) -> the runs, and the grid ticks (or unticks) the other
+    trials of the runs that changed (Dash does not call a callback back for its own output);
+    the runs panel changed the selection -> the grid. ``row_runs``: ``{row id: run}`` of the
+    grid's rows."""
+    row_runs = row_runs or {}
     if trigger == "grid":
-        return None, selection_from_grid(grid_rows, selected, info, ids)
-    return selection_update(selected, grid_rows, ids), None
+        runs = selection_from_grid(grid_rows, selected, info, row_runs)
+        return selection_update(selected if runs is None else runs, grid_rows, row_runs), runs
+    return selection_update(selected, grid_rows, row_runs), None
 
 
 class Grid(NamedTuple):
     rows: list[dict]  # rowData
     columns: list[dict]  # columnDefs
-    ids: list[str]  # the rows' run names
+    row_runs: dict[str, str]  # {row id: run} of the rows, in their order
     style: dict  # the grid's size
     selection: dict | None  # selectedRows, None when the grid shows the selection already
     kinds: dict[str, str | None]  # column_kind of every data column
     table: Table
 
+    @property
+    def ids(self) -> list[str]:
+        return list(self.row_runs)
+
 
 def build_grid(data, info: list[dict], metric_tags, selected, current) -> Grid:
-    """Everything the grid shows for the runs in ``info`` (RUNS_INFO) with final/best columns
-    of ``metric_tags``; ``selected``: SELECTED_RUNS, ``current``: the grid's selectedRows."""
+    """Everything the grid shows for the runs in ``info`` (RUNS_INFO), a row per trial, with
+    final/best columns of ``metric_tags``; ``selected``: SELECTED_RUNS, ``current``: the
+    grid's selectedRows."""
     t = read_table(data, info, metric_tags)
     kinds = column_kinds(t)
     rows = grid_rows(t, kinds)
-    ids = [r["id"] for r in rows]
+    row_runs = {r["id"]: r["run"] for r in rows}
     return Grid(
         rows=rows,
         columns=column_defs(t, kinds, rows),
-        ids=ids,
+        row_runs=row_runs,
         style=grid_style(len(rows)),
-        selection=selection_update(selected, current, ids),
+        selection=selection_update(selected, current, row_runs),
         kinds=kinds,
         table=t,
     )

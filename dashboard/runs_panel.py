@@ -50,6 +50,10 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
             "end_time": r.end_time,
             "last_step": r.last_step,
             "host": r.host,
+            "ranks": [
+                {"rank": k.rank, "status": k.status, "last_step": k.last_step, "host": k.host}
+                for k in r.ranks
+            ],
         }
         for r in sorted(runs, key=lambda r: r.name)
     ]
@@ -107,6 +111,53 @@ def live_indicator(info: list[dict]) -> tuple[str, str]:
     return text, ("fl-live fl-live-on" if live else "fl-live")
 
 
+def _rank_label(rank) -> str:
+    return "no rank" if rank is None else f"rank {rank}"
+
+
+def rank_summary(ranks: list[dict]) -> tuple[str, str, str]:
+    """``(badge text, tooltip, problem)`` of a run written by several ranks: "4 ranks", one
+    tooltip line per rank (status, last step, host), and what went wrong in words ("rank 2
+    crashed"; empty when no rank crashed)."""
+    tip = "\n".join(
+        f"{_rank_label(k.get('rank'))}: {k.get('status')}"
+        + ("" if k.get("last_step") is None else f", step {k['last_step']}")
+        + (f", {k['host']}" if k.get("host") else "")
+        for k in ranks
+    )
+    crashed = [k.get("rank") for k in ranks if k.get("status") == "crashed"]
+    problem = ""
+    if crashed and len(crashed) == len(ranks):
+        problem = "all ranks crashed" if len(ranks) > 1 else f"{_rank_label(crashed[0])} crashed"
+    elif len(crashed) == 1:
+        problem = f"{_rank_label(crashed[0])} crashed"
+    elif len(crashed) <= 3 and crashed:
+        problem = "ranks " + ", ".join(str(r) for r in crashed) + " crashed"
+    elif crashed:
+        problem = f"{len(crashed)} of {len(ranks)} ranks crashed"
+    return f"{len(ranks)} rank{'s' if len(ranks) != 1 else ''}", tip, problem
+
+
+def rank_badges(ranks: list[dict]) -> list:
+    """The per-rank status of a run written by several ranks: a count badge, one dot per rank
+    coloured by its status (each with its own tooltip), and a red note when a rank crashed."""
+    if not ranks:
+        return []
+    text, tip, problem = rank_summary(ranks)
+    dots = [
+        html.Span(
+            className=f"fl-rank-dot fl-rank-{k.get('status') or 'unknown'}",
+            title=tip.splitlines()[i],
+        )
+        for i, k in enumerate(ranks[:32])
+    ]
+    box = [html.Span(text, className="fl-ranks-count"), html.Span(dots, className="fl-rank-dots")]
+    if problem:
+        box.append(html.Span(f"⚠ {problem}", className="fl-ranks-problem"))
+    bad = " fl-ranks-bad" if problem else ""
+    return [html.Span(box, className=f"fl-ranks{bad}", title=tip)]
+
+
 def _option(run: dict) -> dict:
     status = run.get("status") or "unknown"
     step = run.get("last_step")
@@ -117,6 +168,7 @@ def _option(run: dict) -> dict:
             html.Span(run["name"], className="fl-run-name", title=run["name"]),
             html.Span(status, className=f"fl-status fl-status-{status}"),
             html.Span("" if step is None else f"step {step}", className="fl-run-step"),
+            *rank_badges(run.get("ranks") or []),
         ],
     )
     return {"label": label, "value": run["name"]}

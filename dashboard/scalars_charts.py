@@ -1,8 +1,10 @@
-"""Scalars charts: one tag's figure and live state from the selected runs (no Dash here).
+"""Scalars charts: one chart's figure and live state from the selected runs (no Dash here).
 
-A chart has per run a raw trace, a smoothed one (when smoothing), NaN/±Inf markers on a hidden
-overlay axis (only when the run has such points: each trace costs plotly.js a layout pass) and
-a marker at the run's first check_numerics finding, which links to the Graph view. Live
+A chart (an ``add_scalars`` main tag, or a plain tag) has per line (:class:`Line`: a run's
+tag, of one rank or averaged over its ranks) a raw trace, a smoothed one (when smoothing),
+NaN/±Inf markers on a hidden overlay axis (only when the line has such points: each trace
+costs plotly.js a layout pass); a mean over ranks adds the min-max band across them first.
+Per run a marker at its first check_numerics finding links to the Graph view. Live
 updates append points in the browser (``assets/scalars.js``) until ``LIVE_REBUILD_AFTER``.
 """
 
@@ -16,9 +18,9 @@ from html import escape
 
 import numpy as np
 
-from flowlog.dashboard.colors import color_for_index, rgba
+from flowlog.dashboard.colors import color_for_index, line_colors, rgba
 from flowlog.dashboard.figure_json import Fig, encode, scatter
-from flowlog.dashboard.scalars_data import BUCKETS, X_TITLES, ScalarsData, to_x
+from flowlog.dashboard.scalars_data import BUCKETS, X_TITLES, Line, ScalarsData, ranks_of, to_x
 from flowlog.dashboard.series import group_stats
 from flowlog.dashboard.smoothing import check_weight, ema, ema_continue
 
@@ -80,9 +82,56 @@ def group_runs(names: list[str], mode: str, key: str | None, hparams: dict[str, 
     return groups
 
 
-def _nonfinite_y(v: np.ndarray) -> np.ndarray:
-    """Where a marker for a non-finite value sits on the hidden [0, 1] overlay axis."""
-    return np.where(np.isnan(v), 0.96, np.where(v > 0, 1.0, 0.0))
+def _hover_head(line: Line) -> str:
+    """The first lines of a line's hover box: the run in bold, then its key and rank."""
+    sub = []
+    if line.series is not None:
+        sub.append(f"key {line.series}")
+    if line.rank is not None:
+        sub.append(f"rank {line.rank}")
+    if line.ranks:
+        sub.append(f"mean of {len(line.ranks)} ranks")
+    head = f"<b>{escape(line.run)}</b>"
+    return head + ("<br>" + escape(" · ".join(sub)) if sub else "")
+
+
+def _nonfinite_kinds(nan, posinf, neginf):
+    """``(where, symbols, names)`` of the buckets holding NaN (first), else +Inf, else -Inf."""
+    bad = (nan > 0) | (posinf > 0) | (neginf > 0)
+    names = np.where(nan[bad] > 0, "NaN", np.where(posinf[bad] > 0, "+Inf", "-Inf"))
+    return bad, names
+
+
+_SYMBOLS = {"NaN": "x", "+Inf": "triangle-up", "-Inf": "triangle-down"}
+_MARKER_Y = {"NaN": 0.96, "+Inf": 1.0, "-Inf": 0.0}
+
+
+def _rank_ends(fig, band: dict, color: str) -> None:
+    """A dotted line where ranks of a mean line stop before the others (a crashed rank):
+    after it the mean and band are over fewer ranks."""
+    ends: dict[int, list[str]] = {}
+    for rank, last in band["rank_last"].items():
+        if last is not None:
+            ends.setdefault(int(last), []).append(rank)
+    st, x = band["st"], band["x"]
+    if len(ends) < 2 or not st.size:
+        return
+    latest = max(ends)
+    for last, ranks in sorted(ends.items()):
+        if last == latest or not st[0] <= last <= st[-1]:
+            continue
+        xv = float(np.interp(last, st, x))
+        text = f"rank {ranks[0]} ends" if len(ranks) == 1 else f"ranks {', '.join(ranks)} end"
+        fig.add_shape(
+            type="line", xref="x", yref="paper", x0=xv, x1=xv, y0=0, y1=1,
+            line=dict(color=color, dash="dot", width=1.5),
+        )  # fmt: skip
+        late = last > (st[0] + st[-1]) / 2
+        fig.add_annotation(
+            x=xv, xref="x", y=1, yref="paper", showarrow=False, yanchor="top",
+            xanchor="right" if late else "left", text=escape(f"{text} (step {last})"),
+            font=dict(size=10, color=color), bgcolor="rgba(255,255,255,0.8)",
+        )  # fmt: skip
 
 
 class ScalarsView:
@@ -94,11 +143,16 @@ class ScalarsView:
         # Full builds one at a time: with all charts requested at once, the first one is ready
         # after one build instead of after all of them sharing the CPU (GIL, 2 cores).
         self.build_lock = FifoLock()
-        self.built_tags: set[str] = set()  # tags built so far (tests, benchmarks)
+        self.built_tags: set[str] = set()  # charts built so far (tests, benchmarks)
 
     # --- figures ----------------------------------------------------------------------------
-    def build(self, tag, runs_info, selected, weight, xmode, logs, group_mode, group_key, rng):
-        """Figure and live state of one chart. ``rng`` is the zoomed x range or None."""
+    def build(
+        self, tag, runs_info, selected, weight, xmode, logs, group_mode, group_key, rng,
+        rank_mode="each",
+    ):  # fmt: skip
+        """Figure and live state of one chart (``tag``: a :attr:`TagInfo.chart`). ``rng`` is
+        the zoomed x range or None; ``rank_mode`` draws a run of several ranks as one line
+        per rank ("each") or as their mean with a min-max band ("mean")."""
         weight = check_weight(weight)
         colors = {r["name"]: r["color"] for r in runs_info or []}
         fig = Fig()
@@ -108,28 +162,41 @@ class ScalarsView:
             "xmode": xmode,
             "range": None if rng is None else list(rng),
             "grouped": group_mode not in (None, "none"),
+            "ranks": rank_mode,
             "runs": {},
             "ntraces": 0,
             "appended": 0,
         }
         names = [n for n in selected or [] if n in colors]
         if state["grouped"]:
-            loaded = {n: got for n in names if (got := self.reads.series(n, tag)) is not None}
-            self._grouped(fig, tag, loaded, weight, group_mode, group_key)
+            has_data = self._grouped(fig, tag, names, weight, group_mode, group_key)
         else:
-            loaded = {n: p for n in names if (p := self.reads.points(n, tag, weight, xmode, rng))}
-            for name, pts in loaded.items():
-                self._run_traces(fig, state, tag, name, colors[name], pts)
+            lines = self.reads.lines(tag, names, ranks_of(runs_info), rank_mode)
+            palette = line_colors([(ln.run, ln.series, ln.rank) for ln in lines], colors)
+            marked: set[str] = set()  # runs whose check_numerics marker is drawn
+            for line, color in zip(lines, palette, strict=True):
+                if line.ranks:
+                    pts = self._band_traces(fig, state, line, color, (weight, xmode, rng))
+                else:
+                    pts = self.reads.points(line, weight, xmode, rng)
+                    if pts:
+                        self._line_traces(fig, state, line, color, pts)
+                if pts and line.run not in marked:
+                    marked.add(line.run)
+                    self._numerics_marker(fig, line.run, colors[line.run], pts)
+            has_data = bool(state["runs"])
         state["ntraces"] = len(fig.data)
         self.built_tags.add(tag)
-        self._layout(fig, tag, xmode, logs, rng, state["grouped"], bool(loaded))
+        self._layout(fig, tag, xmode, logs, rng, state["grouped"], has_data, rank_mode)
         return fig, state
 
-    def _run_traces(self, fig, state, tag, name, color, pts):
+    def _line_traces(self, fig, state, line: Line, color, pts):
         w = state["weight"]
         x, v, s, st = pts["x"], pts["v"], pts["s"], pts["st"]
-        label = escape(name)
-        entry = {"last_step": pts["last_step"], "wall0": pts["wall0"], "ema": pts["ema"]}
+        label = escape(line.name)
+        head = _hover_head(line)
+        entry = {"run": line.run, "tag": line.tag, "rank": line.rank}
+        entry.update(last_step=pts["last_step"], wall0=pts["wall0"], ema=pts["ema"])
         fin_v = np.where(np.isfinite(v), v, np.nan)
         few = x.size < 40  # a line through a handful of points needs markers to be seen
         raw = scatter(
@@ -141,13 +208,12 @@ class ScalarsView:
             legendgroup=label,
             line=dict(color=color, width=1.5 if w == 0 else 1),
             opacity=1.0 if w == 0 else 0.25,
-            meta=[name, tag],
+            meta=[line.run, line.tag],
         )
         if w == 0:
             raw.update(
                 customdata=encode(st),
-                hovertemplate=f"<b>{label}</b><br>step %{{customdata}}<br>value %{{y:.6g}}"
-                "<extra></extra>",
+                hovertemplate=f"{head}<br>step %{{customdata}}<br>value %{{y:.6g}}<extra></extra>",
             )
         else:
             raw.update(hoverinfo="skip", showlegend=False)
@@ -165,45 +231,118 @@ class ScalarsView:
                     legendgroup=label,
                     line=dict(color=color, width=2),
                     customdata=np.column_stack([st, v]),
-                    hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
+                    hovertemplate=f"{head}<br>step %{{customdata[0]}}<br>"
                     "value %{customdata[1]:.6g}<br>smoothed %{y:.6g}<extra></extra>",
-                    meta=[name, tag],
+                    meta=[line.run, line.tag],
                 )
             )
         bad = ~np.isfinite(v)
         if bad.any():  # no empty marker trace: each trace costs plotly.js a layout pass
-            self._nonfinite_trace(fig, entry, tag, name, label, color, pts, bad)
-        self._numerics_marker(fig, name, color, pts)
-        state["runs"][name] = entry
+            kinds = np.where(np.isnan(v[bad]), "NaN", np.where(v[bad] > 0, "+Inf", "-Inf"))
+            entry["nf"] = len(fig.data)
+            self._nonfinite_trace(fig, line, color, x[bad], st[bad], kinds)
+        state["runs"][line.key] = entry
 
-    def _nonfinite_trace(self, fig, entry, tag, name, label, color, pts, bad):
-        """Markers for the run's NaN/±Inf points on the hidden [0, 1] overlay axis: top edge
-        +Inf, bottom -Inf, just under the top NaN (a line cannot be drawn through them)."""
-        x, v, st = pts["x"], pts["v"], pts["st"]
-        entry["nf"] = len(fig.data)
-        kinds = np.where(np.isnan(v[bad]), "NaN", np.where(v[bad] > 0, "+Inf", "-Inf"))
+    def _nonfinite_trace(self, fig, line: Line, color, x, st, kinds):
+        """Markers for NaN/±Inf points on the hidden [0, 1] overlay axis: top edge +Inf,
+        bottom -Inf, just under the top NaN (a line cannot be drawn through them)."""
+        where = "in a rank's bucket" if line.ranks else ""
         fig.add_trace(
             scatter(
-                x=x[bad],
-                y=_nonfinite_y(v[bad]),
+                x=x,
+                y=np.array([_MARKER_Y[k] for k in kinds.tolist()]),
                 yaxis="y2",
                 mode="markers",
-                name=f"{label} non-finite",
+                name=f"{escape(line.name)} non-finite",
                 showlegend=False,
                 marker=dict(
                     color=color,
                     size=9,
-                    symbol=np.where(
-                        np.isnan(v[bad]), "x", np.where(v[bad] > 0, "triangle-up", "triangle-down")
-                    ),
+                    symbol=np.array([_SYMBOLS[k] for k in kinds.tolist()]),
                     line=dict(width=1, color="#222"),
                 ),
-                customdata=np.column_stack([st[bad], kinds]),
-                hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
-                "value %{customdata[1]}<extra></extra>",
-                meta=[name, tag],
+                customdata=np.column_stack([st, kinds]),
+                hovertemplate=f"{_hover_head(line)}<br>step %{{customdata[0]}}<br>"
+                f"value %{{customdata[1]}} {where}<extra></extra>",
+                meta=[line.run, line.tag],
             )
         )
+
+    def _band_traces(self, fig, state, line: Line, color, how):
+        """A mean line over ranks: the min-max band across ranks (of their bucket means), the
+        mean (faint when smoothing) and the smoothed mean. Returns what the check_numerics
+        marker needs, or None when no rank has a point in range."""
+        w = state["weight"]
+        b = self.reads.band(line, *how)
+        entry = {"run": line.run, "tag": line.tag, "ranks": list(line.ranks)}
+        entry["rank_last"] = b["rank_last"]
+        state["runs"][line.key] = entry
+        if not b["st"].size:
+            return None
+        ok = np.isfinite(b["mean"])
+        x, st = b["x"][ok], b["st"][ok]
+        src = b["smooth"] or b  # the band and the bold line: smoothed like the mean
+        label, head = escape(line.name), _hover_head(line)
+        last = b["last"][ok]
+        cd = np.column_stack([st, b["mean"][ok], b["min"][ok], b["max"][ok], b["n"][ok], last])
+        steps = (
+            "steps %{customdata[0]}–%{customdata[5]}"
+            if np.any(last > st)
+            else "step %{customdata[0]}"
+        )
+        stats = (
+            f"<br>{steps}<br>mean %{{customdata[1]:.6g}}<br>"
+            "range %{customdata[2]:.6g} – %{customdata[3]:.6g}<br>"
+            "ranks with a value: %{customdata[4]}"  # (a bucket's mean, min and max over ranks)
+        )
+        entry["band"] = len(fig.data)
+        fig.add_trace(
+            scatter(
+                x=np.r_[x, x[::-1]],
+                y=np.r_[src["max"][ok], src["min"][ok][::-1]],
+                fill="toself",
+                fillcolor=rgba(color, 0.28),
+                line=dict(width=0),
+                hoverinfo="skip",
+                name=f"{label} range",
+                showlegend=False,
+                legendgroup=label,
+                meta=[line.run, line.tag],
+            )
+        )
+        few = x.size < 40
+        for smooth in (False, True) if w > 0 else (False,):
+            bold = smooth or w == 0
+            entry["smooth" if smooth else "raw"] = len(fig.data)  # a click focuses the run
+            fig.add_trace(
+                scatter(
+                    x=x,
+                    y=(src if smooth else b)["mean"][ok],
+                    mode="lines+markers" if few else "lines",
+                    marker=dict(size=5),
+                    name=label,
+                    legendgroup=label,
+                    showlegend=bold,
+                    line=dict(color=color, width=2 if smooth else (1.5 if w == 0 else 1)),
+                    opacity=1.0 if bold else 0.25,
+                    customdata=cd,
+                    hovertemplate=head
+                    + stats
+                    + ("<br>smoothed %{y:.6g}" if smooth else "")
+                    + "<extra></extra>",
+                    meta=[line.run, line.tag],
+                )
+            )
+            if not bold:  # the faint raw mean: the smoothed line's hover tells its value
+                del fig.data[-1]["hovertemplate"]
+                fig.data[-1]["hoverinfo"] = "skip"
+        bad, kinds = _nonfinite_kinds(b["nan"], b["posinf"], b["neginf"])
+        if bad.any():
+            entry["nf"] = len(fig.data)
+            self._nonfinite_trace(fig, line, color, b["x"][bad], b["st"][bad], kinds)
+        _rank_ends(fig, b, color)
+        return {"x": b["x"], "st": b["st"], "first_step": int(b["st"][0]),
+                "last_step": int(b["st"][-1])}  # fmt: skip
 
     def _numerics_marker(self, fig, name, color, pts):
         findings = self.reads.numerics(name)
@@ -249,42 +388,63 @@ class ScalarsView:
             )
         )
 
-    def _grouped(self, fig, tag, loaded, weight, mode, key):
-        hp = {name: self.reads.hparams(name) for name in loaded} if mode == "hparam" else {}
-        groups = group_runs(list(loaded), mode, key, hp)
-        for gi, (label, members) in enumerate(sorted(groups.items())):
-            color = color_for_index(gi)
-            xs = [loaded[m][0] for m in members]
-            ys = [ema(loaded[m][2], weight) if weight > 0 else loaded[m][2] for m in members]
-            grid, mean, std, n = group_stats(xs, ys, points=BUCKETS)
-            name = escape(f"{label} (n={n})")
-            fig.add_trace(
-                scatter(
-                    x=np.r_[grid, grid[::-1]],
-                    y=np.r_[mean + std, (mean - std)[::-1]],
-                    fill="toself",
-                    fillcolor=rgba(color, 0.18),
-                    line=dict(width=0),
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=name,
-                )
-            )
-            fig.add_trace(
-                scatter(
-                    x=grid,
-                    y=mean,
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    line=dict(color=color, width=2),
-                    customdata=std,
-                    hovertemplate=f"<b>{name}</b><br>step %{{x:.0f}}<br>mean %{{y:.6g}}"
-                    "<br>± std %{customdata:.3g}<extra></extra>",
-                )
-            )
+    def _grouped(self, fig, chart, names, weight, mode, key) -> bool:
+        """Mean and std band per group of runs and per key of the chart (a run written by
+        several ranks takes part with the first rank that has the tag)."""
+        tags = {n: self.reads.chart_tags(n, chart) for n in names}
+        present = [n for n in names if tags[n]]
+        hp = {name: self.reads.hparams(name) for name in present} if mode == "hparam" else {}
+        groups = group_runs(present, mode, key, hp)
+        keys: list[str | None] = []
+        for n in present:
+            keys += [t.series for t in tags[n] if t.series not in keys]
+        gi = 0
+        for label, members in sorted(groups.items()):
+            for series in keys:
+                loaded = [
+                    got
+                    for m in members
+                    for t in tags[m]
+                    if t.series == series and (got := self.reads.series(m, t.tag)) is not None
+                ]
+                if loaded:
+                    self._group_traces(fig, label, series, loaded, weight, color_for_index(gi))
+                    gi += 1
+        return bool(present)
 
-    def _layout(self, fig, tag, xmode, logs, rng, grouped, has_data):
+    def _group_traces(self, fig, label, series, loaded, weight, color):
+        xs = [got[0] for got in loaded]
+        ys = [ema(got[2], weight) if weight > 0 else got[2] for got in loaded]
+        grid, mean, std, n = group_stats(xs, ys, points=BUCKETS)
+        title = label if series is None else f"{label} · {series}"
+        name = escape(f"{title} (n={n})")
+        fig.add_trace(
+            scatter(
+                x=np.r_[grid, grid[::-1]],
+                y=np.r_[mean + std, (mean - std)[::-1]],
+                fill="toself",
+                fillcolor=rgba(color, 0.18),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=name,
+            )
+        )
+        fig.add_trace(
+            scatter(
+                x=grid,
+                y=mean,
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                line=dict(color=color, width=2),
+                customdata=std,
+                hovertemplate=f"<b>{name}</b><br>step %{{x:.0f}}<br>mean %{{y:.6g}}"
+                "<br>± std %{customdata:.3g}<extra></extra>",
+            )
+        )
+
+    def _layout(self, fig, tag, xmode, logs, rng, grouped, has_data, rank_mode="each"):
         logs = logs or []
         xtype = "log" if "logx" in logs else ("date" if xmode == "wall" and not grouped else None)
         xaxis = dict(title=dict(text="step" if grouped else X_TITLES[xmode]), gridcolor="#eceef1")
@@ -301,7 +461,7 @@ class ScalarsView:
             yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
             **legend_layout([t["name"] for t in fig.data if t.get("showlegend", True)]),
             hovermode="closest",
-            uirevision=f"{tag}|{xmode}|{grouped}|{'/'.join(sorted(logs))}",
+            uirevision=f"{tag}|{xmode}|{grouped}|{rank_mode}|{'/'.join(sorted(logs))}",
             font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"),
         )
         if not has_data:
@@ -318,17 +478,24 @@ class ScalarsView:
     def extend(self, state, runs_info):
         """``(append spec, new state)`` with the points written since the chart was drawn.
 
-        Returns ``None`` when the chart must be rebuilt (a new run or too many new points),
-        ``UNCHANGED`` when nothing was written since.
+        Returns ``None`` when the chart must be rebuilt (too many new points, a new NaN/Inf,
+        new points in a mean-over-ranks line), ``UNCHANGED`` when nothing was written since.
         """
-        last_steps = {r["name"]: r.get("last_step") for r in runs_info or []}
+        steps = {(r["name"], None): r.get("last_step") for r in runs_info or []}
+        for r in runs_info or []:  # a rank's line follows the rank's last step
+            steps.update({(r["name"], k["rank"]): k["last_step"] for k in r.get("ranks") or []})
         xs, ys, cds, idx = [], [], [], []
         total = 0
-        for name, entry in state["runs"].items():
-            known = last_steps.get(name)
+        for key, entry in state["runs"].items():
+            name, tag = entry.get("run", key), entry.get("tag", state["tag"])
+            if "ranks" in entry:
+                if self._band_grew(name, tag, entry, steps):
+                    return None  # re-bucketed on the server: the mean moves with every rank
+                continue
+            known = steps.get((name, entry.get("rank")))
             if known is None or known <= entry["last_step"]:
                 continue
-            new = self.reads.since(name, state["tag"], entry["last_step"])
+            new = self.reads.since(name, tag, entry["last_step"], entry.get("rank"))
             step = np.asarray(new.step)
             if not step.size:
                 continue
@@ -364,6 +531,15 @@ class ScalarsView:
             "traces": idx,
             "seq": state["seq"],
         }, state
+
+    def _band_grew(self, name, tag, entry, steps) -> bool:
+        """Whether a rank of a mean line logged ``tag`` after the chart was drawn."""
+        for rank, last in entry["rank_last"].items():
+            known = steps.get((name, int(rank)))
+            if known is not None and (last is None or known > last):
+                if self.reads.since(name, tag, -1 if last is None else last, int(rank)).step.size:
+                    return True
+        return False
 
 
 def legend_rows(labels: list[str], width: float = LEGEND_WIDTH_PX) -> int:

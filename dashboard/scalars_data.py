@@ -1,21 +1,72 @@
 """What the Scalars view reads and derives, through the cached data provider (no Dash here).
 
-Full-resolution series come from ``data.scalars`` and the drawn extract of one run's trace
-(bucket extremes of the raw series with the smoothed value at each) from ``data.memo``: both
-live in the provider's one cache, keyed on the run's change token, so a zoom, a smoothing
-change, a page reload or a second viewer re-reads nothing while the run is unchanged.
+A chart is a :attr:`TagInfo.chart`: an ``add_scalars`` main tag with its keys' series, and a
+plain tag of the same name. It draws lines (:class:`Line`): per selected run, one per tag of the
+chart and, for a run written by several ranks, one per rank (or, in "mean" rank mode, one
+mean line with the min-max band across ranks, from aligned downsampled buckets).
+
+Full-resolution series come from ``data.scalars`` and the drawn extract of one line (bucket
+extremes of the raw series with the smoothed value at each) from ``data.memo``: both live in
+the provider's one cache, keyed on the run's change token, so a zoom, a smoothing change, a
+page reload or a second viewer re-reads nothing while the run is unchanged.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 
-from flowlog.dashboard.series import minmax_select
+from flowlog.dashboard.series import align_rank_buckets, minmax_select
 from flowlog.dashboard.smoothing import ema, ema_state_from
 from flowlog.export import ExportSeries
 
 BUCKETS = 300  # per visible range: min+max per bucket, ~1.2 points per pixel of a chart
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
+RANK_MODES = ("each", "mean")  # one line per rank | the mean across ranks with a min-max band
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a chart: a run's stored tag, from one rank file or averaged over ranks."""
+
+    run: str
+    tag: str  # the stored tag, what the provider reads
+    series: str | None = None  # the add_scalars key (TagInfo.series); None for a plain tag
+    rank: int | None = None  # the rank read (None: a single-file run, or a mean line)
+    ranks: tuple[int, ...] = ()  # a mean line: the ranks it averages
+
+    @property
+    def key(self) -> str:
+        """Unique within a chart; a single-file run's plain tag is keyed by the run's name."""
+        if self.series is None and self.rank is None and not self.ranks:
+            return self.run
+        return json.dumps([self.run, self.series, self.rank, list(self.ranks)])
+
+    @property
+    def name(self) -> str:
+        """The legend entry: ``run · key [rank 1]``, ``run [mean of 4 ranks]``."""
+        out = self.run if self.series is None else f"{self.run} · {self.series}"
+        if self.rank is not None:
+            out += f" [rank {self.rank}]"
+        if self.ranks:
+            out += f" [mean of {len(self.ranks)} ranks]"
+        return out
+
+
+def ranks_of(runs_info) -> dict[str, list[int]]:
+    """``{run: its ranks}`` from the runs panel's info, for the runs written by several."""
+    return {
+        r["name"]: [k["rank"] for k in r.get("ranks") or [] if k.get("rank") is not None]
+        for r in runs_info or []
+        if r.get("ranks")
+    }
+
+
+def chart_names(tag_infos) -> list[str]:
+    """The sorted chart names of some :class:`TagInfo` (add_scalars keys share one)."""
+    return sorted({info.chart for info in tag_infos})
 
 
 def to_x(mode: str, step: np.ndarray, wall: np.ndarray, wall0: float):
@@ -82,38 +133,112 @@ class ScalarsData:
     def __init__(self, data):
         self.data = data
 
-    def tag_infos(self, name: str) -> dict:
-        """``{tag: TagInfo}`` of the run's scalar tags."""
-        return self.data.tags(name, "scalar")
+    def tag_infos(self, name: str, rank: int | None = None) -> dict:
+        """``{tag: TagInfo}`` of the run's scalar tags (of one rank, or of all)."""
+        if rank is None:
+            return self.data.tags(name, "scalar")
+        return self.data.tags(name, "scalar", rank=rank)
 
-    def series(self, name: str, tag: str):
+    def chart_tags(self, name: str, chart: str) -> list:
+        """The run's tags drawn in ``chart``: its plain tag first, then the add_scalars keys
+        in the order they were first logged."""
+        tags = [t for t in self.tag_infos(name).values() if t.chart == chart]
+        return sorted(tags, key=lambda t: t.series is not None)
+
+    def lines(self, chart: str, names, ranks: dict | None = None, mode: str = "each") -> list:
+        """The lines (:class:`Line`) of ``chart`` for the runs ``names`` (in that order); ``ranks``
+        maps runs written by several ranks to them (:func:`ranks_of`)."""
+        if mode not in RANK_MODES:
+            raise ValueError(f"rank mode must be one of {RANK_MODES}, got {mode!r}")
+        out = []
+        for name in names:
+            run_ranks = (ranks or {}).get(name) or []
+            for t in self.chart_tags(name, chart):
+                if not run_ranks:
+                    out.append(Line(name, t.tag, t.series))
+                    continue
+                having = [r for r in run_ranks if t.tag in self.tag_infos(name, r)]
+                if mode == "mean" and len(having) > 1:
+                    out.append(Line(name, t.tag, t.series, ranks=tuple(having)))
+                else:
+                    out.extend(Line(name, t.tag, t.series, rank=r) for r in having)
+        return out
+
+    def series(self, name: str, tag: str, rank: int | None = None):
         """``(step, wall, value)`` at full resolution, or None if the run lacks the tag."""
-        if tag not in self.tag_infos(name):
+        if tag not in self.tag_infos(name, rank):
             return None
-        s = self.data.scalars(name, tag)
+        if rank is None:
+            s = self.data.scalars(name, tag)
+        else:
+            s = self.data.scalars(name, tag, rank=rank)
         return s.step, s.wall, s.value
 
     @staticmethod
-    def _points_key(tag: str, w: float, xmode: str, rng) -> tuple:
-        return ("scalars-extract", tag, w, xmode, None if rng is None else tuple(rng))
+    def _points_key(tag: str, rank, w: float, xmode: str, rng) -> tuple:
+        return ("scalars-extract", tag, rank, w, xmode, None if rng is None else tuple(rng))
 
-    def points(self, name: str, tag: str, w: float, xmode: str, rng) -> dict | None:
-        """One run's drawn extract (:func:`extract`), cached until the run changes."""
-        if tag not in self.tag_infos(name):
+    def points(self, line: Line, w: float, xmode: str, rng) -> dict | None:
+        """One line's drawn extract (:func:`extract`), cached until the run changes."""
+        if line.tag not in self.tag_infos(line.run, line.rank):
             return None
-        key = self._points_key(tag, w, xmode, rng)
-        return self.data.memo(name, key, lambda: extract(*self.series(name, tag), w, xmode, rng))
+        key = self._points_key(line.tag, line.rank, w, xmode, rng)
 
-    def read_cost(self, tag: str, names, weight: float, xmode: str) -> int:
-        """Points a full build of ``tag`` for ``names`` would read from disk (0 when every
-        run's drawn extract or full series is cached)."""
+        def compute():
+            return extract(*self.series(line.run, line.tag, line.rank), w, xmode, rng)
+
+        return self.data.memo(line.run, key, compute)
+
+    def band(self, line: Line, w: float, xmode: str, rng) -> dict:
+        """A mean line's drawn statistics (:meth:`_band`), cached until the run changes."""
+        key = ("scalars-band", line.tag, line.ranks, w, xmode, None if rng is None else tuple(rng))
+        return self.data.memo(line.run, key, lambda: self._band(line, w, xmode, rng))
+
+    def _band(self, line: Line, w: float, xmode: str, rng) -> dict:
+        """Mean, min and max across ``line.ranks`` of their bucket means over one common
+        ``start..end`` (the zoomed range, else every rank's steps), smoothed per logged point:
+        an EMA over buckets of ``k`` points each weighs by ``w ** k``."""
+        infos = {r: self.tag_infos(line.run, r)[line.tag] for r in line.ranks}
+        start = min(i.first_step for i in infos.values())
+        end = max(i.last_step for i in infos.values())
+        wall0 = min(
+            float(self.data.scalars(line.run, line.tag, i.first_step, i.first_step, rank=r).wall[0])
+            for r, i in infos.items()
+        )
+        if rng is not None:
+            lo, hi = rng
+            if xmode != "step":
+                full = self.band(line, w, xmode, None)
+                lo, hi = (np.interp(v, full["x"], full["st"]) if full["x"].size else v for v in rng)
+            start, end = max(start, int(np.floor(lo))), min(end, int(np.ceil(hi)))
+        per_rank = [
+            self.data.scalars_downsampled(line.run, line.tag, BUCKETS, start, end, rank=r)
+            for r in line.ranks
+        ]
+        b = align_rank_buckets(per_rank, start, end, BUCKETS)
+        out = {
+            "x": to_x(xmode, b.step, b.wall, wall0), "st": b.step, "last": b.last_step,
+            "mean": b.mean, "min": b.min, "max": b.max, "n": b.n, "nan": b.nan, "posinf": b.posinf,
+            "neginf": b.neginf, "wall0": wall0, "smooth": None,
+            "rank_last": {str(r): i.last_step for r, i in infos.items()},
+        }  # fmt: skip
+        if w > 0 and b.step.size:
+            k = max(1.0, float(np.mean(b.points)) / len(line.ranks))
+            we = w**k
+            out["smooth"] = {s: ema(out[s], we) for s in ("mean", "min", "max")}
+        return out
+
+    def read_cost(self, chart: str, names, weight: float, xmode: str, ranks=None) -> int:
+        """Points a full build of ``chart`` for ``names`` would read from disk (0 when every
+        line's drawn extract or full series is cached)."""
         cost = 0
-        for name in names:
-            info = self.tag_infos(name).get(tag)
+        for line in self.lines(chart, names, ranks):
+            info = self.tag_infos(line.run, line.rank).get(line.tag)
             if info is None:
                 continue
-            drawn = self._points_key(tag, weight, xmode, None)
-            if not (self.data.is_cached(name, drawn) or self.data.has_scalars(name, tag)):
+            drawn = self._points_key(line.tag, line.rank, weight, xmode, None)
+            full = self.data.has_scalars(line.run, line.tag, rank=line.rank)
+            if not (self.data.is_cached(line.run, drawn) or full):
                 cost += info.count
         return cost
 
@@ -123,18 +248,26 @@ class ScalarsData:
     def hparams(self, name: str) -> dict:
         return self.data.hparams(name)[0]
 
-    def since(self, name: str, tag: str, after_step: int):
+    def since(self, name: str, tag: str, after_step: int, rank: int | None = None):
         """Points written after ``after_step``: what a live chart appends."""
-        return self.data.scalars_since(name, tag, after_step)
+        if rank is None:
+            return self.data.scalars_since(name, tag, after_step)
+        return self.data.scalars_since(name, tag, after_step, rank=rank)
 
-    def export_series(self, selected, tags, weight: float, ranges: dict) -> list[ExportSeries]:
-        """Full-resolution points of every selected run × tag inside each chart's zoom; with
+    def export_series(
+        self, selected, charts, weight: float, ranges: dict, ranks: dict | None = None
+    ) -> list[ExportSeries]:
+        """Full-resolution points of every selected run × line of each chart inside the
+        chart's zoom (every rank of a run written by several, each its own series); with
         smoothing 0 exactly what ``flowlog export-scalars`` writes for them."""
+        if ranks is None:
+            ranks = {n: [k.rank for k in self.data.run_info(n).ranks if k.rank is not None]
+                     for n in selected}  # fmt: skip
         out = []
-        for tag in tags:
-            rng = ranges.get(tag)
-            for name in selected:
-                got = self.series(name, tag)
+        for chart in charts:
+            rng = ranges.get(chart)
+            for line in self.lines(chart, selected, ranks):
+                got = self.series(line.run, line.tag, line.rank)
                 if got is None:
                     continue
                 step, wall, value = got
@@ -142,5 +275,16 @@ class ScalarsData:
                 if rng is not None:
                     keep = (step >= rng[0]) & (step <= rng[1])
                 smooth = ema(value, weight)[keep] if weight > 0 else None  # None: no column
-                out.append(ExportSeries(name, tag, step[keep], wall[keep], value[keep], smooth))
+                out.append(
+                    ExportSeries(
+                        line.run,
+                        chart,
+                        step[keep],
+                        wall[keep],
+                        value[keep],
+                        smooth,
+                        series=line.series,
+                        rank=line.rank,
+                    )
+                )
         return out

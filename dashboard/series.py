@@ -7,6 +7,7 @@ resolution, at a cost of 2 points per bucket; ranges with few points are returne
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -115,6 +116,76 @@ def group_stats(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 1000):
         mean = np.nanmean(stack, axis=0)
         std = np.nanstd(stack, axis=0)
     return grid, mean, std, len(pairs)
+
+
+class RankBand(NamedTuple):
+    """Statistics across ranks of their aligned bucket means (:func:`align_rank_buckets`)."""
+
+    step: np.ndarray  # first step any rank logged in the bucket (int64)
+    last_step: np.ndarray  # last step any rank logged in it
+    wall: np.ndarray  # mean over the ranks of their bucket's last wall time
+    mean: np.ndarray  # mean over the ranks' bucket means (NaN: no rank has a finite value)
+    min: np.ndarray  # smallest of the ranks' bucket means
+    max: np.ndarray  # largest of them
+    n: np.ndarray  # ranks with a finite value in the bucket (int64)
+    points: np.ndarray  # points in the bucket, summed over ranks (int64)
+    nan: np.ndarray  # NaN points, summed over ranks (int64)
+    posinf: np.ndarray
+    neginf: np.ndarray
+
+
+def align_rank_buckets(per_rank: list, start: int, end: int, buckets: int) -> RankBand:
+    """Mean, min and max across ranks of their bucket means, buckets aligned by step.
+
+    ``per_rank`` holds each rank's :class:`flowlog.provider.Buckets` read with the same
+    ``start``, ``end`` and ``buckets``. Output bucket ``i`` covers steps ``[start + i*per,
+    start + (i+1)*per)``, ``per = ceil(span / buckets)`` (the reader's own boundaries); a rank's
+    bucket goes to the output bucket of its first step. The reader buckets a rank whose steps
+    cover less than ``start..end`` on its own range, so two of one rank's buckets can land in
+    one output bucket: they are merged, weighted by their finite points. A rank without a finite
+    value in a bucket is left out of that bucket's statistics. Only buckets where some rank
+    logged a point are returned.
+    """
+    if buckets < 1:
+        raise ValueError(f"buckets must be >= 1, got {buckets}")
+    span = int(end) - int(start) + 1
+    if span < 1 or not per_rank:
+        z = np.zeros(0, np.int64)
+        f = np.zeros(0)
+        return RankBand(z, z, f, f, f, f, z, z, z, z, z)
+    per = -(-span // buckets)
+    nb = -(-span // per)
+    r = len(per_rank)
+    shape = (r, nb)
+    wsum, fin, wall = np.zeros(shape), np.zeros(shape), np.full(shape, np.nan)
+    first = np.full(nb, np.iinfo(np.int64).max, np.int64)
+    last = np.full(nb, np.iinfo(np.int64).min, np.int64)
+    counts = {k: np.zeros(nb, np.int64) for k in ("count", "nan", "posinf", "neginf")}
+    for i, b in enumerate(per_rank):
+        step = np.asarray(b.step, np.int64)
+        if not step.size:
+            continue
+        idx = np.clip((step - int(start)) // per, 0, nb - 1)
+        nfin = np.asarray(b.count) - np.asarray(b.nan) - np.asarray(b.posinf) - b.neginf
+        ok = (nfin > 0) & np.isfinite(b.mean)
+        np.add.at(wsum[i], idx[ok], np.asarray(b.mean)[ok] * nfin[ok])
+        np.add.at(fin[i], idx[ok], nfin[ok])
+        wall[i, idx] = b.wall  # buckets are step-ordered: the last one's wall wins
+        np.minimum.at(first, idx, step)
+        np.maximum.at(last, idx, np.asarray(b.last_step, np.int64))
+        for k, arr in counts.items():
+            np.add.at(arr, idx, np.asarray(getattr(b, k), np.int64))
+    keep = counts["count"] > 0
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # buckets where no rank is finite
+        means = np.where(fin > 0, wsum / np.where(fin > 0, fin, 1.0), np.nan)[:, keep]
+        stats = [np.nanmean(means, 0), np.nanmin(means, 0), np.nanmax(means, 0)]
+        mean_wall = np.nanmean(wall[:, keep], 0)
+    return RankBand(
+        first[keep], last[keep], mean_wall, *stats, (~np.isnan(means)).sum(0).astype(np.int64),
+        counts["count"][keep], counts["nan"][keep], counts["posinf"][keep],
+        counts["neginf"][keep],
+    )  # fmt: skip
 
 
 def _cdf(edges: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from flowlog.provider import DataProvider, ReadError
 # the reader's file names (flowlog.schema): the CLI reads only through the provider
 RUN_SUFFIX = ".flowlog.db"
 RUN_FILE = "flowlog.db"
-_RANK_FILE = re.compile(r"flowlog\.rank\d{1,6}\.db")
+_RANK_FILE = re.compile(r"flowlog\.rank(0|[1-9]\d{0,5})\.db")
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
 
@@ -128,6 +128,16 @@ def _write(out: str, data: bytes) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _status_cell(row: dict) -> str:
+    """``finished``, or for a run of several ranks ``crashed (rank 1 crashed; 2 ranks)``."""
+    ranks = row["ranks"]
+    if not ranks:
+        return row["status"]
+    odd = [f"rank {r['rank']} {r['status']}" for r in ranks if r["status"] != "finished"]
+    detail = "; ".join(odd[:3] + [f"{len(ranks)} ranks"])
+    return f"{row['status']} ({detail})"
+
+
 def cmd_runs(args) -> int:
     ld, names = _pick_runs(args.path, None)
     rows = []
@@ -140,9 +150,10 @@ def cmd_runs(args) -> int:
                 "run": name,
                 "start_time": info.start_time,
                 "status": info.status,
+                "ranks": [{"rank": r.rank, "status": r.status, "host": r.host} for r in info.ranks],
                 "steps": steps,
                 "last_step": info.last_step,
-                "tags": [t.tag for t in tags],
+                "tags": [t.label for t in tags],
                 "graph": ld.graph(name) is not None,
             }
         )
@@ -160,7 +171,7 @@ def cmd_runs(args) -> int:
             (
                 r["run"],
                 started,
-                r["status"],
+                _status_cell(r),
                 str(r["steps"]),
                 "-" if r["last_step"] is None else str(r["last_step"]),
                 "yes" if r["graph"] else "no",
@@ -242,11 +253,11 @@ def cmd_export_scalars(args) -> int:
     selected: list[tuple[str, str]] = []
     all_tags: set[str] = set()
     for name in names:
-        tags = list(ld.tags(name, "scalar"))
-        all_tags.update(tags)
-        for tag in tags:
-            if not args.tag or tag in args.tag:
-                selected.append((name, tag))
+        infos = ld.tags(name, "scalar").values()
+        all_tags.update(t.label for t in infos)
+        for info in infos:  # --tag takes the tag as listed: add_scalars series as main/key
+            if not args.tag or info.label in args.tag or info.tag in args.tag:
+                selected.append((name, info.tag))
     for tag in args.tag or ():
         if tag not in all_tags:
             known = ", ".join(sorted(all_tags)) or "(none)"
@@ -254,12 +265,17 @@ def cmd_export_scalars(args) -> int:
 
     series = []
     for name, tag in selected:
-        s = ld.scalars(name, tag)
-        series.append(export.ExportSeries(name, tag, s.step, s.wall, s.value))
+        ranks = [r.rank for r in ld.run_info(name).ranks] or [None]
+        for rank in ranks:  # every rank of a torchrun run, each its own series
+            try:
+                s = ld.scalars(name, tag) if rank is None else ld.scalars(name, tag, rank=rank)
+            except KeyError:
+                continue  # this rank did not log the tag
+            series.append(export.ExportSeries(name, tag, s.step, s.wall, s.value, rank=rank))
     data = export.encode(series, fmt).encode("utf-8")
     _write(args.output, data)
     if args.output != "-":
-        sys.stderr.write(f"flowlog: wrote {len(selected)} series to {args.output}\n")
+        sys.stderr.write(f"flowlog: wrote {len(series)} series to {args.output}\n")
     return 0
 
 

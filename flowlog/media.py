@@ -27,6 +27,20 @@ _PR_ROWS = (
 )  # fmt: skip
 
 
+def _check_unicode(where: str, text: str) -> str:
+    """Refuse lone surrogates (what ``os.fsdecode`` makes of non-UTF-8 bytes): stored in JSON
+    they would reach every reader as text it cannot encode. records' check, without importing
+    records (which brings in the SQLite schema)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where}: {text[:80]!r} is not valid Unicode text ({exc.reason} at position "
+            f"{exc.start})"
+        ) from None
+    return text
+
+
 # --- arrays -----------------------------------------------------------------------------------
 
 
@@ -206,6 +220,8 @@ def _check_labels(tag: str, labels: object, count: int) -> list[str] | None:
         return None
     if not all(isinstance(label, str) for label in labels):
         raise TypeError(f"tag {tag!r}: labels must be a list of str, got {labels!r}")
+    for label in labels:
+        _check_unicode(f"tag {tag!r}: label", label)
     return labels
 
 
@@ -471,7 +487,7 @@ def histogram_raw_record(
 def _check_title(where: str, title: object) -> str:
     if not isinstance(title, str):
         raise TypeError(f"{where}: titles must be str, got {type(title).__name__} ({title!r})")
-    return title
+    return _check_unicode(f"{where}: title", title)
 
 
 def _check_chart_tags(where: str, tags: object) -> list[str]:
@@ -480,6 +496,7 @@ def _check_chart_tags(where: str, tags: object) -> list[str]:
     for t in tags:
         if not isinstance(t, str) or not t:
             raise TypeError(f"{where}: tags must be non-empty strings, got {t!r}")
+        _check_unicode(f"{where}: tag", t)
     return list(tags)
 
 

@@ -70,6 +70,13 @@ class CachedProvider:
     def __repr__(self) -> str:
         return f"CachedProvider({self.backend!r})"
 
+    def close(self) -> None:
+        """Drop the cache and close the backend's files (when it has any to close)."""
+        self.clear()
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
+
     # ------------------------------------------------------------------ discovery
     @property
     def location(self) -> str:

@@ -89,7 +89,12 @@ def _floats(values) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-_RANK_FILE = re.compile(r"flowlog\.rank(\d{1,6})\.db")
+_RANK_FILE = re.compile(r"flowlog\.rank(0|[1-9]\d{0,5})\.db")  # as the writer names them
+
+
+def _database_names(names) -> frozenset[str]:
+    """The names of a run directory's databases among ``names`` (a directory listing)."""
+    return frozenset(n for n in names if n == schema.RUN_FILE or _RANK_FILE.fullmatch(n))
 
 
 def _parts_of(run) -> list[tuple[int | None, Run]]:
@@ -376,7 +381,11 @@ class Logdir:
         self._lock = threading.Lock()
         self._files: dict[str, tuple[tuple, Run]] = {}  # path -> (file identity, Run)
         self._runs: dict[str, Run | RankedRun] = {}  # name -> run, as of the last scan
+        # name -> (run directory, its database names) as of the last scan: a rank whose file
+        # appears later (ranks start at different times) makes run() re-scan
+        self._listed: dict[str, tuple[str, frozenset[str]]] = {}
         self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
+        self._shadowed: set[str] = set()  # single-file runs a run directory's name hides
         self.warnings: list[str] = []
 
     def __repr__(self) -> str:
@@ -410,8 +419,10 @@ class Logdir:
             if parts:
                 parts.sort(key=lambda p: (p[0] is not None, p[0] or 0))
                 found[rel_root] = (root, parts)
+        self._shadowed = set()
         for name, path in single.items():
             if name in found:
+                self._shadowed.add(path)  # skipped, but still there: keep its warning
                 self._note_skip(path, f"a run directory {name!r} has the same name")
             else:
                 found[name] = (path, [(None, path)])
@@ -473,8 +484,12 @@ class Logdir:
         with self._lock:
             self.warnings = [msg for _, msg in self._skipped.values()]
             live: dict[str, Run | RankedRun] = {}
+            listed: dict[str, tuple[str, frozenset[str]]] = {}
             seen_paths = set()
             for name, (location, parts) in self._discover().items():
+                if parts[0][1] != location:  # a run directory, not a single-file run
+                    names = _database_names(os.path.basename(p) for _, p in parts)
+                    listed[name] = (location, names)
                 opened = []
                 for rank, path in parts:
                     seen_paths.add(path)
@@ -486,11 +501,13 @@ class Logdir:
                     live[name] = opened[0][1]
                 elif opened:
                     live[name] = RankedRun(name, location, opened)
+            seen_paths |= self._shadowed
             for path in set(self._files) - seen_paths:
                 self._files.pop(path)[1].close()
             for path in set(self._skipped) - seen_paths:
                 del self._skipped[path]
             self._runs = live
+            self._listed = listed
             self.warnings = [msg for _, msg in self._skipped.values()]
             return live
 
@@ -511,8 +528,10 @@ class Logdir:
             raise TypeError(f"run name must be a str, got {type(name).__name__}")
         with self._lock:
             cached = self._runs.get(name)
-            fresh = cached is not None and all(
-                self._same_file(run.path) for _, run in _parts_of(cached)
+            fresh = (
+                cached is not None
+                and all(self._same_file(run.path) for _, run in _parts_of(cached))
+                and self._same_listing(name)
             )
         if fresh:
             return cached
@@ -529,12 +548,23 @@ class Logdir:
         cached = self._files.get(path)
         return cached is not None and cached[0] == (st.st_dev, st.st_ino)
 
+    def _same_listing(self, name: str) -> bool:
+        """Whether the run directory still holds the databases the last scan found."""
+        listed = self._listed.get(name)
+        if listed is None:
+            return True
+        try:
+            return _database_names(os.listdir(listed[0])) == listed[1]
+        except OSError:
+            return False
+
     def close(self) -> None:
         with self._lock:
             for _, run in self._files.values():
                 run.close()
             self._files.clear()
             self._runs.clear()
+            self._listed.clear()
 
     def __enter__(self) -> Logdir:
         return self

@@ -56,6 +56,21 @@ def check_text(tag: str, text: str) -> str:
     return text
 
 
+def check_strings(what: str, value: object) -> None:
+    """Every str inside ``value`` (nested lists, tuples and dict keys/values) is valid Unicode:
+    JSON escapes lone surrogates, so they would be stored, but every reader would then get
+    text it cannot encode (the dashboard's responses, the CLI's output)."""
+    if isinstance(value, str):
+        _check_utf8(what, value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_strings(what, key)
+            check_strings(what, item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_strings(what, item)
+
+
 def _hparam_value(key: str, value: object) -> object:
     """torch's hparam rules: a tensor/array gives its first element; bool, int, float, str."""
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -105,6 +120,7 @@ def check_domains(domains: object, hparams: dict) -> dict:
                 f"hparam_domain_discrete[{key!r}]: values must be {kind.__name__} like the "
                 f"hparam, got {wrong[0]!r}"
             )
+        check_strings(f"hparam_domain_discrete[{key!r}]: value", values)
         out[key] = values
     return out
 

@@ -7,7 +7,8 @@ A run is a directory, as in TensorBoard. One process writes ``<run>/flowlog.db``
 hosts. The reader shows the rank files of one directory as one run.
 
 torch is never imported here: when the caller's process has imported it and initialised a
-process group, rank 0's default run name is shared through the group's store.
+process group, the group gives the rank and rank 0's default run name is shared through the
+group's store.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def default_run_name(comment: str = "") -> str:
 
 
 def distributed_rank() -> tuple[int, int] | None:
-    """``(rank, world_size)`` when this process is one of several torch.distributed ranks
-    (``RANK``/``WORLD_SIZE`` set by torchrun or the user), else None."""
+    """``(rank, world_size)`` when this process is one of several torch.distributed ranks, else
+    None: the initialised default process group's, else ``RANK``/``WORLD_SIZE`` from the
+    environment (set by torchrun, or by the user before ``init_process_group``)."""
+    group = _process_group_rank()
+    if group is not None:
+        return group if group[1] > 1 else None
     env = os.environ
     if "WORLD_SIZE" not in env:
         return None
@@ -86,10 +91,12 @@ def default_run_dir(logdir: str, comment: str, rank: tuple[int, int] | None) -> 
     """The default run directory; every rank of a distributed job gets rank 0's.
 
     Rules, in order: (1) a torch.distributed process group is initialised: rank 0 claims the
-    directory and publishes it in the group's store, the other ranks read it from there;
-    (2) ``TORCHELASTIC_RUN_ID`` is set and not ``"none"`` (``torchrun --rdzv-id``,
-    ``--standalone``): the run is ``<logdir>/<run id><comment>``; (3) otherwise each rank
-    makes its own default run, with a warning saying how to join them.
+    directory and publishes it in the group's store without waiting for anyone (a writer on
+    rank 0 only is fine); the n-th default-named writer of a rank > 0 waits up to
+    ``AGREE_TIMEOUT_SECS`` for rank 0's n-th, then raises; (2) ``TORCHELASTIC_RUN_ID`` is set
+    and not ``"none"`` (``torchrun --rdzv-id``, ``--standalone``): the run is
+    ``<logdir>/<run id><comment>``; (3) otherwise each rank makes its own default run, with a
+    warning saying how to join them.
     """
     if rank is None:
         return claim_default_run_dir(logdir, comment)
@@ -101,8 +108,8 @@ def default_run_dir(logdir: str, comment: str, rank: tuple[int, int] | None) -> 
             store.set(key, path)
             return path
         return _wait_for(store, key)
-    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
-    if run_id and run_id != "none":
+    run_id = _elastic_run_id()
+    if run_id is not None:
         path = os.path.join(logdir, f"{run_id}{comment}")
         os.makedirs(path, exist_ok=True)
         return path
@@ -115,18 +122,48 @@ def default_run_dir(logdir: str, comment: str, rank: tuple[int, int] | None) -> 
     return claim_default_run_dir(logdir, comment)
 
 
-def _process_group_store():
-    """The default process group's key-value store, or None (torch not imported by the
-    caller, no group initialised, or a torch without the store accessor)."""
+def _elastic_run_id() -> str | None:
+    """torchrun's job id (``--rdzv-id``; a fresh uuid with ``--standalone``) made one safe path
+    component, or None when unset or ``"none"`` (plain ``torchrun``, static rendezvous)."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "").strip()
+    if not run_id or run_id == "none":
+        return None
+    run_id = run_id.replace("/", "_").replace("\\", "_").replace("\0", "_")
+    return "_" + run_id if run_id in (".", "..") else run_id
+
+
+def _distributed():
+    """``torch.distributed`` when the caller has imported torch and initialised the default
+    process group, else None."""
     torch = sys.modules.get("torch")
     if torch is None:
         return None
     try:
         dist = torch.distributed
-        if not (dist.is_available() and dist.is_initialized()):
-            return None
-        return dist.distributed_c10d._get_default_store()
+        return dist if dist.is_available() and dist.is_initialized() else None
     except (AttributeError, RuntimeError):
+        return None
+
+
+def _process_group_rank() -> tuple[int, int] | None:
+    dist = _distributed()
+    if dist is None:
+        return None
+    try:
+        return dist.get_rank(), dist.get_world_size()
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+
+
+def _process_group_store():
+    """The default process group's key-value store, or None (torch not imported by the
+    caller, no group initialised, or a torch without the store accessor)."""
+    dist = _distributed()
+    if dist is None:
+        return None
+    try:
+        return dist.distributed_c10d._get_default_store()
+    except (AttributeError, RuntimeError, ValueError):
         return None
 
 

@@ -253,15 +253,15 @@ def create_log(path: str, meta: dict) -> bool:
     import threading
 
     tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
-    conn = sqlite3.connect(tmp, isolation_level=None)
     try:
-        _pragmas(conn)
-        conn.execute("PRAGMA journal_mode = WAL")
-        _migrate(conn, 0)
-        start_run(conn, meta)
-    finally:
-        conn.close()
-    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            _pragmas(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+            _migrate(conn, 0)
+            start_run(conn, meta)
+        finally:
+            conn.close()
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import sqlite3
 
-# v1 -> v2: the tags table loses its CHECK on kind (new kinds need no table rebuild again)
+# v1 -> v2: the tags table loses its CHECK on kind (new kinds need no table rebuild again); the
+# new tables; a v1 run's one hparams record becomes its first trial
 DDL_V2 = """
 CREATE TABLE tags_v2 (
     id INTEGER PRIMARY KEY,
@@ -62,7 +63,12 @@ CREATE TABLE layouts (
     id INTEGER PRIMARY KEY,
     wall REAL NOT NULL,
     layout TEXT NOT NULL
-)
+);
+INSERT INTO trials (name, step, wall, hparams, metrics, domains)
+    SELECT NULL, NULL, (SELECT start_time FROM run),
+        (SELECT json_group_object(name, json(value)) FROM hparams WHERE role = 'hparam'),
+        (SELECT json_group_object(name, json(value)) FROM hparams WHERE role = 'metric'), '{}'
+    WHERE EXISTS (SELECT 1 FROM hparams)
 """
 
 

@@ -182,7 +182,9 @@ class SummaryWriter(WriterMedia):
     def _meta(self) -> dict:
         now = _time()
         return {
-            "name": self.run_name,
+            # a directory name os.fsdecode made of non-UTF-8 bytes: stored readably, as SQLite
+            # cannot hold its lone surrogates (discovery names the run by its path anyway)
+            "name": self.run_name.encode("utf-8", "backslashreplace").decode("utf-8"),
             "start_time": now,
             "heartbeat": now,
             "host": socket.gethostname(),
@@ -278,12 +280,18 @@ class SummaryWriter(WriterMedia):
         """Log one point. ``scalar_value``: a real number, numpy scalar, 0-d/1-element array or
         anything with ``.item()``; NaN and ±Inf are stored faithfully. ``new_style`` and
         ``double_precision`` are torch's flags, accepted and unused (values are float64).
+        ``global_step``: an int (numpy ints and 1-element int tensors too); torch's ``int()``
+        of a float step would silently truncate it onto its neighbour's point, so flowlog
+        refuses floats.
         """
         # Hot path, lock-free: a known tag, a float, an int step, no walltime. The buffer is
         # flat (tag id, step, wall, value, tag id, ...): extending a list by a tuple is atomic
         # under the GIL and the flusher detaches whole points with slice + del, so no point is
         # lost or torn; a flat list also turns into one numpy array in a single C call.
-        tid = self._scalar_ids.get(tag)
+        try:
+            tid = self._scalar_ids.get(tag)
+        except TypeError:  # an unhashable tag: the checked path names the problem
+            tid = None
         if (
             tid is None
             or type(scalar_value) is not float
@@ -301,6 +309,8 @@ class SummaryWriter(WriterMedia):
 
     def _add_scalar_checked(self, tag, value, global_step, walltime, series=False) -> None:
         """Everything the hot path does not handle: conversion, validation, new tags."""
+        if not series:
+            records.check_tag(tag)  # first: an unhashable tag fails here, named
         with self._lock:
             if type(value) is not float:
                 value = records.to_float(tag, value)
@@ -393,6 +403,7 @@ class SummaryWriter(WriterMedia):
         domains = records.check_domains(hparam_domain_discrete, clean_h)
         if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
             raise ValueError(f"add_hparams: run_name must be a non-empty str, got {run_name!r}")
+        records.check_strings("add_hparams: run_name", run_name)
         step = None if global_step is None else records.check_step("<hparams>", global_step)
         with self._lock:
             self._ensure_open()
@@ -428,6 +439,7 @@ class SummaryWriter(WriterMedia):
             )
         if step is not None:
             step = records.check_step("<graph>", step)
+        records.check_strings("add_graph: graph description", desc)
         text = json.dumps(desc)
         with self._lock:
             self._ensure_open()
@@ -643,8 +655,10 @@ class SummaryWriter(WriterMedia):
 
     # ------------------------------------------------------------------ closing
 
-    def close(self, status: str = "finished") -> None:
-        """Flush, mark the run ``status`` ("finished" or "crashed") and close. Idempotent."""
+    def close(self, *, status: str = "finished") -> None:
+        """Flush, mark the run ``status`` ("finished" or "crashed") and close. Idempotent.
+
+        ``status`` is keyword-only, so ``close()`` keeps torch's positional signature."""
         if status not in ("finished", "crashed"):
             raise ValueError(f"status must be 'finished' or 'crashed', got {status!r}")
         with self._lock:
@@ -668,13 +682,14 @@ class SummaryWriter(WriterMedia):
 
     def _atexit_close(self) -> None:
         # an uncaught exception leaves sys.last_value set before atexit handlers run
-        self.close("crashed" if getattr(sys, "last_value", None) is not None else "finished")
+        crashed = getattr(sys, "last_value", None) is not None
+        self.close(status="crashed" if crashed else "finished")
 
     def __enter__(self) -> SummaryWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close("crashed" if exc_type is not None else "finished")
+    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+        self.close(status="crashed" if exc_type is not None else "finished")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -88,7 +88,8 @@ class WriterMedia:
         walltime=None,
     ):
         """The precision-recall table TensorBoard stores (TP, FP, TN, FN, precision, recall
-        at ``min(num_thresholds, 127)`` thresholds)."""
+        at ``min(num_thresholds, 127)`` thresholds). Predictions and labels outside [0, 1]
+        (or NaN) are refused: torch silently drops or miscounts them."""
         records.check_tag(tag)
         table = media.pr_curve_table(tag, labels, predictions, num_thresholds, weights)
         self._add_pr_row(tag, table, global_step, walltime)

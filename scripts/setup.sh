@@ -28,9 +28,12 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.stamp-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/constraints-ci.txt -nt "$stamp" ]; then
     .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+    # the torch extra runs the PyTorch drop-in tests; the constraints pick the CPU wheel
+    .venv/bin/pip install -q -e '.[test,torch]' -c scripts/constraints-ci.txt 2>&1 \
+        | grep -v '^WARNING: Location' || true
     .venv/bin/python -c "import flowlog, numpy, dash, plotly, dash_ag_grid"
+    .venv/bin/python -c "import torch, matplotlib, PIL, tensorboard"
     touch "$stamp"
 fi

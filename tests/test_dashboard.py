@@ -371,6 +371,77 @@ def test_grouped_runs_draw_mean_and_std_band(spage):
     assert np.all(lo <= m + 1e-12) and np.all(m <= hi + 1e-12) and np.any(hi > lo)
 
 
+# --- add_scalars charts and runs written by several ranks ------------------------------------
+
+
+def write_series_and_ranks(logdir, monkeypatch, steps=60):
+    """Runs a and b with ``add_scalars("Loss", {"train", "val"})``, and ddp written by 2 ranks
+    logging the same, whose rank 1 crashed."""
+    for i, name in enumerate(["a", "b"]):
+        with SummaryWriter(logdir=logdir, run_name=name) as w:
+            for s in range(steps):
+                w.add_scalars("Loss", {"train": 1 / (1 + s) + i, "val": 2 / (1 + s) + i}, s)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        w = SummaryWriter(str(logdir / "ddp"))
+        for s in range(steps):
+            w.add_scalars("Loss", {"train": 0.5 + 0.1 * rank, "val": 0.7 + 0.2 * rank}, s)
+        w.close(status="crashed" if rank == 1 else "finished")
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("RANK")
+    return logdir
+
+
+def legend_names(page, tag):
+    return page.evaluate(
+        "sel => document.querySelector(sel).data.filter(t => t.showlegend !== false)"
+        ".map(t => t.name)",
+        graph_sel(tag),
+    )
+
+
+def test_add_scalars_chart_and_ranks_control(page, dash_server, tmp_path, monkeypatch):
+    d = write_series_and_ranks(tmp_path / "runs", monkeypatch)
+    page.goto(dash_server(d, reload_interval=0.5))
+    # one chart "Loss": per line raw + smoothed; a and b two lines each, ddp a line per key
+    # and rank
+    wait_traces(page, "Loss", 2 * (2 + 2 + 4))
+    assert legend_names(page, "Loss") == [
+        "a · train", "a · val", "b · train", "b · val",
+        "ddp · train [rank 0]", "ddp · train [rank 1]", "ddp · val [rank 0]", "ddp · val [rank 1]",
+    ]  # fmt: skip
+    assert page.locator(".fl-card").count() == 1  # no chart per stored key
+    assert "\x1f" not in page.locator(".fl-main").inner_text()
+    colors = page.evaluate(
+        "sel => document.querySelector(sel).data.filter(t => t.showlegend !== false)"
+        ".map(t => t.line.color)",
+        graph_sel("Loss"),
+    )
+    assert len(set(colors)) == 8
+    # the runs panel: ddp's ranks, and its crashed rank in red
+    ddp_row = page.locator(".fl-run-row", has=page.locator(".fl-run-name", has_text="ddp"))
+    assert "2 ranks" in ddp_row.inner_text()
+    problem = ddp_row.locator(".fl-ranks-problem")
+    assert problem.inner_text() == "⚠ rank 1 crashed"
+    assert problem.evaluate("e => getComputedStyle(e).color") == "rgb(207, 34, 46)"
+    assert ddp_row.locator(".fl-rank-crashed").count() == 1
+    assert "rank 1: crashed" in ddp_row.locator(".fl-rank-crashed").get_attribute("title")
+    # mean ± range: one line per ddp key, with its band (a filled trace) under it
+    page.get_by_label("mean ± range").check()
+    wait_traces(page, "Loss", 2 * 4 + 2 * 3)
+    names = legend_names(page, "Loss")
+    assert names[4:] == ["ddp · train [mean of 2 ranks]", "ddp · val [mean of 2 ranks]"]
+    band = page.evaluate(
+        "sel => { const t = document.querySelector(sel)._fullData.find(t => t.fill === 'toself');"
+        " return Array.from(t.y); }",
+        graph_sel("Loss"),
+    )
+    assert min(band) == pytest.approx(0.5) and max(band) == pytest.approx(0.6)
+    page.get_by_label("each rank").check()
+    wait_traces(page, "Loss", 2 * 8)
+
+
 # --- first paint: collapsed watch statistics, charts built when scrolled into view -----------
 
 METRICS = [f"metrics/m{i:02d}" for i in range(12)]  # 6 rows of 2 charts: most below the fold

@@ -38,7 +38,7 @@ from flowlog.dashboard.hparams_figures import (
     numeric_dimension,
     parcoords_figure,
 )
-from flowlog.provider import ReadError
+from flowlog.provider import ReadError, Trial
 from flowlog.writer import SummaryWriter
 
 EXACT_LR = 0.0105769206141846
@@ -113,15 +113,18 @@ def test_default_metric_tags():
 
 
 class FakeData:
-    """What the HParams view reads of a provider: hparams, scalar tags, memo (counted)."""
+    """What the HParams view reads of a provider: trials, scalar tags, memo (counted). A run
+    is ``(hparams, metrics)`` (one trial) or a list of such pairs (one trial each)."""
 
     def __init__(self, runs: dict, broken=()):
         self.runs, self.broken, self.cache, self.computed = runs, set(broken), {}, 0
 
-    def hparams(self, run):
+    def trials(self, run):
         if run in self.broken:
             raise ReadError(f"{run}: database disk image is malformed")
-        return self.runs[run]  # KeyError for a vanished run, as the provider
+        logged = self.runs[run]  # KeyError for a vanished run, as the provider
+        pairs = logged if isinstance(logged, list) else [logged] if logged[0] or logged[1] else []
+        return [Trial(i, None, None, None, hp, m, {}) for i, (hp, m) in enumerate(pairs, 1)]
 
     def tags(self, run, kind=None):
         if run in self.broken:
@@ -149,7 +152,8 @@ def test_table_skips_vanished_and_unreadable_runs_and_memoises_cells():
         broken={"bad"},
     )
     t = table(data, info_of("a", "b", "gone", "bad"), [])
-    assert [r["id"] for r in t.rows] == ["a", "b"]
+    assert [r["id"] for r in t.rows] == ["a#1", "b#1"]
+    assert [r["label"] for r in t.rows] == ["a", "b"]  # one trial each: the run's name
     assert t.hkeys == ["hp:lr", "hp:opt", "hp:depth"] and t.mkeys == ["metric:loss"]
     assert t.rows[1]["metric:loss"] == "NaN" and t.rows[1]["color"] == "#000001"
     assert len(t.skipped) == 1 and t.skipped[0].startswith("bad: ")
@@ -285,7 +289,7 @@ def test_grid_height_fits_rows_up_to_a_limit():
 
 def test_selection_sync_both_ways_without_loops():
     info = info_of("a", "b", "c", "bad")
-    ids = ["a", "b", "c"]  # "bad" is unreadable: no row
+    ids = {"a": "a", "b": "b", "c": "c"}  # row id -> run; "bad" is unreadable: no row
     row = {"a": {"id": "a", "run": "a"}, "b": {"id": "b"}, "c": {"id": "c"}}
     # the runs panel changed the selection: the grid follows (by row id)
     assert grid.sync_selection("runs", [row["a"]], ["a", "c"], info, ids) == (
@@ -309,8 +313,9 @@ def test_selection_sync_both_ways_without_loops():
 def test_build_grid_selects_the_selected_runs():
     data = FakeData({"a": ({"lr": 0.1}, {}), "b": ({"lr": 0.2}, {})})
     g = grid.build_grid(data, info_of("a", "b"), None, ["b"], [])
-    assert g.ids == ["a", "b"] and g.selection == {"ids": ["b"]}
-    assert grid.build_grid(data, info_of("a", "b"), None, ["b"], {"ids": ["b"]}).selection is None
+    assert g.ids == ["a#1", "b#1"] and g.selection == {"ids": ["b#1"]}
+    current = {"ids": ["b#1"]}
+    assert grid.build_grid(data, info_of("a", "b"), None, ["b"], current).selection is None
 
 
 def test_page_layout_warns_no_deprecation_and_ships_the_grid_offline(tmp_path):
@@ -691,7 +696,7 @@ def test_parcoords_and_the_grid_follow_the_runs_panel_offline(page, sweep_url):
     page.locator(".fl-runs .fl-link-button", has_text="none").click()
     page.wait_for_function(f"{API}.getSelectedRows().length === 0 && {checked} === 0")
     page.locator(".fl-runs-list label", has_text="r03").click()
-    page.wait_for_function(f"{API}.getSelectedRows().map(r => r.id).join() === 'r03'")
+    page.wait_for_function(f"{API}.getSelectedRows().map(r => r.run).join() === 'r03'")
     assert page.locator("#hp-table .ag-row[row-index='3'] input[type=checkbox]").is_checked()
     # ticking a row in the grid selects the run in the runs panel
     page.locator("#hp-table .ag-row[row-index='0'] input[type=checkbox]").check()

@@ -1,8 +1,12 @@
-"""HParams: one row per run with hyper-parameters and final/best metrics; parallel coordinates.
+"""HParams: one row per trial (``add_hparams`` call) with its hyper-parameters and metrics,
+final/best of scalar tags; parallel coordinates with a line per trial.
 
-The grid (dash-ag-grid) sorts and filters; ticking rows selects those runs everywhere (it
-writes SELECTED_RUNS, and follows it when the runs panel changes the selection). Besides the
-metrics given to ``add_hparams``, chosen scalar tags add "final" and "best" columns.
+A sweep loop in one script (``add_hparams`` once per trial) gives one row per call; a run with
+one call one row. The grid (dash-ag-grid) sorts and filters; ticking a trial's row selects its
+run everywhere (it writes SELECTED_RUNS, and follows it when the runs panel changes the
+selection: a selected run's trials are all ticked). Besides the metrics given to
+``add_hparams``, chosen scalar tags add "final" and "best" columns (per run: filled for runs
+of at most one trial).
 
 This module is layout and callback wiring only: rows and cells come from
 :mod:`flowlog.dashboard.hparams_data`, the grid's props from
@@ -19,22 +23,30 @@ from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import hparams_grid as grid
 from flowlog.dashboard.controls import image_config
-from flowlog.dashboard.hparams_data import Table, default_metric_tags, scalar_tags
-from flowlog.dashboard.hparams_figures import RUN_COLORS, color_options, parcoords_figure
+from flowlog.dashboard.hparams_data import Table, default_metric_tags, scalar_tags, tag_label
+from flowlog.dashboard.hparams_figures import (
+    RUN_COLORS,
+    color_options,
+    initial_color_by,
+    parcoords_figure,
+)
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 
 TAB_ID = "hparams"
 TAB_LABEL = "HParams"
 
 TABLE = "hp-table"
-GRID_IDS = "hp-grid-ids"  # dcc.Store: the grid's row ids (run names), for the selection sync
+# dcc.Store: {"runs": {row id: run}, "domains": {column: declared values}} of the grid's rows,
+# for the selection sync and the axes
+GRID_META = "hp-grid-meta"
 PARCOORDS = "hp-parcoords"
 METRIC_TAGS = "hp-metric-tags"
 COLOR_BY = "hp-color-by"
 MESSAGE = "hp-message"
 
 HINT = (
-    "Tick rows to select runs everywhere. Click a header to sort (shift-click: by several); "
+    "One row per add_hparams call (trial). Tick a row to select its run everywhere. "
+    "Click a header to sort (shift-click: by several); "
     "type in the filter row to filter — the funnel beside a box picks the test (=, <, ≥, "
     "between, blank…). Numbers show 4 significant digits; hover a cell for the exact value."
 )
@@ -48,7 +60,10 @@ def empty_message(info: list[dict], table: Table):
     parts = []
     if not table.hkeys:
         parts += [
-            html.Span("No run logged hparams yet. Log them once per run, e.g. at its end: "),
+            html.Span(
+                "No run logged hparams yet. Log them once per trial (each call adds a row; a "
+                "sweep loop calls it once per configuration), e.g. at a trial's end: "
+            ),
             html.Code('writer.add_hparams({"lr": 0.01, "batch": 64}, {"final_loss": 0.12})'),
             html.Span(
                 " — hparams as the first dict, final metrics as the second. Final/best columns "
@@ -106,7 +121,7 @@ def layout(ctx):
                         dashGridOptions=grid.GRID_OPTIONS,
                         style=grid.grid_style(0),
                     ),
-                    dcc.Store(id=GRID_IDS, data=[]),
+                    dcc.Store(id=GRID_META, data={}),
                 ],
             ),
             html.Div(
@@ -131,7 +146,7 @@ def register(app, ctx):
         if tab != TAB_ID:
             return NO, NO
         tags = scalar_tags(ctx.data, info or [])
-        options = [{"label": t, "value": t} for t in tags]
+        options = [{"label": tag_label(t), "value": t} for t in tags]
         if options == old_options:
             return NO, NO
         return options, default_metric_tags(tags) if value is None else value
@@ -141,23 +156,30 @@ def register(app, ctx):
         Output(TABLE, "columnDefs"),
         Output(TABLE, "selectedRows"),
         Output(TABLE, "style"),
-        Output(GRID_IDS, "data"),
+        Output(GRID_META, "data"),
         Output(COLOR_BY, "options"),
+        Output(COLOR_BY, "value"),
         Output(MESSAGE, "children"),
         Input(RUNS_INFO, "data"),
         Input(METRIC_TAGS, "value"),
         Input(TABS, "value"),
         State(SELECTED_RUNS, "data"),
         State(TABLE, "selectedRows"),
+        State(COLOR_BY, "value"),
+        State(COLOR_BY, "options"),
         prevent_initial_call=True,  # hidden while the page loads (see metric_options)
     )
-    def table(info, metric_tags, tab, selected, current):
+    def table(info, metric_tags, tab, selected, current, color_by, old_colors):
         if tab != TAB_ID:
-            return (NO,) * 7  # hidden: do the work when the tab is opened
+            return (NO,) * 8  # hidden: do the work when the tab is opened
         g = grid.build_grid(ctx.data, info or [], metric_tags, selected, current)
         selection = NO if g.selection is None else g.selection
         message = empty_message(info or [], g.table)
-        return g.rows, g.columns, selection, g.style, g.ids, color_options(g.kinds), message
+        meta = {"runs": g.row_runs, "domains": g.table.domains}
+        colors = color_options(g.kinds)
+        color = initial_color_by(g.table, g.kinds, color_by, old_colors)
+        color = NO if color is None else color
+        return g.rows, g.columns, selection, g.style, meta, colors, color, message
 
     @app.callback(
         Output(TABLE, "selectedRows", allow_duplicate=True),
@@ -165,15 +187,16 @@ def register(app, ctx):
         Input(TABLE, "selectedRows"),
         Input(SELECTED_RUNS, "data"),
         State(RUNS_INFO, "data"),
-        State(GRID_IDS, "data"),
+        State(GRID_META, "data"),
         State(TABS, "value"),  # not an Input: opening the tab rebuilds the grid (table)
         prevent_initial_call=True,
     )
-    def selection(grid_rows, selected, info, ids, tab):
+    def selection(grid_rows, selected, info, meta, tab):
         if tab != TAB_ID:
             return NO, NO
         trigger = "grid" if dash.ctx.triggered_id == TABLE else "runs"
-        to_grid, to_runs = grid.sync_selection(trigger, grid_rows, selected, info or [], ids or [])
+        row_runs = (meta or {}).get("runs") or {}
+        to_grid, to_runs = grid.sync_selection(trigger, grid_rows, selected, info or [], row_runs)
         return (NO if to_grid is None else to_grid), (NO if to_runs is None else to_runs)
 
     @app.callback(
@@ -183,11 +206,14 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         State(TABS, "value"),  # not an Input: opening the tab rebuilds the grid (rowData)
         State(TABLE, "columnDefs"),
+        State(GRID_META, "data"),  # written with rowData, so current when it changes
         prevent_initial_call=True,  # drawn once the grid is built
     )
-    def parcoords(rows, color_by, selected, tab, defs):
+    def parcoords(rows, color_by, selected, tab, defs, meta):
         if not defs or tab != TAB_ID:  # grid not built yet, or hidden: drawn when opened
             return NO
         rows = rows or []
         colors = {r["run"]: r["color"] for r in rows if r.get("color")}
-        return parcoords_figure(rows, grid.data_columns(defs), colors, color_by, selected or [])
+        domains = (meta or {}).get("domains") or {}
+        keys = grid.data_columns(defs)
+        return parcoords_figure(rows, keys, colors, color_by, selected or [], domains)

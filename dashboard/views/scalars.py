@@ -1,5 +1,10 @@
 """Scalars: one chart per tag, grouped by tag prefix; smoothing, zoom-to-detail, live, export.
 
+A chart is a :attr:`TagInfo.chart`: ``add_scalars("Loss", {"train": ..., "val": ...})`` draws
+one chart "Loss" with a line per key and run (and the runs' plain tag "Loss", if any). A run
+written by several torch.distributed ranks draws a line per rank, or (the "Ranks" control)
+the mean across its ranks with their min-max band.
+
 Every chart is its own callback (pattern-matching id), so the first chart draws while the
 others load, and only charts on (or near) the screen are built: ``assets/scalars.js`` flags a
 chart visible when it scrolls into view, which triggers its build. Groups of watch statistics
@@ -29,7 +34,7 @@ from flowlog.dashboard.scalars_charts import (
     compile_regex,
     placeholder_figure,
 )
-from flowlog.dashboard.scalars_data import axis_range, parse_x
+from flowlog.dashboard.scalars_data import axis_range, chart_names, parse_x, ranks_of
 from flowlog.provider import ReadError
 
 TAB_ID = "scalars"
@@ -41,6 +46,8 @@ XAXIS = "sc-xaxis"
 LOGSCALE = "sc-log"
 GROUP_MODE = "sc-group-mode"
 GROUP_KEY = "sc-group-key"
+RANK_MODE = "sc-rank-mode"  # "each" rank its own line | "mean" ± range across ranks
+RANK_BOX = "sc-rank-box"  # the control's box: shown while some run has several ranks
 CHARTS = "sc-charts"
 TAGS = "sc-tags"
 EXPORT_CSV = "sc-export-csv"
@@ -66,6 +73,7 @@ LEAD_READ_POINTS = 200_000
 FIRST_CHARTS = 2  # built into the page layout: the first row of cards
 DEFAULT_SMOOTHING = 0.6
 DEFAULT_XAXIS = "step"
+DEFAULT_RANK_MODE = "each"
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -144,9 +152,15 @@ def layout(ctx):
                         debounce=0.3,
                         className="fl-input fl-group-key",
                     ),
-                    html.Button("Export CSV", id=EXPORT_CSV, className="fl-button"),
-                    html.Button("Export JSON", id=EXPORT_JSON, className="fl-button"),
-                    dcc.Download(id=DOWNLOAD),
+                    rank_control(init["info"]),
+                    html.Div(
+                        className="fl-actions",
+                        children=[
+                            html.Button("Export CSV", id=EXPORT_CSV, className="fl-button"),
+                            html.Button("Export JSON", id=EXPORT_JSON, className="fl-button"),
+                            dcc.Download(id=DOWNLOAD),
+                        ],
+                    ),
                 ],
             ),
             html.Div(id=MESSAGE, className="fl-message"),
@@ -158,6 +172,34 @@ def layout(ctx):
             ),
         ],
     )
+
+
+def rank_control(info) -> html.Div:
+    """ "Ranks: each rank | mean ± range", shown while a run has several ranks."""
+    return html.Div(
+        id=RANK_BOX,
+        className="fl-control fl-rank-mode",
+        style=rank_box_style(info),
+        title="runs written by several torch.distributed ranks: a line per rank, or the mean "
+        "across ranks with a band from the lowest to the highest rank",
+        children=[
+            html.Span("Ranks"),
+            dcc.RadioItems(
+                id=RANK_MODE,
+                options=[
+                    {"label": "each rank", "value": "each"},
+                    {"label": "mean ± range", "value": "mean"},
+                ],
+                value=DEFAULT_RANK_MODE,
+                inline=True,
+                className="fl-segmented",
+            ),
+        ],
+    )
+
+
+def rank_box_style(info) -> dict:
+    return {} if ranks_of(info) else {"display": "none"}
 
 
 def first_charts(view, shown: list[str], init: dict, limit_read: bool = True) -> dict:
@@ -174,7 +216,9 @@ def first_charts(view, shown: list[str], init: dict, limit_read: bool = True) ->
     built, cost = {}, 0
     for tag in opened[:FIRST_CHARTS]:
         try:
-            cost += view.reads.read_cost(tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS)
+            cost += view.reads.read_cost(
+                tag, init["selected"], DEFAULT_SMOOTHING, DEFAULT_XAXIS, ranks_of(init["info"])
+            )
             if limit_read and cost > LEAD_READ_POINTS:
                 break
             with view.build_lock:
@@ -308,13 +352,14 @@ def _by_group(states: list[dict]) -> dict:
 
 
 def scalar_tags(view, names) -> list[str]:
-    tags = set()
+    """The charts of the runs ``names``, sorted: plain tags and add_scalars main tags."""
+    infos = []
     for name in names:
         try:
-            tags |= set(view.reads.tag_infos(name))
+            infos += view.reads.tag_infos(name).values()
         except (KeyError, ReadError):
             continue  # vanished between discovery and now; the next refresh drops it
-    return sorted(tags)
+    return chart_names(infos)
 
 
 def _filter_tags(tags: list[str], pattern: str | None) -> list[str]:
@@ -386,6 +431,7 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
             fig, state = view.build(
                 gid["tag"], info, controls["selected"], controls["weight"] or 0.0, xmode,
                 controls["logs"], controls["gmode"], controls["gkey"], rng,
+                controls.get("ranks") or DEFAULT_RANK_MODE,
             )  # fmt: skip
     except ValueError as e:  # bad group regex: say so in the chart
         return error_figure(str(e)), None
@@ -400,17 +446,18 @@ def live_update(view, state, info, selected, logs, gkey):
         return None, None, None  # grouped and zoomed charts are not live
     names = {r["name"] for r in info or []}
     sel = [n for n in selected or [] if n in names]
-    has_new_run = any(
-        n not in state["runs"] and state["tag"] in view.reads.tag_infos(n) for n in sel
-    )
-    res = None if has_new_run else view.extend(state, info)
+    mode = state.get("ranks") or DEFAULT_RANK_MODE
+    lines = view.reads.lines(state["tag"], sel, ranks_of(info), mode)
+    has_new_line = any(line.key not in state["runs"] for line in lines)  # a run, key or rank
+    res = None if has_new_line else view.extend(state, info)
     if res is UNCHANGED:
         return None, None, None
     if res is not None:
         return res[0], None, res[1]
     fig, new = view.build(
-        state["tag"], info, selected, state["weight"], state["xmode"], logs, "none", gkey, None
-    )
+        state["tag"], info, selected, state["weight"], state["xmode"], logs, "none", gkey, None,
+        mode,
+    )  # fmt: skip
     new["visible"] = state.get("visible")
     return None, fig, new
 
@@ -425,25 +472,30 @@ def focus_from_click(trigger, data, states) -> tuple[dict, str | None] | None:
         return {"run": cd[1], "step": int(cd[2]), "node": cd[3]}, "graph"
     state = next((s for s in states or [] if s and s.get("tag") == trigger["tag"]), None)
     curve = pt.get("curveNumber")
-    run = None
-    for name, entry in (state or {}).get("runs", {}).items():
-        if curve in (entry.get("raw"), entry.get("smooth"), entry.get("nf")):
-            run = name
+    hit = None
+    for key, entry in (state or {}).get("runs", {}).items():
+        if curve in (entry.get("raw"), entry.get("smooth"), entry.get("nf"), entry.get("band")):
+            hit = {"run": entry.get("run", key), "tag": entry.get("tag", trigger["tag"])}
+            if entry.get("rank") is not None:
+                hit["rank"] = entry["rank"]
     step = cd[0] if isinstance(cd, list) else cd
-    if run is None or step is None:
+    if hit is None or step is None:
         return None
-    return {"run": run, "tag": trigger["tag"], "step": int(float(step))}, None
+    return {**hit, "step": int(float(step))}, None
 
 
-def export_file(view, fmt: str, selected, tags, weight, states) -> dict:
-    """The download of every selected run × tag at full resolution, inside each chart's zoom
-    (on the step axis), in flowlog's one export format (:mod:`flowlog.export`)."""
+def export_file(view, fmt: str, selected, tags, weight, states, info=None) -> dict:
+    """The download of every selected run × line of the charts ``tags`` at full resolution,
+    inside each chart's zoom (on the step axis), in flowlog's one export format
+    (:mod:`flowlog.export`): add_scalars keys in its ``series`` field, and every rank of a run
+    written by several (whatever the Ranks control shows) in its ``rank`` field."""
     ranges = {
         s["tag"]: s["range"]
         for s in states or []
         if s and s.get("range") is not None and s["xmode"] == "step"
     }
-    series = view.reads.export_series(selected or [], tags or [], weight or 0.0, ranges)
+    ranks = None if info is None else ranks_of(info)
+    series = view.reads.export_series(selected or [], tags or [], weight or 0.0, ranges, ranks)
     content = export.encode(series, fmt, weight or 0.0)
     return dict(content=content, filename=f"flowlog-scalars.{fmt}")
 
@@ -492,6 +544,14 @@ def _register_groups(app, view):
         return chart_groups(shown, next(view.generation), is_open), shown, message
 
     @app.callback(
+        Output(RANK_BOX, "style"),
+        Input(RUNS_INFO, "data"),
+        prevent_initial_call=True,
+    )
+    def rank_box(info):
+        return rank_box_style(info)
+
+    @app.callback(
         Output({"type": GROUP_BODY, "group": MATCH}, "children"),
         Output({"type": GROUP_INFO, "group": MATCH}, "data"),
         Input({"type": GROUP_HEAD, "group": MATCH}, "n_clicks"),
@@ -516,6 +576,7 @@ def _register_charts(app, view):
         Input(LOGSCALE, "value"),
         Input(GROUP_MODE, "value"),
         Input(GROUP_KEY, "value"),
+        Input(RANK_MODE, "value"),
         Input({"type": ZOOM, "tag": MATCH}, "data"),
         Input({"type": VISIBLE, "tag": MATCH}, "data"),
         State({"type": GRAPH, "tag": MATCH}, "id"),
@@ -524,10 +585,10 @@ def _register_charts(app, view):
         # nothing is built until the browser flags the chart visible (assets/scalars.js)
         prevent_initial_call=True,
     )
-    def chart(selected, weight, xmode, logs, gmode, gkey, zoom, visible, gid, old, info):
+    def chart(selected, weight, xmode, logs, gmode, gkey, ranks, zoom, visible, gid, old, info):
         controls = dict(
             selected=selected, weight=weight, xmode=xmode, logs=logs, gmode=gmode, gkey=gkey,
-            zoom=zoom, visible=visible,
+            ranks=ranks, zoom=zoom, visible=visible,
         )  # fmt: skip
         got = build_chart(view, controls, dash.ctx.triggered_id, gid, old, info)
         if got is UNCHANGED:
@@ -591,8 +652,9 @@ def _register_clicks_and_export(app, view):
         State(TAGS, "data"),
         State(SMOOTHING, "value"),
         State({"type": STATE, "tag": ALL}, "data"),
+        State(RUNS_INFO, "data"),
         prevent_initial_call=True,
     )
-    def export_scalars(_csv, _json, selected, tags, weight, states):
+    def export_scalars(_csv, _json, selected, tags, weight, states, info):
         fmt = "json" if dash.ctx.triggered_id == EXPORT_JSON else "csv"
-        return export_file(view, fmt, selected, tags, weight, states)
+        return export_file(view, fmt, selected, tags, weight, states, info or [])
