@@ -212,7 +212,8 @@ def test_a_sweep_is_coloured_by_its_first_metric_until_the_user_chooses(tmp_path
 
 # ---------------------------------------------------------------- in the browser
 
-API = "dash_ag_grid.getApi('hp-table')"
+# getApi throws until the grid exists, which would end a wait_for_function instead of retrying
+API = "(() => { try { return dash_ag_grid.getApi('hp-table'); } catch (e) { return null; } })()"
 
 
 def labels_shown(page):

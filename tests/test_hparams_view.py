@@ -513,7 +513,8 @@ def wait_parcoords(page):
     )
 
 
-API = "dash_ag_grid.getApi('hp-table')"
+# getApi throws until the grid exists, which would end a wait_for_function instead of retrying
+API = "(() => { try { return dash_ag_grid.getApi('hp-table'); } catch (e) { return null; } })()"
 
 
 def shown(page, col):
