@@ -21,7 +21,7 @@ import numpy as np
 from flowlog import render
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
-from flowlog.provider import ReadError
+from flowlog.provider import SERIES_SEP, ReadError
 
 MAX_DRAWN = 400  # nodes drawn when a run opens; bigger graphs start folded by depth
 NO_RUNS = "no runs yet — train one, e.g. `python examples/nan_debugging.py`"
@@ -87,7 +87,8 @@ def first_numerics(findings: list[dict]) -> dict | None:
 
 def loss_tag(scalar_tags) -> str | None:
     """The first scalar tag that is not a watch statistic: what the Scalars view should show."""
-    return next((t for t in scalar_tags if not t.startswith("watch/") and "\x1f" not in t), None)
+    plain = (t for t in scalar_tags if not t.startswith("watch/") and SERIES_SEP not in t)
+    return next(plain, None)
 
 
 def gradient_flow(desc, stats: Stats):

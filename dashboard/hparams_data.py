@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from flowlog.provider import ReadError
+from flowlog.provider import ReadError, tag_label
 
 LOWER_IS_BETTER = ("loss", "err", "perplexity", "mse", "mae", "nll")
 
@@ -99,11 +99,6 @@ def column_kind(cells: list) -> str | None:
 
 def numeric_kind(kind: str | None) -> bool:
     return kind in ("int", "float")
-
-
-def tag_label(tag: str) -> str:
-    """A stored tag as users read it: an add_scalars series ``main U+001F key`` is ``main/key``."""
-    return tag.replace("\x1f", "/")
 
 
 def column_label(col: str) -> str:

@@ -11,19 +11,14 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import time
 import warnings
 
 from flowlog import export, render
-from flowlog.backends import open_logdir
+from flowlog.backends import open_logdir, run_location
 from flowlog.provider import DataProvider, ReadError
 
-# the reader's file names (flowlog.schema): the CLI reads only through the provider
-RUN_SUFFIX = ".flowlog.db"
-RUN_FILE = "flowlog.db"
-_RANK_FILE = re.compile(r"flowlog\.rank(0|[1-9]\d{0,5})\.db")
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
 
@@ -35,35 +30,20 @@ class CliError(Exception):
 # --------------------------------------------------------------------------- opening logs
 
 
-def _is_run_file(base: str) -> bool:
-    return base == RUN_FILE or bool(_RANK_FILE.fullmatch(base))
-
-
 def _open(path: str) -> tuple[DataProvider, str | None]:
     """A logdir, a run directory, or one run's database file → (its provider, that run's
     name or None for a whole logdir)."""
     if not os.path.exists(path):
         raise CliError(f"path does not exist: {path}")
-    path = os.path.abspath(path)
-    if os.path.isdir(path):
-        if not any(_is_run_file(f) for f in os.listdir(path)):
-            return open_logdir(path, cache=False), None
-        run_dir = path  # a run directory: read it as the run of its parent logdir
-    else:
-        base = os.path.basename(path)
-        if _is_run_file(base):
-            run_dir = os.path.dirname(path)
-        elif base.endswith(RUN_SUFFIX) and base != RUN_SUFFIX:
-            run_dir = path[: -len(RUN_SUFFIX)]  # the single-file layout
-        else:
-            raise CliError(
-                f"{path} is not a flowlog log (expected a logdir, a run directory, a "
-                f"{RUN_FILE} or a *{RUN_SUFFIX} file)"
-            )
-    ld = open_logdir(os.path.dirname(run_dir), cache=False)
-    name = os.path.basename(run_dir)
+    try:
+        logdir, name = run_location(path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    ld = open_logdir(logdir, cache=False)
+    if name is None:
+        return ld, None
     if name not in _run_names(ld):
-        why = next((w for w in ld.warnings() if path in w), None)
+        why = next((w for w in ld.warnings() if os.path.abspath(path) in w), None)
         reason = why.split(": ", 1)[1] if why and ": " in why else "unreadable"
         raise CliError(f"{path} is not a flowlog log: {reason}")
     return ld, name

@@ -27,16 +27,16 @@ _PR_ROWS = (
 )  # fmt: skip
 
 
-def _check_unicode(where: str, text: str) -> str:
-    """Refuse lone surrogates (what ``os.fsdecode`` makes of non-UTF-8 bytes): stored in JSON
-    they would reach every reader as text it cannot encode. records' check, without importing
-    records (which brings in the SQLite schema)."""
+def check_unicode(what: str, text: str) -> str:
+    """Refuse lone surrogates (what ``os.fsdecode`` makes of non-UTF-8 bytes) before they are
+    buffered: SQLite cannot store them (every later flush would fail), and stored in JSON they
+    would reach every reader as text it cannot encode. The one such check (records uses it)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError(
-            f"{where}: {text[:80]!r} is not valid Unicode text ({exc.reason} at position "
-            f"{exc.start})"
+            f"{what} {text[:80]!r} is not valid Unicode text ({exc.reason} at position "
+            f"{exc.start}); decode file names with errors='replace'"
         ) from None
     return text
 
@@ -221,7 +221,7 @@ def _check_labels(tag: str, labels: object, count: int) -> list[str] | None:
     if not all(isinstance(label, str) for label in labels):
         raise TypeError(f"tag {tag!r}: labels must be a list of str, got {labels!r}")
     for label in labels:
-        _check_unicode(f"tag {tag!r}: label", label)
+        check_unicode(f"tag {tag!r}: label", label)
     return labels
 
 
@@ -487,7 +487,7 @@ def histogram_raw_record(
 def _check_title(where: str, title: object) -> str:
     if not isinstance(title, str):
         raise TypeError(f"{where}: titles must be str, got {type(title).__name__} ({title!r})")
-    return _check_unicode(f"{where}: title", title)
+    return check_unicode(f"{where}: title", title)
 
 
 def _check_chart_tags(where: str, tags: object) -> list[str]:
@@ -496,7 +496,7 @@ def _check_chart_tags(where: str, tags: object) -> list[str]:
     for t in tags:
         if not isinstance(t, str) or not t:
             raise TypeError(f"{where}: tags must be non-empty strings, got {t!r}")
-        _check_unicode(f"{where}: tag", t)
+        check_unicode(f"{where}: tag", t)
     return list(tags)
 
 

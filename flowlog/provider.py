@@ -101,7 +101,12 @@ class TagInfo:
     @property
     def label(self) -> str:
         """How the tag reads in lists and files: ``Loss/train`` for add_scalars' series."""
-        return self.tag.replace(SERIES_SEP, "/")
+        return tag_label(self.tag)
+
+
+def tag_label(tag: str) -> str:
+    """A stored tag as users read it: an add_scalars series ``main U+001F key`` is ``main/key``."""
+    return tag.replace(SERIES_SEP, "/")
 
 
 class Series(NamedTuple):

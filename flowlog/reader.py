@@ -92,6 +92,42 @@ def _floats(values) -> np.ndarray:
 _RANK_FILE = re.compile(r"flowlog\.rank(0|[1-9]\d{0,5})\.db")  # as the writer names them
 
 
+def run_location(path: str) -> tuple[str, str | None]:
+    """``(logdir, run name)`` of a path a user names: a logdir (name None), a run directory,
+    one of its databases, or a single-file run; ValueError for anything else."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        if not _database_names(os.listdir(path)):
+            return path, None
+        run_dir = path  # a run directory: the run of its parent logdir
+    else:
+        base = os.path.basename(path)
+        suffix = schema.RUN_SUFFIX
+        if _database_names([base]):
+            run_dir = os.path.dirname(path)
+        elif base.endswith(suffix) and base != suffix:
+            run_dir = path[: -len(suffix)]  # the single-file layout
+        else:
+            raise ValueError(
+                f"{path} is not a flowlog log (expected a logdir, a run directory, a "
+                f"{schema.RUN_FILE} or a *{suffix} file)"
+            )
+    return os.path.dirname(run_dir), os.path.basename(run_dir)
+
+
+def _listing(location: str, parts) -> list:
+    """``[location, database names, mtime]`` of a run directory as discovered; the mtime is
+    None (always list again) when a database appeared since discovery listed it."""
+    names = _database_names(os.path.basename(p) for _, p in parts)
+    try:
+        mtime = os.stat(location).st_mtime_ns  # before the listing: a later file changes it
+        if _database_names(os.listdir(location)) != names:
+            mtime = None
+    except OSError:
+        mtime = None
+    return [location, names, mtime]
+
+
 def _database_names(names) -> frozenset[str]:
     """The names of a run directory's databases among ``names`` (a directory listing)."""
     return frozenset(n for n in names if n == schema.RUN_FILE or _RANK_FILE.fullmatch(n))
@@ -176,6 +212,11 @@ class Run:
                     count, first, last = schema.tag_stats(self._conn, tid, tag_kind)
                     out.append(TagInfo(tag, tag_kind, count, first, last, node))
         return out
+
+    def has_tag(self, tag: str) -> bool:
+        """One key lookup (``tags()`` would also count every tag's records)."""
+        with self._reading():
+            return schema.find_tag(self._conn, tag) is not None
 
     def _tag_id(self, tag: str, kind: str) -> int:
         if not isinstance(tag, str):
@@ -381,9 +422,10 @@ class Logdir:
         self._lock = threading.Lock()
         self._files: dict[str, tuple[tuple, Run]] = {}  # path -> (file identity, Run)
         self._runs: dict[str, Run | RankedRun] = {}  # name -> run, as of the last scan
-        # name -> (run directory, its database names) as of the last scan: a rank whose file
-        # appears later (ranks start at different times) makes run() re-scan
-        self._listed: dict[str, tuple[str, frozenset[str]]] = {}
+        # name -> [run directory, its database names, the directory's mtime] as of the last
+        # scan: a rank whose file appears later (ranks start at different times) makes run()
+        # re-scan; the mtime spares run() a listing while the directory is unchanged
+        self._listed: dict[str, list] = {}
         self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
         self._shadowed: set[str] = set()  # single-file runs a run directory's name hides
         self.warnings: list[str] = []
@@ -484,12 +526,11 @@ class Logdir:
         with self._lock:
             self.warnings = [msg for _, msg in self._skipped.values()]
             live: dict[str, Run | RankedRun] = {}
-            listed: dict[str, tuple[str, frozenset[str]]] = {}
+            listed: dict[str, list] = {}
             seen_paths = set()
             for name, (location, parts) in self._discover().items():
                 if parts[0][1] != location:  # a run directory, not a single-file run
-                    names = _database_names(os.path.basename(p) for _, p in parts)
-                    listed[name] = (location, names)
+                    listed[name] = _listing(location, parts)
                 opened = []
                 for rank, path in parts:
                     seen_paths.add(path)
@@ -553,10 +594,17 @@ class Logdir:
         listed = self._listed.get(name)
         if listed is None:
             return True
+        location, names, mtime = listed
         try:
-            return _database_names(os.listdir(listed[0])) == listed[1]
+            now = os.stat(location).st_mtime_ns
+            if now == mtime:
+                return True
+            same = _database_names(os.listdir(location)) == names
         except OSError:
             return False
+        if same:
+            listed[2] = now  # another file changed the directory (a checkpoint, the WAL)
+        return same
 
     def close(self) -> None:
         with self._lock:

@@ -62,7 +62,7 @@ class RankedRun:
             raise KeyError(f"run {self.name!r} has no rank {rank}")
         if tag is not None:
             for _, run in self.parts:
-                if any(t.tag == tag for t in run.tags()):
+                if run.has_tag(tag):
                     return run
         return self.parts[0][1]
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from flowlog import schema
+from flowlog.media import check_unicode, to_numpy
 
 
 def check_run_name(run_name: object) -> str:
@@ -35,24 +36,12 @@ def check_tag(tag: object) -> str:
         raise ValueError(f"tag {tag!r} contains a NUL character")
     if schema.SERIES_SEP in tag:
         raise ValueError(f"tag {tag!r} contains U+001F, which add_scalars uses to join tag and key")
-    _check_utf8("tag", tag)
+    check_unicode("tag", tag)
     return tag
 
 
-def _check_utf8(what: str, text: str) -> None:
-    """Refuse what SQLite cannot store (lone surrogates, as ``os.fsdecode`` makes of non-UTF-8
-    bytes) before it reaches the buffer, where it would fail every later flush."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{what} {text[:80]!r} is not valid Unicode text ({exc.reason} at position "
-            f"{exc.start}); decode file names with errors='replace'"
-        ) from None
-
-
 def check_text(tag: str, text: str) -> str:
-    _check_utf8(f"tag {tag!r}: text", text)
+    check_unicode(f"tag {tag!r}: text", text)
     return text
 
 
@@ -61,7 +50,7 @@ def check_strings(what: str, value: object) -> None:
     JSON escapes lone surrogates, so they would be stored, but every reader would then get
     text it cannot encode (the dashboard's responses, the CLI's output)."""
     if isinstance(value, str):
-        _check_utf8(what, value)
+        check_unicode(what, value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             check_strings(what, key)
@@ -87,7 +76,7 @@ def _hparam_value(key: str, value: object) -> object:
             f"got {type(value).__name__}"
         )
     if isinstance(value, str):
-        _check_utf8(f"hparam {key!r}: value", value)
+        check_unicode(f"hparam {key!r}: value", value)
     return value
 
 
@@ -181,14 +170,11 @@ def check_wall(tag: str, walltime: object) -> float:
 
 
 def as_array(tag: str, values: object) -> np.ndarray:
-    """Histogram input: numpy arrays, sequences, or tensors (``detach``/``cpu`` if present)."""
+    """Histogram input: numpy arrays, sequences, or tensors (see :func:`flowlog.media.to_numpy`)."""
     if values is None or isinstance(values, (str, bytes)):
         raise TypeError(f"tag {tag!r}: histogram values must be numbers, got {values!r}")
-    for method in ("detach", "cpu"):
-        if hasattr(values, method) and not isinstance(values, np.ndarray):
-            values = getattr(values, method)()
-    if str(getattr(values, "dtype", "")) == "torch.bfloat16":
-        values = values.float()  # numpy has no bfloat16; float32 holds every value exactly
+    if hasattr(values, "detach") and not isinstance(values, np.ndarray):
+        values = to_numpy(tag, values)  # a tensor: detached, on the CPU, bfloat16 widened
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:
@@ -326,7 +312,7 @@ def check_mapping(what: str, value: object) -> dict:
     for key in value:
         if not isinstance(key, str) or not key:
             raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
-        _check_utf8(f"{what} key", key)
+        check_unicode(f"{what} key", key)
     return dict(value)
 
 

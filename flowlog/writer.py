@@ -353,19 +353,19 @@ class SummaryWriter(WriterMedia):
 
     # ------------------------------------------------------------------ other records
 
-    def _step_for(self, tag: str, tid: int, global_step: object) -> int:
-        step = self._last[tid] + 1 if global_step is None else records.check_step(tag, global_step)
+    def _step_for(self, tid: int, global_step: int | None) -> int:
+        step = self._last[tid] + 1 if global_step is None else global_step
         self._last[tid] = max(self._last[tid], step)
         return step
 
     def _add_record(self, kind: str, tag: str, global_step, walltime, row: tuple) -> None:
         """Buffer ``(tag id, step, wall, *row)`` for ``kind`` (validated input only)."""
-        if global_step is not None:
-            records.check_step(tag, global_step)
+        if global_step is not None:  # checked before the lock; _step_for takes the int as is
+            global_step = records.check_step(tag, global_step)
         wall = _time() if walltime is None else records.check_wall(tag, walltime)
         with self._lock:
             tid = self._register(tag, kind)
-            step = self._step_for(tag, tid, global_step)
+            step = self._step_for(tid, global_step)
             self._pending[kind].append((tid, step, wall, *row))
 
     def add_histogram(
