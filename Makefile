@@ -26,6 +26,12 @@ examples: setup
 	$(PY) examples/logistic_regression.py --logdir $(LOGDIR)
 	$(PY) examples/mlp.py --logdir $(LOGDIR)
 	$(PY) examples/nan_debugging.py --logdir $(LOGDIR)
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+		echo "$(PY) examples/torch_mlp.py --logdir $(LOGDIR)"; \
+		$(PY) examples/torch_mlp.py --logdir $(LOGDIR) || exit 1; \
+		echo "$(PY) examples/torch_nan.py --logdir $(LOGDIR)"; \
+		$(PY) examples/torch_nan.py --logdir $(LOGDIR) || exit 1; \
+	else echo "torch is not installed: skipping examples/torch_mlp.py and examples/torch_nan.py"; fi
 
 test: setup-browser
 	.venv/bin/ruff check .

@@ -23,7 +23,7 @@ from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.provider import SERIES_SEP, ReadError
 
-MAX_DRAWN = 400  # nodes drawn when a run opens; bigger graphs start folded by depth
+MAX_DRAWN = render.READABLE_NODES  # nodes drawn when a run opens; bigger ones start folded
 NO_RUNS = "no runs yet — train one, e.g. `python examples/nan_debugging.py`"
 BLANK_SVG = {"key": "", "svg": ""}
 _MEMO = "graph-view"  # namespace of this view's entries in data.memo

@@ -22,7 +22,8 @@ NAV = "graph-nav"  # pattern-matching id type of node links (the view's navigate
 FOLD = "graph-fold"  # ... and of fold buttons
 HINT = "Click a node to see its inputs, shape and history."
 NOT_LOGGED = (
-    "flowlog logs curves for trainable variables watched with writer.watch(sess, every=N): "
+    "flowlog logs curves for trainable variables watched with writer.watch(sess, every=N) "
+    "(a PyTorch model: writer.watch(model, optimizer=opt)): "
     "value and gradient norms, mean ± std, the update/weight ratio and value/gradient "
     "histograms. This node is {article} {kind}, so only its structure is shown."
 )

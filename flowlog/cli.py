@@ -302,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--max-nodes",
         type=_depth,
-        default=500,
-        help="without --depth, fold graphs drawing more nodes than this (0: never; default 500)",
+        default=render.READABLE_NODES,
+        help="without --depth, fold graphs drawing more nodes than this "
+        f"(0: never; default {render.READABLE_NODES})",
     )
     g.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB")
     g.add_argument("--no-legend", action="store_true", help="leave the legend out")

@@ -50,6 +50,10 @@ from flowlog.render_style import (
 )
 from flowlog.render_syntax import Raw
 
+#: Graphs drawing more nodes than this open folded (dashboard) or export folded (CLI): about
+#: what a reader takes in on one screen (a ResNet-18, 172 nodes, opens with its blocks folded).
+READABLE_NODES = 50
+
 __all__ = [
     "DOT_TIMEOUT",
     "FAST_LAYOUT",

@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["VALUE_STATS", "GRAD_STATS", "WatchHook", "watch"]
+from flowlog.records import histogram_record
+
+__all__ = ["VALUE_STATS", "GRAD_STATS", "WatchHook", "watch", "check_cadence", "declare_and_log"]
 
 VALUE_STATS = ("value_norm", "value_mean", "value_std", "value_min", "value_max")
 GRAD_STATS = (
@@ -66,6 +68,39 @@ def _update_ratio(before: np.ndarray, after: np.ndarray) -> float:
     return delta / norm
 
 
+def check_cadence(every, histograms_every, global_step) -> tuple[int, int]:
+    """Validated ``(every, histograms_every)``; histograms default to ten times less often
+    than scalars, and 0 turns them off."""
+    for name, value in (("every", every), ("histograms_every", histograms_every)):
+        if value is None and name == "histograms_every":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"watch: {name} must be an int, got {value!r}")
+    if every < 1:
+        raise ValueError(f"watch: every must be >= 1, got {every}")
+    if histograms_every is not None and histograms_every < 0:
+        raise ValueError(f"watch: histograms_every must be >= 0, got {histograms_every}")
+    if global_step is not None and not callable(global_step):
+        raise TypeError("watch: global_step must be a callable returning the current step")
+    return int(every), 10 * int(every) if histograms_every is None else int(histograms_every)
+
+
+def declare_and_log(writer, declared: set, node: str, step: int, stats: dict, hists: dict):
+    """Log one node's statistics (scalars) and histogram records at ``step``; the tags are
+    declared as the node's on first use so the dashboard goes from the node to its curves.
+    ``hists`` maps ``value``/``grad`` to a ready histogram record."""
+    prefix = f"watch/{node}/"
+    wanted = [(prefix + s, "scalar") for s in stats] + [(prefix + h, "histogram") for h in hists]
+    new = [t for t in wanted if t[0] not in declared]
+    if new:
+        writer._declare_node_tags(node, new)
+        declared.update(t for t, _ in new)
+    for stat, value in stats.items():
+        writer.add_scalar(prefix + stat, value, step)
+    for name, record in hists.items():
+        writer._add_record("histogram", prefix + name, step, None, record)
+
+
 class WatchHook:
     """A session hook (``before_run``/``after_run``) that logs to a :class:`SummaryWriter`."""
 
@@ -77,22 +112,9 @@ class WatchHook:
         histograms_every: int | None = None,
         global_step: Callable[[], int] | None = None,
     ):
-        for name, value in (("every", every), ("histograms_every", histograms_every)):
-            if value is None and name == "histograms_every":
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"watch: {name} must be an int, got {value!r}")
-        if every < 1:
-            raise ValueError(f"watch: every must be >= 1, got {every}")
-        if histograms_every is not None and histograms_every < 0:
-            raise ValueError(f"watch: histograms_every must be >= 0, got {histograms_every}")
-        if global_step is not None and not callable(global_step):
-            raise TypeError("watch: global_step must be a callable returning the current step")
+        self.every, self.histograms_every = check_cadence(every, histograms_every, global_step)
         self.writer = writer
         self.session = session
-        self.every = int(every)
-        # default: histograms ten times less often than scalars; 0 turns them off
-        self.histograms_every = 10 * self.every if histograms_every is None else histograms_every
         self._global_step = global_step
         self._before: dict = {}
         self._run_step = 0
@@ -155,19 +177,12 @@ class WatchHook:
         self._before = {}
 
     def _log(self, node: str, step: int, stats: dict, hists: dict) -> None:
-        prefix = f"watch/{node}/"
-        wanted = [(prefix + s, "scalar") for s in stats] + [
-            (prefix + h, "histogram") for h in hists
-        ]
-        new = [t for t in wanted if t[0] not in self._declared]
-        if new:
-            self.writer._declare_node_tags(node, new)
-            self._declared.update(t for t, _ in new)
-        for stat, value in stats.items():
-            self.writer.add_scalar(prefix + stat, value, step)
-        for name, arr in hists.items():
-            if np.asarray(arr).size:
-                self.writer.add_histogram(prefix + name, arr, step)
+        records = {
+            name: histogram_record(f"watch/{node}/{name}", arr, "tensorflow")
+            for name, arr in hists.items()
+            if np.asarray(arr).size
+        }
+        declare_and_log(self.writer, self._declared, node, step, stats, records)
 
 
 def watch(writer, session, every=10, histograms_every=None, global_step=None, log_graph=True):

@@ -120,6 +120,8 @@ class SummaryWriter(WriterMedia):
         self._closed = True
         self._lock = threading.Lock()  # one for the writer's life: reopening keeps it
         self._graph_logged = False
+        self._before_close: list = []  # torch watch handles: log their last step first
+        self._last_graph: dict | None = None  # what numerics findings are placed on
         self._open(purge_step)
 
     def _run_directory(self, log_dir, comment, logdir, run_name) -> str | os.PathLike:
@@ -412,13 +414,14 @@ class SummaryWriter(WriterMedia):
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True, *,
                   step=None):  # fmt: skip
-        """Log a graph: a flowlog ``Graph`` or a contract-1 description dict (other frameworks).
+        """Log a graph: a flowlog ``Graph``, a ``torch.nn.Module`` or a contract-1 description.
 
         A minimal description: ``{"nodes": [{"name": "x", "op": "Placeholder", "inputs": []},
         {"name": "y", "op": "Relu", "inputs": ["x"]}]}``. Each call stores a new version; readers
-        show the latest. ``input_to_model``, ``verbose`` and ``use_strict_trace`` are torch's
-        arguments for tracing a ``torch.nn.Module``, which flowlog does not trace yet
-        (``NotImplementedError``, nothing logged).
+        show the latest. A ``torch.nn.Module`` is captured on ``input_to_model`` (a tensor, a
+        tuple of positional inputs or a dict of keyword inputs) by
+        :func:`flowlog.torch_graph.describe_module`; ``verbose`` and ``use_strict_trace`` are
+        torch's ``jit.trace`` flags, accepted and unused.
         """
         if isinstance(model, Mapping):
             desc = graphdesc.validate(model)
@@ -427,11 +430,9 @@ class SummaryWriter(WriterMedia):
 
             desc = graphdesc.validate(describe_graph(model))
         elif _is_torch_module(model):
-            raise NotImplementedError(
-                f"add_graph: graphs of torch.nn.Module ({type(model).__name__}) are not "
-                "supported yet; nothing was logged. flowlog draws flowlog Graphs and graph "
-                "description dicts (see flowlog.writer.validate_graph_description)"
-            )
+            from flowlog.torch_graph import describe_module
+
+            desc = graphdesc.validate(describe_module(model, input_to_model))
         else:
             raise TypeError(
                 f"add_graph needs a flowlog Graph or a graph description dict, got "
@@ -445,10 +446,23 @@ class SummaryWriter(WriterMedia):
             self._ensure_open()
             self._graphs.append((step, _time(), text))
             self._graph_logged = True
+            self._last_graph = desc
             self._flush_locked()
 
-    def watch(self, session, every=10, histograms_every=None, global_step=None, log_graph=True):
-        """Log per-variable statistics of a flowlog session; see :func:`flowlog.watch.watch`."""
+    def watch(self, session, every=10, histograms_every=None, global_step=None, log_graph=True,
+              *, optimizer=None, check_numerics=False):  # fmt: skip
+        """Log per-variable statistics of a flowlog session (:func:`flowlog.watch.watch`) or of
+        a ``torch.nn.Module`` (:func:`flowlog.torch_watch.watch_module`; ``optimizer`` and
+        ``check_numerics`` are for modules: a flowlog Session checks its own numerics)."""
+        if _is_torch_module(session):
+            from flowlog.torch_watch import watch_module
+
+            return watch_module(self, session, every=every, histograms_every=histograms_every,
+                                optimizer=optimizer, log_graph=log_graph,
+                                check_numerics=check_numerics, global_step=global_step)  # fmt: skip
+        if optimizer is not None or check_numerics:
+            raise TypeError("watch: optimizer and check_numerics are for torch.nn.Module models; "
+                            "a flowlog Session takes Session(check_numerics=True)")  # fmt: skip
         from flowlog.watch import watch
 
         return watch(
@@ -661,6 +675,8 @@ class SummaryWriter(WriterMedia):
         ``status`` is keyword-only, so ``close()`` keeps torch's positional signature."""
         if status not in ("finished", "crashed"):
             raise ValueError(f"status must be 'finished' or 'crashed', got {status!r}")
+        for finish in list(self._before_close):
+            finish()
         with self._lock:
             if self._closed:
                 return

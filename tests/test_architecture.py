@@ -18,7 +18,18 @@ ENGINE = (
 )  # fmt: skip
 # the modules that touch SQLite
 LOG = ("flowlog.schema", "flowlog.schema_records", "flowlog.reader", "flowlog.writer")
-WRITE_SIDE = ("flowlog.writer", "flowlog.writer_media", "flowlog.watch", "flowlog.run_dir")
+WRITE_SIDE = (
+    "flowlog.writer",
+    "flowlog.writer_media",
+    "flowlog.watch",
+    "flowlog.run_dir",
+    "flowlog.torch_common",
+    "flowlog.torch_graph",
+    "flowlog.torch_graph_modules",
+    "flowlog.torch_numerics",
+    "flowlog.torch_stats",
+    "flowlog.torch_watch",
+)
 
 
 def _module_name(path: Path) -> str:

@@ -34,8 +34,8 @@ STATUS = {
     "add_custom_scalars_multilinechart": "same",
     "add_embedding": "NotImplementedError (no projector)",
     "add_figure": "same",
-    "add_graph": "documented difference: flowlog Graph or description dict; a torch.nn.Module "
-    "raises NotImplementedError (not traced yet); keyword-only step=",
+    "add_graph": "documented difference: a torch.nn.Module is captured with torch.export "
+    "(module scopes), not jit.trace; also flowlog Graphs and description dicts; keyword-only step=",
     "add_histogram": "documented difference: bins='tensorflow' means 30 equal-width bins; "
     "max_bins unused; NaN/Inf counted, not bucketed",
     "add_histogram_raw": "same",
@@ -125,8 +125,6 @@ def test_not_implemented_methods_raise_and_log_nothing(tmp_path):
         for name, call in NOT_IMPLEMENTED.items():
             with pytest.raises(NotImplementedError, match=f"SummaryWriter.{name} is not supported"):
                 call(w)
-        with pytest.raises(NotImplementedError, match="torch.nn.Module"):
-            w.add_graph(torch.nn.Linear(2, 1), torch.rand(1, 2))
         w.add_scalar("kept", 2.0, 1)
     run = Logdir(tmp_path).run("r")
     assert [t.tag for t in run.tags()] == ["kept"] and run.graph() is None

@@ -123,8 +123,7 @@ def run_tutorial():
     img_grid = make_grid(images)
     matplotlib_imshow(img_grid, one_channel=True)
     writer.add_image("four_fashion_mnist_images", img_grid)
-    with pytest.raises(NotImplementedError, match="torch.nn.Module"):
-        writer.add_graph(net, images)  # documented: flowlog does not trace modules yet
+    writer.add_graph(net, images)
 
     logged_loss, figure_steps = {}, []
     running_loss = 0.0
@@ -203,8 +202,16 @@ def test_tutorial_runs_unchanged_and_reads_back_as_torch_stores_it(tmp_path, mon
         "training loss",
         "predictions vs. actuals",
         *CLASSES,
-    }  # add_graph logged nothing
-    assert provider.graph(run) is None
+    }
+    graph = provider.graph(run)  # the tutorial's add_graph: module scopes, parameters as variables
+    names = {n["name"]: n for n in graph["nodes"]}
+    assert (
+        names["conv1/weight"]["shape"] == [6, 1, 5, 5]
+        and names["conv1/weight"]["kind"] == "variable"
+    )
+    assert names["conv1/conv2d"]["scope"] == "conv1"
+    assert "conv1/weight" in names["conv1/conv2d"]["inputs"]
+    assert graph["trainable"] == [n.replace(".", "/") for n, _ in Net().named_parameters()]
 
     series = provider.scalars(run, "training loss")
     assert series.step.tolist() == list(logged_loss)
