@@ -57,8 +57,12 @@ def summary(name: str, t) -> dict:
 
 
 class NumericsCheck:
-    def __init__(self, writer, model):
+    def __init__(self, writer, model, grads_at_step_end: bool = False):
+        """``grads_at_step_end``: check parameter gradients once, when the step ends (before
+        ``optimizer.step()``, when they are final), instead of in a hook per parameter."""
         self.writer, self.model = writer, model
+        self.grads_at_step_end = grads_at_step_end
+        self.params = []
         self.step = 0
         self.flags: list = []
         self.events: list[tuple] = []  # (phase, module path or param node, call index)
@@ -68,7 +72,11 @@ class NumericsCheck:
 
     def install(self) -> list:
         handles = []
+        import torch
+
         for path, module in self.model.named_modules():
+            if type(module) is torch.nn.Sequential:
+                continue  # no code of its own: its output is its last child's, checked there
             leaf = next(module.children(), None) is None
             handles.append(module.register_forward_pre_hook(self._pre(path, leaf),
                                                             with_kwargs=True))  # fmt: skip
@@ -77,8 +85,10 @@ class NumericsCheck:
         for p in self.model.parameters():
             if p.requires_grad and id(p) not in seen:
                 seen.add(id(p))
-                hook = p.register_post_accumulate_grad_hook(self._param(self.param_nodes[id(p)]))
-                handles.append(hook)
+                self.params.append((self.param_nodes[id(p)], p))
+        if not self.grads_at_step_end:
+            for node, p in self.params:
+                handles.append(p.register_post_accumulate_grad_hook(self._param(node)))
         return handles
 
     def _busy(self) -> bool:
@@ -137,6 +147,12 @@ class NumericsCheck:
         """One host copy of the step's flags; record the first non-finite one, if any."""
         import torch
 
+        if self.grads_at_step_end:  # backward order: the last module's parameters first
+            for node, p in reversed(self.params):
+                flag = _extremes(p.grad) if self.flags and p.grad is not None else None
+                if flag is not None:
+                    self.flags.extend(flag)
+                    self.events.append(("backward", node, None))
         flags, events, calls = self.flags, self.events, self.calls
         self.flags, self.events, self.calls, self._open = [], [], [], []
         if not flags:

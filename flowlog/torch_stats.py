@@ -38,10 +38,12 @@ def _host_view(t) -> np.ndarray | None:
 def _host_value_stats(v: np.ndarray) -> np.ndarray:
     if v.size == 0:
         return np.array([0.0] + [np.nan] * 4)
-    mean = float(np.add.reduce(v, dtype=np.float64)) / v.size  # v.mean's overhead, without it
-    centred = v - v.dtype.type(mean)
-    std = math.sqrt(float(np.dot(centred, centred)) / v.size)
-    return np.array([math.sqrt(float(np.dot(v, v))), mean, std, v.min(), v.max()], np.float64)
+    with np.errstate(all="ignore"):  # NaN/Inf weights give NaN statistics, silently
+        mean = float(np.add.reduce(v, dtype=np.float64)) / v.size  # v.mean without overhead
+        centred = v - v.dtype.type(mean)
+        std = math.sqrt(float(np.dot(centred, centred)) / v.size)
+        norm = math.sqrt(float(np.dot(v, v)))
+    return np.array([norm, mean, std, v.min(), v.max()], np.float64)
 
 
 def value_stats(t):
@@ -94,8 +96,9 @@ def update_ratio(before, after):
 
     b, a = _host_view(before), _host_view(after)
     if b is not None and a is not None:
-        d = a - b
-        return np.array([_ratio(math.sqrt(np.dot(b, b)), math.sqrt(np.dot(d, d)))])
+        with np.errstate(all="ignore"):
+            d = a - b
+            return np.array([_ratio(math.sqrt(np.dot(b, b)), math.sqrt(np.dot(d, d)))])
     b, a = _flat(before), _flat(after)
     norm, delta = torch.linalg.vector_norm(b), torch.linalg.vector_norm(a - b)
     ratio = torch.where(norm == 0, torch.where(delta == 0, 0.0, float("inf")), delta / norm)

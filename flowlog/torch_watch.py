@@ -64,7 +64,8 @@ class ModuleWatch:
                     hook = p.register_post_accumulate_grad_hook(self._grad_hook(name))
                     self._handles.append(hook)
         if check_numerics:
-            self.numerics = NumericsCheck(self.writer, self.model)
+            at_end = self.optimizer is not None  # gradients are final at optimizer.step()
+            self.numerics = NumericsCheck(self.writer, self.model, grads_at_step_end=at_end)
             self._handles.extend(self.numerics.install())
         self._graph_pending = log_graph and not self.writer.graph_logged
         self.writer._before_close.append(self.flush)
