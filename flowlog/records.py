@@ -188,6 +188,17 @@ def as_array(tag: str, values: object) -> np.ndarray:
     return arr.astype(np.float64, copy=False).ravel()
 
 
+#: The half-width around a constant is numpy's 0.5, widened for |value| >= 2**39: there ±0.5
+#: rounds away in float64 (np.histogram raises "Too many bins"), which must not stop training.
+CONST_REL_HALF = 2.0**-40
+
+
+def constant_span(value: float) -> tuple[float, float]:
+    """The bucket range of values that are all ``value`` (numpy's ±0.5 where that is exact)."""
+    half = max(0.5, abs(value) * CONST_REL_HALF)
+    return value - half, value + half
+
+
 def histogram_record(tag: str, values: object, bins: object) -> tuple:
     """``(edges, counts, min, max, sum, sum_squares, n, nan, posinf, neginf)`` of ``values``.
 
@@ -218,8 +229,9 @@ def histogram_record(tag: str, values: object, bins: object) -> tuple:
             raise ValueError(f"tag {tag!r}: bin edges must be >= 2 increasing numbers")
         bins = edges
     if finite.size:
-        counts, edges = np.histogram(finite, bins=bins)
         vmin, vmax = float(finite.min()), float(finite.max())
+        span = constant_span(vmin) if vmin == vmax and isinstance(bins, int) else None
+        counts, edges = np.histogram(finite, bins=bins, range=span)
         total, squares = float(finite.sum()), float(np.dot(finite, finite))
     else:
         counts, edges = np.zeros(0), np.zeros(0)

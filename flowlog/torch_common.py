@@ -105,3 +105,18 @@ def state_kept(model):
         finally:
             for buf, value in saved:
                 buf.copy_(value)
+
+
+@contextlib.contextmanager
+def flowlog_running(model):
+    """Mark ``model`` as run by flowlog itself (a graph capture, a numerics re-run), so the
+    watch and numerics hooks let those calls pass (:func:`is_flowlog_running`)."""
+    model._flowlog_capturing = True
+    try:
+        yield
+    finally:
+        model._flowlog_capturing = False
+
+
+def is_flowlog_running(model) -> bool:
+    return getattr(model, "_flowlog_capturing", False)

@@ -31,8 +31,8 @@ class _Tracer:
         self.var_names = param_names(model)
         self.names.taken.update(self.var_names.values())  # a forward arg ``x`` beside param x
         self.added: set[str] = set()  # variable nodes made so far
-        self.by_id = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
         self.trainable = {id(p) for p in model.parameters() if p.requires_grad}
+        self.trainable_names: list[str] = []  # in the order their nodes are added
         self.nodes: list[dict] = []
         self.prov: dict[int, tuple[str, ...]] = {}
         self.keep: list = []  # tensors seen, held so their ids are not reused mid-capture
@@ -61,6 +61,8 @@ class _Tracer:
             self.added.add(name)
             shape, dtype, attrs = tensor_meta(tensor)
             is_param = id(tensor) in self.trainable or tensor.__class__.__name__ == "Parameter"
+            if id(tensor) in self.trainable:
+                self.trainable_names.append(name)
             self.nodes.append({
                 "name": name, "op": "Parameter" if is_param else "Buffer", "inputs": [],
                 "kind": "variable", "scope": name.rpartition("/")[0], "shape": shape,
@@ -107,12 +109,7 @@ class _Tracer:
         self.mark(output, [name])
 
     def description(self) -> dict:
-        trainable = [n["name"] for n in self.nodes if n["op"] == "Parameter"
-                     and id(self._tensor(n["name"])) in self.trainable]  # fmt: skip
-        return {"nodes": self.nodes, "trainable": trainable, "capture": "modules"}
-
-    def _tensor(self, name):
-        return next(self.by_id[i] for i, n in self.var_names.items() if n == name)
+        return {"nodes": self.nodes, "trainable": self.trainable_names, "capture": "modules"}
 
 
 def _provenance_mode(tracer):

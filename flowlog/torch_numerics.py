@@ -19,7 +19,14 @@ import inspect
 
 import numpy as np
 
-from flowlog.torch_common import param_names, scope_of_module, state_kept, tensors
+from flowlog.torch_common import (
+    flowlog_running,
+    is_flowlog_running,
+    param_names,
+    scope_of_module,
+    state_kept,
+    tensors,
+)
 
 MAX_FLAGS = 4096  # a step with more checks (long eval loops) is resolved early
 # Tensor operators as the graph names their aten op. The Python-level ones (``__rdiv__``,
@@ -92,7 +99,7 @@ class NumericsCheck:
         return handles
 
     def _busy(self) -> bool:
-        return getattr(self.model, "_flowlog_capturing", False)
+        return is_flowlog_running(self.model)
 
     def _flag(self, tensor, event) -> None:
         flag = _extremes(tensor)
@@ -249,14 +256,12 @@ def first_bad_op(model, module, args, kwargs):
 
     hooks = [module_mod.register_module_forward_pre_hook(enter),
              module_mod.register_module_forward_hook(leave)]  # fmt: skip
-    model._flowlog_capturing = True
     try:
-        with state_kept(model), FirstBad():
+        with flowlog_running(model), state_kept(model), FirstBad():
             module.forward(*args, **kwargs)
     except Exception:  # noqa: BLE001 - the finding stands at module level
         return None
     finally:
-        model._flowlog_capturing = False
         for h in hooks:
             h.remove()
     return found[0] if found else None

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
+from flowlog import records
+from flowlog.records import CONST_REL_HALF, constant_span
+
 HIST_BINS = 30  # add_histogram's default ("tensorflow" bins)
-# The half-width around a constant is numpy's 0.5, widened for |value| >= 2**39: there ±0.5
-# rounds away in float64 (np.histogram raises "Too many bins"), which must not stop training.
-CONST_REL_HALF = 2.0**-40
 
 
 def _flat(t):
@@ -108,7 +108,8 @@ def update_ratio(before, after):
 
 
 def histogram(t, bins: int = HIST_BINS):
-    """``[n_finite, min, max, sum, sum_sq, nan, +inf, -inf, counts…]`` of ``t`` on its device.
+    """``[n_finite, min, max, sum, sum_sq, nan, +inf, -inf, counts…]`` of ``t`` on its device
+    (of a CPU tensor: the writer's histogram row itself, by ``records.histogram_record``).
 
     Buckets as ``np.histogram``: equal widths over the finite range (±0.5 around a constant),
     the last bucket closed, with numpy's correction for values rounding across an edge.
@@ -116,8 +117,8 @@ def histogram(t, bins: int = HIST_BINS):
     import torch
 
     v = t.detach().reshape(-1).double()
-    if v.device.type == "cpu":
-        return _histogram_on_host(v, bins)
+    if v.device.type == "cpu":  # no sync to avoid: the writer's own record, by np.histogram
+        return records.histogram_record("watch", v.numpy(), bins)
     finite = torch.isfinite(v)
     inf = torch.tensor(float("inf"), dtype=v.dtype, device=v.device)
     lo = torch.where(finite, v, inf).amin()
@@ -144,32 +145,17 @@ def histogram(t, bins: int = HIST_BINS):
     return torch.cat([head, counts])
 
 
-def _histogram_on_host(v, bins: int):
-    """:func:`histogram` of a CPU tensor by ``np.histogram`` itself (a zero-copy view): on the
-    host there is no sync to avoid, and numpy's buckets are the definition matched."""
-    a = v.numpy()
-    finite_mask = np.isfinite(a)
-    finite = a if finite_mask.all() else a[finite_mask]
-    head = np.zeros(8 + bins)
-    head[5], head[6], head[7] = np.isnan(a).sum(), np.isposinf(a).sum(), np.isneginf(a).sum()
-    if finite.size:
-        lo, hi = float(finite.min()), float(finite.max())
-        half = max(0.5, abs(lo) * CONST_REL_HALF)
-        span = (lo - half, hi + half) if lo == hi else (lo, hi)
-        head[8:] = np.histogram(finite, bins=bins, range=span)[0]
-        head[:5] = finite.size, lo, hi, finite.sum(), np.dot(finite, finite)
-    return head
-
-
-def histogram_record(host: np.ndarray, size: int, bins: int = HIST_BINS) -> tuple:
-    """A :func:`histogram` vector, copied to the host, as the writer's histogram row."""
+def histogram_record(host, size: int, bins: int = HIST_BINS) -> tuple:
+    """A :func:`histogram` vector, copied to the host, as the writer's histogram row (a row
+    computed on the host already is returned as it is)."""
+    if isinstance(host, tuple):
+        return host
     n_finite, vmin, vmax, total, squares, nan, posinf, neginf = host[:8]
     counts = host[8 : 8 + bins]
     if n_finite == 0:
         edges, counts, vmin, vmax, total, squares = np.zeros(0), np.zeros(0), None, None, 0.0, 0.0
     else:
-        half = max(0.5, abs(float(vmin)) * CONST_REL_HALF)
-        lo, hi = (vmin - half, vmax + half) if vmin == vmax else (vmin, vmax)
+        lo, hi = constant_span(float(vmin)) if vmin == vmax else (vmin, vmax)
         edges = np.linspace(lo, hi, bins + 1)
         vmin, vmax = float(vmin), float(vmax)
     return (
@@ -188,7 +174,7 @@ def histogram_record(host: np.ndarray, size: int, bins: int = HIST_BINS) -> tupl
 
 class Gather:
     """Device tensors queued under keys, copied to the host together in :meth:`fetch`
-    (numpy arrays, computed on the host already, are kept as they are)."""
+    (values computed on the host already are kept as they are)."""
 
     def __init__(self):
         self.keys: list = []
@@ -196,7 +182,7 @@ class Gather:
 
     def add(self, key, tensor) -> None:
         self.keys.append(key)
-        self.parts.append(tensor.reshape(-1))
+        self.parts.append(tensor)
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -206,13 +192,13 @@ class Gather:
         import torch
 
         pairs = list(zip(self.keys, self.parts, strict=True))
-        out = {k: p for k, p in pairs if isinstance(p, np.ndarray)}
+        out = {k: p for k, p in pairs if not isinstance(p, torch.Tensor)}
         queued = [(k, p) for k, p in pairs if k not in out]
         self.keys, self.parts = [], []
         if not queued:
             return out
         device = queued[0][1].device
-        joined = torch.cat([p.to(device=device, dtype=torch.float64) for _, p in queued])
+        joined = torch.cat([p.reshape(-1).to(device, torch.float64) for _, p in queued])
         host = joined.cpu().numpy()
         at = 0
         for key, part in queued:

@@ -17,7 +17,7 @@ device (:mod:`flowlog.torch_stats`) and copied to the host once per watched step
 
 from __future__ import annotations
 
-from flowlog.torch_common import CaptureError, param_names
+from flowlog.torch_common import CaptureError, flowlog_running, is_flowlog_running, param_names
 from flowlog.torch_graph import describe_call
 from flowlog.torch_numerics import NumericsCheck
 from flowlog.torch_stats import Gather, grad_stats, histogram, histogram_record, update_ratio
@@ -118,16 +118,14 @@ class ModuleWatch:
 
     def _busy(self) -> bool:
         """True while flowlog itself runs the model (graph capture, a numerics re-run)."""
-        return getattr(self.model, "_flowlog_capturing", False)
+        return is_flowlog_running(self.model)
 
     def _log_graph(self, args, kwargs) -> None:
-        self.model._flowlog_capturing = True
         try:
-            self.writer.add_graph(describe_call(self.model, args, kwargs))
+            with flowlog_running(self.model):
+                self.writer.add_graph(describe_call(self.model, args, kwargs))
         except CaptureError:
             pass  # the model fails on its own input: training will show the error itself
-        finally:
-            self.model._flowlog_capturing = False
 
     def _before_step(self, optimizer, args, kwargs):
         if self._step is None:

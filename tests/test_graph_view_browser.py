@@ -50,16 +50,13 @@ def nan_run(nan_logdir):
     return {"desc": run.graph(), "numerics": run.numerics(), "watched": run.watched_nodes()}
 
 
-@pytest.fixture(scope="module")
-def page(browser, nan_logdir):
-    """Overrides conftest's ``page``: one server and page for the module. Loading the app takes
-    seconds on a busy 2-core machine, so the tests share it (in file order: the first one checks
-    the state the view opens in) and each sets up the state it checks."""
+def graph_page(browser, logdir):
+    """One server on ``logdir`` and one page open on its Graph view, for a whole module."""
     from conftest import DashServer
 
     from flowlog.dashboard import create_app
 
-    server = DashServer(create_app(nan_logdir))
+    server = DashServer(create_app(logdir))
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
@@ -67,6 +64,14 @@ def page(browser, nan_logdir):
     yield page
     context.close()
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, nan_logdir):
+    """Overrides conftest's ``page``: one server and page for the module. Loading the app takes
+    seconds on a busy 2-core machine, so the tests share it (in file order: the first one checks
+    the state the view opens in) and each sets up the state it checks."""
+    yield from graph_page(browser, nan_logdir)
 
 
 def open_graph(page, url):

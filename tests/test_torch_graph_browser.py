@@ -4,8 +4,7 @@ parameter node's curves, exactly as for the flowlog engine's runs."""
 from __future__ import annotations
 
 import pytest
-from conftest import BROWSER_TIMEOUT_MS, DashServer
-from test_graph_view_browser import CLICK, open_graph, panel_name
+from test_graph_view_browser import CLICK, graph_page, panel_name
 
 from flowlog.backends import open_logdir
 from flowlog.writer import SummaryWriter
@@ -59,16 +58,7 @@ def torch_logdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(browser, torch_logdir):
-    from flowlog.dashboard import create_app
-
-    server = DashServer(create_app(torch_logdir))
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
-    open_graph(pg, server.url)
-    yield pg
-    context.close()
-    server.stop()
+    yield from graph_page(browser, torch_logdir)
 
 
 def test_the_run_records_the_log_op_as_the_origin(torch_logdir):
