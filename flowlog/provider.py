@@ -27,6 +27,7 @@ __all__ = [
     "ReadError",
     "RunInfo",
     "RankInfo",
+    "Unreadable",
     "TagInfo",
     "ImageInfo",
     "PrCurve",
@@ -76,6 +77,16 @@ class RunInfo:
     # the ranks of a run written by several processes (empty for a single-file run); the
     # run's status is then the worst of theirs: crashed, else running, else finished
     ranks: tuple[RankInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A run (or one rank file of it) that discovery found but cannot read: the views show it
+    as damaged, with its name and the reason, while every other run draws normally."""
+
+    name: str  # the run name as it would be listed (``name [rank R]`` for one rank's file)
+    path: str  # the file, for messages
+    reason: str  # why, in words ("not a readable SQLite database (file is not a database)")
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,11 @@ class DataProvider(Protocol):
 
     def warnings(self) -> list[str]:
         """What the last discovery skipped, each naming the file and why."""
+        ...
+
+    def unreadable(self) -> list[Unreadable]:
+        """Runs the last discovery found but cannot read (damaged, foreign, newer schema),
+        sorted by name; :meth:`runs` leaves them out."""
         ...
 
     def run_info(self, run: str) -> RunInfo: ...

@@ -23,7 +23,7 @@ from dataclasses import fields, is_dataclass
 
 import numpy as np
 
-from flowlog.provider import DataProvider, RunInfo
+from flowlog.provider import DataProvider, RunInfo, Unreadable
 
 DEFAULT_MAX_BYTES = 48 * 2**20  # full-resolution reads: ~2M points of (step, wall, value)
 DEFAULT_MAX_SMALL_BYTES = 32 * 2**20  # small answers: ~1,300 drawn extracts of ~25 kB
@@ -101,6 +101,9 @@ class CachedProvider:
 
     def warnings(self) -> list[str]:
         return self.backend.warnings()
+
+    def unreadable(self) -> list[Unreadable]:
+        return self.backend.unreadable()
 
     def run_info(self, run: str) -> RunInfo:
         return self.backend.run_info(run)  # status can change without a commit: never cached

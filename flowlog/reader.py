@@ -35,6 +35,7 @@ from flowlog.provider import (
     Series,
     TagInfo,
     Trial,
+    Unreadable,
 )
 from flowlog.reader_ranks import RankedRun
 
@@ -429,6 +430,7 @@ class Logdir:
         self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
         self._shadowed: set[str] = set()  # single-file runs a run directory's name hides
         self.warnings: list[str] = []
+        self.unreadable: list[Unreadable] = []  # as of the last scan (and runs())
 
     def __repr__(self) -> str:
         return f"Logdir({self.path!r})"
@@ -527,6 +529,7 @@ class Logdir:
             self.warnings = [msg for _, msg in self._skipped.values()]
             live: dict[str, Run | RankedRun] = {}
             listed: dict[str, list] = {}
+            unreadable: list[Unreadable] = []
             seen_paths = set()
             for name, (location, parts) in self._discover().items():
                 if parts[0][1] != location:  # a run directory, not a single-file run
@@ -538,6 +541,9 @@ class Logdir:
                     run = self._open_file(label, path)
                     if run is not None:
                         opened.append((rank, run))
+                    elif path in self._skipped:
+                        reason = self._skipped[path][1].removeprefix(f"skipped {path}: ")
+                        unreadable.append(Unreadable(label, path, reason))
                 if len(opened) == 1 and opened[0][0] is None:
                     live[name] = opened[0][1]
                 elif opened:
@@ -549,17 +555,22 @@ class Logdir:
                 del self._skipped[path]
             self._runs = live
             self._listed = listed
+            self.unreadable = sorted(unreadable, key=lambda u: u.name)
             self.warnings = [msg for _, msg in self._skipped.values()]
             return live
 
     def runs(self) -> list[RunInfo]:
         """Every readable run, sorted by name (re-scans the directory)."""
         out = []
+        broken = []
         for run in sorted(self._scan().values(), key=lambda r: r.name):
             try:
                 out.append(run.info)
             except ReadError as exc:
                 self._warn(run.path, f"cannot read run metadata ({exc})")
+                broken.append(Unreadable(run.name, run.path, f"cannot read run metadata ({exc})"))
+        if broken:
+            self.unreadable = sorted(self.unreadable + broken, key=lambda u: u.name)
         return out
 
     def run(self, name: str) -> Run | RankedRun:
@@ -644,6 +655,9 @@ class SqliteProvider:
 
     def warnings(self) -> list[str]:
         return list(self.logdir.warnings)
+
+    def unreadable(self) -> list[Unreadable]:
+        return list(self.logdir.unreadable)
 
     def _run(self, run: str) -> Run | RankedRun:
         return self.logdir.run(run)
