@@ -1,7 +1,8 @@
-"""The engine's exception types.
+"""The engine's exception types, and the writer's :class:`LogWriteError`.
 
 Each subclasses the built-in exception a caller would naturally catch (``ValueError`` for bad
-shapes and feeds, ``ArithmeticError`` for numerics), so ``except ValueError`` keeps working.
+shapes and feeds, ``ArithmeticError`` for numerics, ``OSError`` for a log file that cannot be
+written), so ``except ValueError`` keeps working.
 """
 
 from __future__ import annotations
@@ -44,3 +45,9 @@ class NumericsError(FlowlogError, ArithmeticError):
             f"({finding.phase} phase, run {finding.run_index})"
         )
         self.finding = finding
+
+
+class LogWriteError(FlowlogError, OSError):
+    """``SummaryWriter.flush()``/``close()`` could not write the run's database (disk full, I/O
+    error, read-only file); the message names the file, the cause and how many points are held
+    in memory, unwritten. The writer keeps them and retries every ``flush_secs``."""

@@ -77,6 +77,8 @@ class RunInfo:
     # the ranks of a run written by several processes (empty for a single-file run); the
     # run's status is then the worst of theirs: crashed, else running, else finished
     ranks: tuple[RankInfo, ...] = ()
+    # tag -> items the writer could not store and dropped (flowlog.writer_flush's policy)
+    dropped: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class Unreadable:
 
     name: str  # the run name as it would be listed (``name [rank R]`` for one rank's file)
     path: str  # the file, for messages
-    reason: str  # why, in words ("not a readable SQLite database (file is not a database)")
+    reason: str  # why, in words ("not a readable SQLite database (file is not a database)",
+    # "not a regular file (FIFO)", "open timed out after 2 s", "cannot read run metadata (…)")
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,9 @@ class DataProvider(Protocol):
         ...
 
     def unreadable(self) -> list[Unreadable]:
-        """Runs the last discovery found but cannot read (damaged, foreign, newer schema),
-        sorted by name; :meth:`runs` leaves them out."""
+        """Runs the last discovery found but cannot read (damaged, foreign, newer schema, not
+        a regular file, an open that timed out), sorted by name; :meth:`runs` leaves them out
+        and every read of one raises :class:`ReadError` naming it."""
         ...
 
     def run_info(self, run: str) -> RunInfo: ...

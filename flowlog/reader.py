@@ -1,30 +1,29 @@
 """Reader API (contract 4): discover runs under a logdir and read them while they are written.
 
-Databases are opened read-only (``mode=ro`` URI) with a busy timeout; WAL lets readers see
-each committed flush without blocking the writer. A file that is not a readable flowlog log is
-skipped with a warning naming it and why (``Logdir.warnings``, :mod:`warnings`, logging).
-Run names are paths relative to the logdir without the ``.flowlog.db`` suffix, and
-``Logdir.run(name)`` only opens a run that discovery found, so a name supplied by a dashboard
-request can never reach a file outside the logdir.
+Databases are opened read-only and never written, nor is any file created beside them: a run
+whose WAL is empty or absent (closed cleanly) is opened ``immutable=1``, one being written (its
+WAL has commits) with a WAL-reading ``mode=ro`` connection; each read first checks that the
+files still match its connection and opens again when they do not (:mod:`flowlog.reader_open`:
+only regular files, every open under a timeout). A file that is not a readable flowlog log is
+skipped with a warning naming it and why (``Logdir.warnings``, :mod:`warnings`, logging) and
+listed in ``Logdir.unreadable``. Run names are paths relative to the logdir without the
+``.flowlog.db`` suffix, and ``Logdir.run(name)`` only opens a run that discovery found, so a
+name supplied by a dashboard request can never reach a file outside the logdir.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import logging
 import os
-import re
-import socket
 import sqlite3
 import threading
-import time
 import warnings
 
 import numpy as np
 
-from flowlog import schema, schema_records
+from flowlog import reader_open, schema, schema_records
 from flowlog.provider import (
     Buckets,
     Histogram,
@@ -37,48 +36,18 @@ from flowlog.provider import (
     Trial,
     Unreadable,
 )
+from flowlog.reader_discovery import database_names, discover, listing, run_location
+from flowlog.reader_open import FileState
 from flowlog.reader_ranks import RankedRun
+from flowlog.reader_status import STALE_FLUSHES, STALE_GRACE_SECS, effective_status, pid_alive
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "Logdir", "Run", "SqliteProvider", "RunInfo", "TagInfo", "Series", "Buckets", "Histogram",
-    "ReadError",
+    "ReadError", "UnreadableRunError", "run_location", "effective_status", "pid_alive",
+    "STALE_FLUSHES", "STALE_GRACE_SECS",
 ]  # fmt: skip
-
-#: a 'running' run whose heartbeat is older than this many flush intervals (+ grace) crashed
-STALE_FLUSHES = 3
-STALE_GRACE_SECS = 60.0
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def effective_status(row: dict, now: float | None = None) -> str:
-    """The stored status, except a 'running' run is 'crashed' when its process is gone.
-
-    Gone means: on this host and its pid is not alive, or (any host) no heartbeat for
-    ``STALE_FLUSHES`` flush intervals plus ``STALE_GRACE_SECS`` (the writer's flush thread
-    beats at every ``flush_secs`` while the process lives).
-    """
-    if row["status"] != "running":
-        return row["status"]
-    if row["host"] == socket.gethostname() and not pid_alive(row["pid"]):
-        return "crashed"
-    now = time.time() if now is None else now
-    if now - row["heartbeat"] > STALE_FLUSHES * row["flush_secs"] + STALE_GRACE_SECS:
-        return "crashed"
-    return "running"
 
 
 def _ints(values) -> np.ndarray:
@@ -90,50 +59,6 @@ def _floats(values) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-_RANK_FILE = re.compile(r"flowlog\.rank(0|[1-9]\d{0,5})\.db")  # as the writer names them
-
-
-def run_location(path: str) -> tuple[str, str | None]:
-    """``(logdir, run name)`` of a path a user names: a logdir (name None), a run directory,
-    one of its databases, or a single-file run; ValueError for anything else."""
-    path = os.path.abspath(path)
-    if os.path.isdir(path):
-        if not _database_names(os.listdir(path)):
-            return path, None
-        run_dir = path  # a run directory: the run of its parent logdir
-    else:
-        base = os.path.basename(path)
-        suffix = schema.RUN_SUFFIX
-        if _database_names([base]):
-            run_dir = os.path.dirname(path)
-        elif base.endswith(suffix) and base != suffix:
-            run_dir = path[: -len(suffix)]  # the single-file layout
-        else:
-            raise ValueError(
-                f"{path} is not a flowlog log (expected a logdir, a run directory, a "
-                f"{schema.RUN_FILE} or a *{suffix} file)"
-            )
-    return os.path.dirname(run_dir), os.path.basename(run_dir)
-
-
-def _listing(location: str, parts) -> list:
-    """``[location, database names, mtime]`` of a run directory as discovered; the mtime is
-    None (always list again) when a database appeared since discovery listed it."""
-    names = _database_names(os.path.basename(p) for _, p in parts)
-    try:
-        mtime = os.stat(location).st_mtime_ns  # before the listing: a later file changes it
-        if _database_names(os.listdir(location)) != names:
-            mtime = None
-    except OSError:
-        mtime = None
-    return [location, names, mtime]
-
-
-def _database_names(names) -> frozenset[str]:
-    """The names of a run directory's databases among ``names`` (a directory listing)."""
-    return frozenset(n for n in names if n == schema.RUN_FILE or _RANK_FILE.fullmatch(n))
-
-
 def _parts_of(run) -> list[tuple[int | None, Run]]:
     return run.parts if isinstance(run, RankedRun) else [(None, run)]
 
@@ -142,51 +67,119 @@ _SERIALS = itertools.count(1)
 _SERIES_DTYPE = np.dtype([("step", np.int64), ("wall", np.float64), ("value", np.float64)])
 
 
-class Run:
-    """One run's database, opened read-only. Obtain it with :meth:`Logdir.run`."""
+class UnreadableRunError(ReadError, KeyError):
+    """A run discovery found but cannot open (damaged, not a regular file, timed out): a
+    :class:`ReadError`, and a KeyError for callers that only ask whether the run is there."""
 
-    def __init__(self, name: str, path: str, conn: sqlite3.Connection):
+    __str__ = ReadError.__str__  # not KeyError's quoting
+
+
+def _reason(exc: BaseException, path: str) -> str:
+    return str(exc).removeprefix(f"{path}: ")
+
+
+# errors an immutable connection gets when a writer checkpoints into the file meanwhile
+_TORN = (sqlite3.DatabaseError,)
+_NOT_TORN = (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)
+
+
+class Run:
+    """One run's database, opened read-only. Obtain it with :meth:`Logdir.run`.
+
+    ``state`` is the files' state the connection was opened on (:func:`reader_open.probe`);
+    with it, every read first compares the files to it and opens again when an immutable
+    connection's file changed (or a WAL-reading one's WAL went), which also moves the token.
+    """
+
+    def __init__(
+        self, name: str, path: str, conn: sqlite3.Connection, state: FileState | None = None
+    ):
         self.name = name
         self.path = path
-        self._conn = conn
+        self._conn: sqlite3.Connection | None = conn
+        self._state = state
+        self._closed = False
         self._lock = threading.Lock()  # one connection, shared by a threaded web server
         self._serial = next(_SERIALS)  # tokens of a re-opened file never equal the old ones
 
-    @contextlib.contextmanager
-    def _reading(self):
-        """Hold the connection; SQLite and OS errors become :class:`ReadError` naming the run."""
+    def _call(self, read):
+        """``read(connection)`` with the connection held and current; SQLite, OS and open
+        errors become :class:`ReadError` naming the run."""
         with self._lock:
             try:
-                yield
-            except (sqlite3.Error, OSError) as exc:
-                raise ReadError(f"run {self.name!r} ({self.path}) cannot be read: {exc}") from exc
+                self._refresh()
+                if self._conn is None:  # a failed re-open, then close()
+                    raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+                try:
+                    return read(self._conn)
+                except _TORN as exc:
+                    if isinstance(exc, _NOT_TORN) or not self.immutable or self._closed:
+                        raise
+                    # a writer may have checkpointed into the file under this immutable
+                    # connection (a torn page): open again, as the files are now, and retry once
+                    self._reopen(reader_open.probe(self.path))
+                    return read(self._conn)
+            except (sqlite3.Error, OSError, schema.LogFileError) as exc:
+                why = _reason(exc, self.path)
+                raise ReadError(f"run {self.name!r} ({self.path}) cannot be read: {why}") from exc
+
+    @property
+    def immutable(self) -> bool:
+        """Whether the connection is an ``immutable=1`` one (the file's WAL was empty)."""
+        return self._state is not None and self._state.immutable
+
+    def _refresh(self) -> None:
+        if self._state is None or self._closed:
+            return  # a connection made elsewhere, or closed: used as it is
+        try:
+            now = reader_open.probe(self.path, self._state.real)
+        except FileNotFoundError:
+            return  # deleted: the open connection still reads the file it had
+        if now.main[:2] != self._state.main[:2]:
+            return  # replaced: Logdir opens the new file; this reader keeps the old one
+        if self._conn is None:
+            self._reopen(now)  # the last re-open failed
+        elif self._state.immutable:
+            if now.view() != self._state.view():
+                self._reopen(now)  # changed, or a writer's WAL appeared
+        elif now.wal is None:
+            self._reopen(now)  # reading on in WAL mode would create the WAL again
+
+    def _reopen(self, now: FileState) -> None:
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.close()
+        self._conn = reader_open.open_run_file(self.path, now)
+        self._state = now
+        self._serial = next(_SERIALS)
 
     def token(self) -> tuple[int, int]:
-        """Changes whenever another connection commits to the file (``PRAGMA data_version``,
-        a few microseconds), so it keys every cache of this run's data."""
-        with self._reading():
-            return self._token_held()
-
-    def _token_held(self) -> tuple[int, int]:  # with the connection held
-        return (self._serial, schema.data_version(self._conn))
+        """Changes whenever the run's data may have: ``PRAGMA data_version`` moves when another
+        connection commits (a few microseconds), and every re-open (the immutable connection
+        of a changed file) takes a new serial, so it keys every cache of this run's data."""
+        return self._call(lambda conn: (self._serial, schema.data_version(conn)))
 
     def __repr__(self) -> str:
         return f"Run({self.name!r}, {self.path!r})"
 
     def close(self) -> None:
-        with self._reading():
-            self._conn.close()
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
 
     # ------------------------------------------------------------------ metadata
 
     @property
     def info(self) -> RunInfo:
-        with self._reading():
-            token = self._token_held()
-            row = schema.read_run(self._conn)
-            last = schema.last_logged_step(self._conn)
+        def read(conn):
+            token = (self._serial, schema.data_version(conn))
+            dropped = schema_records.read_dropped(conn)
+            return token, schema.read_run(conn), schema.last_logged_step(conn), dropped
+
+        token, row, last, dropped = self._call(read)
         if row is None:
-            raise schema.LogFileError(f"{self.path}: run metadata row is missing")
+            raise ReadError(f"run {self.name!r} ({self.path}) cannot be read: no run metadata")
         return RunInfo(
             name=self.name,
             path=self.path,
@@ -200,29 +193,32 @@ class Run:
             heartbeat=row["heartbeat"],
             flowlog_version=row["flowlog_version"],
             token=token,
+            dropped=dropped,
         )
 
     def tags(self, kind: str | None = None) -> list[TagInfo]:
         """Tags in creation order, optionally only one kind."""
         if kind is not None and kind not in schema.TAG_KINDS:
             raise ValueError(f"kind must be one of {schema.TAG_KINDS} or None, got {kind!r}")
-        out = []
-        with self._reading():
-            for tid, tag, tag_kind, node in schema.load_tags(self._conn):
+
+        def read(conn):
+            out = []
+            for tid, tag, tag_kind, node in schema.load_tags(conn):
                 if kind is None or tag_kind == kind:
-                    count, first, last = schema.tag_stats(self._conn, tid, tag_kind)
+                    count, first, last = schema.tag_stats(conn, tid, tag_kind)
                     out.append(TagInfo(tag, tag_kind, count, first, last, node))
-        return out
+            return out
+
+        return self._call(read)
 
     def has_tag(self, tag: str) -> bool:
         """One key lookup (``tags()`` would also count every tag's records)."""
-        with self._reading():
-            return schema.find_tag(self._conn, tag) is not None
+        return self._call(lambda conn: schema.find_tag(conn, tag) is not None)
 
-    def _tag_id(self, tag: str, kind: str) -> int:
+    def _tag_id(self, conn, tag: str, kind: str) -> int:
         if not isinstance(tag, str):
             raise TypeError(f"tag must be a str, got {type(tag).__name__}")
-        found = schema.find_tag(self._conn, tag)
+        found = schema.find_tag(conn, tag)
         if found is None:
             raise KeyError(f"run {self.name!r} has no tag {tag!r}")
         if found[1] != kind:
@@ -233,15 +229,19 @@ class Run:
 
     def scalars(self, tag: str, start: int | None = None, end: int | None = None) -> Series:
         """Every point of ``tag`` with ``start <= step <= end`` (inclusive; None = open)."""
-        with self._reading():
-            cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), start, end)
-            return self._series(cursor)
+        return self._call(
+            lambda c: self._series(
+                schema.read_series(c, self._tag_id(c, tag, "scalar"), start, end)
+            )
+        )
 
     def scalars_since(self, tag: str, after_step: int | None) -> Series:
         """Points with ``step > after_step`` (all when None): what live refresh appends."""
-        with self._reading():
-            cursor = schema.read_series(self._conn, self._tag_id(tag, "scalar"), after=after_step)
-            return self._series(cursor)
+        return self._call(
+            lambda c: self._series(
+                schema.read_series(c, self._tag_id(c, tag, "scalar"), after=after_step)
+            )
+        )
 
     @staticmethod
     def _series(cursor) -> Series:
@@ -264,15 +264,17 @@ class Run:
             raise TypeError(f"buckets must be an int, got {buckets!r}")
         if buckets < 1:
             raise ValueError(f"buckets must be >= 1, got {buckets}")
-        with self._reading():
-            tid = self._tag_id(tag, "scalar")
-            first, last = schema.step_range(self._conn, tid)
-            rows = []
-            if first is not None:
-                lo = first if start is None else max(int(start), first)
-                hi = last if end is None else min(int(end), last)
-                if lo <= hi:
-                    rows = schema.downsample(self._conn, tid, int(buckets), lo, hi)
+
+        def read(conn):
+            tid = self._tag_id(conn, tag, "scalar")
+            first, last = schema.step_range(conn, tid)
+            if first is None:
+                return []
+            lo = first if start is None else max(int(start), first)
+            hi = last if end is None else min(int(end), last)
+            return schema.downsample(conn, tid, int(buckets), lo, hi) if lo <= hi else []
+
+        rows = self._call(read)
         if not rows:
             z = np.zeros(0, np.int64)
             return Buckets(z, z, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), z, z, z, z)
@@ -293,8 +295,7 @@ class Run:
     # ------------------------------------------------------------------ other records
 
     def histograms(self, tag: str) -> list[Histogram]:
-        with self._reading():
-            rows = schema.read_histograms(self._conn, self._tag_id(tag, "histogram"))
+        rows = self._call(lambda c: schema.read_histograms(c, self._tag_id(c, tag, "histogram")))
         out = []
         for step, wall, edges, counts, vmin, vmax, vsum, sq, n, nan, posinf, neginf in rows:
             out.append(
@@ -317,15 +318,13 @@ class Run:
 
     def texts(self, tag: str | None = None) -> list[tuple[str, int, float, str]]:
         """``(tag, step, wall, text)`` for one tag or all (ordered by tag, then step)."""
-        with self._reading():
-            tid = None if tag is None else self._tag_id(tag, "text")
-            return schema.read_texts(self._conn, tid)
+        return self._call(
+            lambda c: schema.read_texts(c, None if tag is None else self._tag_id(c, tag, "text"))
+        )
 
     def trials(self) -> list[Trial]:
         """Every add_hparams call, in order (a version-1 file's one record reads as one)."""
-        with self._reading():
-            rows = schema_records.read_trials(self._conn)
-        return [Trial(*row) for row in rows]
+        return [Trial(*row) for row in self._call(schema_records.read_trials)]
 
     def hparams(self) -> tuple[dict, dict]:
         """``(hparams, metrics)`` of the latest trial; both empty when none were logged."""
@@ -333,31 +332,31 @@ class Run:
         return (trials[-1].hparams, trials[-1].metrics) if trials else ({}, {})
 
     def images(self, tag: str) -> list[ImageInfo]:
-        with self._reading():
-            rows = schema_records.read_images(self._conn, self._tag_id(tag, "image"))
+        rows = self._call(lambda c: schema_records.read_images(c, self._tag_id(c, tag, "image")))
         return [
             ImageInfo(step, wall, h, w, c, None if meta is None else json.loads(meta))
             for step, wall, h, w, c, meta in rows
         ]
 
     def image_png(self, tag: str, step: int) -> bytes:
-        with self._reading():
-            data = schema_records.read_image_png(self._conn, self._tag_id(tag, "image"), step)
+        data = self._call(
+            lambda c: schema_records.read_image_png(c, self._tag_id(c, tag, "image"), step)
+        )
         if data is None:
             raise KeyError(f"run {self.name!r}: tag {tag!r} has no image at step {step}")
         return data
 
     def pr_curves(self, tag: str) -> list[PrCurve]:
-        with self._reading():
-            rows = schema_records.read_pr_curves(self._conn, self._tag_id(tag, "pr_curve"))
+        rows = self._call(
+            lambda c: schema_records.read_pr_curves(c, self._tag_id(c, tag, "pr_curve"))
+        )
         return [
             PrCurve(step, wall, n, np.frombuffer(data, np.float64).reshape(6, -1).copy())
             for step, wall, n, data in rows
         ]
 
     def custom_scalars(self) -> dict | None:
-        with self._reading():
-            return schema_records.read_layout(self._conn)
+        return self._call(schema_records.read_layout)
 
     def part(self, rank: int | None = None, tag: str | None = None) -> Run:
         """This run itself: a single-file run has no ranks (see :class:`RankedRun`)."""
@@ -367,19 +366,18 @@ class Run:
 
     def graph(self) -> dict | None:
         """The latest logged graph description (contract 1), or None."""
-        with self._reading():
-            text = schema.read_graph(self._conn)
+        text = self._call(schema.read_graph)
         return None if text is None else json.loads(text)
 
     def watched_nodes(self) -> list[str]:
         """Graph node names that have watch statistics, sorted."""
-        with self._reading():
-            return schema.nodes(self._conn)
+        return self._call(schema.nodes)
 
     def watch_stats(self, node: str) -> dict[str, Series]:
         """``{stat: Series}`` for the scalar watch tags of ``node`` (``watch/<node>/<stat>``)."""
-        with self._reading():
-            tags = schema.tags_of_node(self._conn, node)
+
+        def read(conn):
+            tags = schema.tags_of_node(conn, node)
             if not tags:
                 raise KeyError(f"run {self.name!r} has no statistics for node {node!r}")
             prefix = f"watch/{node}/"
@@ -387,13 +385,14 @@ class Run:
             for tid, tag, kind in tags:
                 if kind == "scalar":
                     stat = tag[len(prefix) :] if tag.startswith(prefix) else tag
-                    out[stat] = self._series(schema.read_series(self._conn, tid))
-        return out
+                    out[stat] = self._series(schema.read_series(conn, tid))
+            return out
+
+        return self._call(read)
 
     def numerics(self) -> list[dict]:
         """check_numerics findings in log order: node, op, phase, step, kind, inputs, …"""
-        with self._reading():
-            rows = schema.read_numerics(self._conn)
+        rows = self._call(schema.read_numerics)
         return [
             {
                 "node": node,
@@ -413,74 +412,60 @@ class Logdir:
     """All runs under a directory (recursively). Cheap to create; each :meth:`runs` re-scans.
 
     Validated connections are cached per file (re-opened if the file is replaced); a skipped
-    file is re-examined only when its size or mtime changes, and warned about once.
+    file is re-examined when it or its -wal/-shm change, and warned about once per version.
+    One scan runs at a time (``_scan_lock``); opens, which may take up to
+    ``reader_open.OPEN_TIMEOUT_SECS``, happen outside ``_lock``, so lookups of runs already
+    found go on answering meanwhile.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.path.abspath(os.fspath(path))
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise NotADirectoryError(f"logdir {self.path!r} is not a directory")
-        self._lock = threading.Lock()
-        self._files: dict[str, tuple[tuple, Run]] = {}  # path -> (file identity, Run)
+        self._lock = threading.Lock()  # the published scan: _runs, _listed, _broken, _files
+        self._scan_lock = threading.Lock()
+        self._files: dict[str, tuple[tuple, Run]] = {}  # path -> ((dev, ino), Run)
         self._runs: dict[str, Run | RankedRun] = {}  # name -> run, as of the last scan
         # name -> [run directory, its database names, the directory's mtime] as of the last
         # scan: a rank whose file appears later (ranks start at different times) makes run()
         # re-scan; the mtime spares run() a listing while the directory is unchanged
         self._listed: dict[str, list] = {}
-        self._skipped: dict[str, tuple[tuple, str]] = {}  # path -> (file identity, reason)
-        self._shadowed: set[str] = set()  # single-file runs a run directory's name hides
+        # path -> (FileState, message, whether its open timed out) of each skipped file
+        self._skipped: dict[str, tuple[FileState, str, bool]] = {}
+        self._broken: dict[str, str] = {}  # run name -> why, for runs with no readable file
+        self._partial_warned: set[tuple] = set()  # (path, file state) read without its WAL
         self.warnings: list[str] = []
         self.unreadable: list[Unreadable] = []  # as of the last scan (and runs())
 
     def __repr__(self) -> str:
         return f"Logdir({self.path!r})"
 
-    def _discover(self) -> dict[str, tuple[str, list[tuple[int | None, str]]]]:
-        """``{run name: (location, [(rank, database path)])}`` of every run under the logdir.
-
-        A run is a directory holding ``flowlog.db`` and/or ``flowlog.rank<R>.db`` (named by its
-        path relative to the logdir, ``"."`` for the logdir itself), or a single-file run
-        ``<name>.flowlog.db`` (the older layout), unless a run directory has its name.
-        """
-        found: dict[str, tuple[str, list]] = {}
-        single: dict[str, str] = {}
-        if not os.path.isdir(self.path):
-            return found  # not created yet: no runs (the dashboard may start first)
-        suffix = schema.RUN_SUFFIX
-        for root, dirs, files in os.walk(self.path, onerror=self._walk_error):
-            dirs.sort()
-            rel_root = os.path.relpath(root, self.path).replace(os.sep, "/")
-            parts = []
-            for fname in sorted(files):
-                full = os.path.join(root, fname)
-                if fname.endswith(suffix) and len(fname) > len(suffix):
-                    stem = fname[: -len(suffix)]
-                    single[stem if rel_root == "." else f"{rel_root}/{stem}"] = full
-                elif fname == schema.RUN_FILE:
-                    parts.append((None, full))
-                elif (match := _RANK_FILE.fullmatch(fname)) is not None:
-                    parts.append((int(match[1]), full))
-            if parts:
-                parts.sort(key=lambda p: (p[0] is not None, p[0] or 0))
-                found[rel_root] = (root, parts)
-        self._shadowed = set()
-        for name, path in single.items():
-            if name in found:
-                self._shadowed.add(path)  # skipped, but still there: keep its warning
-                self._note_skip(path, f"a run directory {name!r} has the same name")
-            else:
-                found[name] = (path, [(None, path)])
-        return found
-
-    def _note_skip(self, path: str, reason: str) -> None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return
-        ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        if self._skipped.get(path, (None,))[0] != ident:
-            self._skipped[path] = (ident, f"skipped {path}: {reason}")
+    def _note_skip(self, path: str, state: FileState, reason: str, timed_out=False) -> str:
+        """Record why ``path`` is skipped; warn when its file or the reason is new."""
+        old = self._skipped.get(path)
+        message = f"skipped {path}: {reason}"
+        self._skipped[path] = (state, message, timed_out)
+        if old is None or old[1] != message or old[0].main != state.main:
             self._warn(path, reason)
+        return reason
+
+    def _partial(self, runs) -> list[str]:
+        """Warnings for files read without their WAL's commits (a -wal but no -shm: reading
+        it would create one), each warned about once per version of the file."""
+        out = []
+        for run in runs:
+            state = run._state
+            if state is not None and state.unread_wal:
+                message = (
+                    f"partly read {run.path}: its -wal holds commits that cannot be read "
+                    "without creating a -shm beside it; showing the database without them"
+                )
+                out.append(message)
+                if (run.path, state.main) not in self._partial_warned:
+                    self._partial_warned.add((run.path, state.main))
+                    log.warning("flowlog: %s", message)
+                    warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return out
 
     def _walk_error(self, exc: OSError) -> None:
         self._warn(exc.filename or self.path, f"cannot list directory ({exc.strerror})")
@@ -491,72 +476,80 @@ class Logdir:
         log.warning("flowlog: %s", message)
         warnings.warn(message, RuntimeWarning, stacklevel=4)
 
-    def _open_file(self, name: str, path: str) -> Run | None:
-        """The validated reader of one database file (cached while the file is the same one),
-        or None when it is skipped (warned about once per version of the file)."""
+    def _open_file(self, name: str, path: str) -> tuple[Run | None, str | None]:
+        """``(reader, None)`` of one database file (cached while the file is the same one), or
+        ``(None, why)`` when it is skipped (warned about once per version of the file), or
+        ``(None, None)`` when it has gone since the listing."""
         try:
-            st = os.stat(path)
+            state = reader_open.probe(path)
         except OSError:
-            return None  # deleted between listing and stat
-        ident = (st.st_dev, st.st_ino)
+            return None, None
         cached = self._files.get(path)
-        if cached is not None and cached[0] == ident:
-            return cached[1]
+        if cached is not None and cached[0] == state.main[:2]:
+            return cached[1], None
         if cached is not None:
+            with self._lock:
+                del self._files[path]
             cached[1].close()
-            del self._files[path]
-        skip_ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         skipped = self._skipped.get(path)
-        if skipped is not None and skipped[0] == skip_ident:
-            return None
+        if skipped is not None and skipped[0] == state:
+            if not skipped[2] or reader_open.pending(state):
+                return None, skipped[1].removeprefix(f"skipped {path}: ")
         try:
-            conn = schema.open_for_read(path)
-            if schema.read_run(conn) is None:
-                conn.close()
-                raise schema.LogFileError(f"{path}: run metadata row is missing")
-        except (schema.LogFileError, sqlite3.Error) as exc:
-            reason = str(exc).removeprefix(f"{path}: ")
-            self._skipped[path] = (skip_ident, f"skipped {path}: {reason}")
-            self._warn(path, reason)
-            return None
+            conn = reader_open.open_run_file(path, state)
+        except reader_open.OpenTimeout as exc:
+            return None, self._note_skip(path, state, _reason(exc, path), timed_out=True)
+        except (schema.LogFileError, sqlite3.Error, OSError) as exc:
+            return None, self._note_skip(path, state, _reason(exc, path))
         self._skipped.pop(path, None)
-        run = Run(name, path, conn)
-        self._files[path] = (ident, run)
-        return run
+        run = Run(name, path, conn, state)
+        with self._lock:
+            self._files[path] = (state.main[:2], run)
+        return run, None
 
     def _scan(self) -> dict[str, Run | RankedRun]:
-        with self._lock:
-            self.warnings = [msg for _, msg in self._skipped.values()]
+        with self._scan_lock:
+            self.warnings = [msg for _, msg, _ in self._skipped.values()]
+            found, shadowed = discover(self.path, self._walk_error)
+            for path, reason in shadowed.items():
+                try:
+                    self._note_skip(path, reader_open.probe(path), reason)
+                except OSError:
+                    pass
             live: dict[str, Run | RankedRun] = {}
             listed: dict[str, list] = {}
             unreadable: list[Unreadable] = []
-            seen_paths = set()
-            for name, (location, parts) in self._discover().items():
+            broken: dict[str, str] = {}
+            seen_paths = set(shadowed)
+            for name, (location, parts) in found.items():
                 if parts[0][1] != location:  # a run directory, not a single-file run
-                    listed[name] = _listing(location, parts)
+                    listed[name] = listing(location, parts)
                 opened = []
                 for rank, path in parts:
                     seen_paths.add(path)
                     label = name if rank is None else f"{name} [rank {rank}]"
-                    run = self._open_file(label, path)
+                    run, reason = self._open_file(label, path)
                     if run is not None:
                         opened.append((rank, run))
-                    elif path in self._skipped:
-                        reason = self._skipped[path][1].removeprefix(f"skipped {path}: ")
+                    elif reason is not None:
                         unreadable.append(Unreadable(label, path, reason))
+                        broken.setdefault(name, f"{path}: {reason}")
                 if len(opened) == 1 and opened[0][0] is None:
                     live[name] = opened[0][1]
                 elif opened:
                     live[name] = RankedRun(name, location, opened)
-            seen_paths |= self._shadowed
-            for path in set(self._files) - seen_paths:
-                self._files.pop(path)[1].close()
-            for path in set(self._skipped) - seen_paths:
-                del self._skipped[path]
-            self._runs = live
-            self._listed = listed
-            self.unreadable = sorted(unreadable, key=lambda u: u.name)
-            self.warnings = [msg for _, msg in self._skipped.values()]
+            with self._lock:
+                gone = [self._files.pop(p)[1] for p in set(self._files) - seen_paths]
+                for path in set(self._skipped) - seen_paths:
+                    del self._skipped[path]
+                self._runs = live
+                self._listed = listed
+                self._broken = {n: why for n, why in broken.items() if n not in live}
+                self.unreadable = sorted(unreadable, key=lambda u: u.name)
+                self.warnings = [msg for _, msg, _ in self._skipped.values()]
+                self.warnings += self._partial(run for _, run in self._files.values())
+            for run in gone:
+                run.close()
             return live
 
     def runs(self) -> list[RunInfo]:
@@ -570,12 +563,14 @@ class Logdir:
                 self._warn(run.path, f"cannot read run metadata ({exc})")
                 broken.append(Unreadable(run.name, run.path, f"cannot read run metadata ({exc})"))
         if broken:
-            self.unreadable = sorted(self.unreadable + broken, key=lambda u: u.name)
+            with self._lock:
+                self.unreadable = sorted(self.unreadable + broken, key=lambda u: u.name)
         return out
 
     def run(self, name: str) -> Run | RankedRun:
         """The run called ``name`` (as listed by :meth:`runs`); KeyError if discovery did not
-        find it. Names are looked up, never joined onto a path."""
+        find it, :class:`UnreadableRunError` (a ReadError and a KeyError) if it found it but
+        cannot open it. Names are looked up, never joined onto a path."""
         if not isinstance(name, str):
             raise TypeError(f"run name must be a str, got {type(name).__name__}")
         with self._lock:
@@ -589,6 +584,9 @@ class Logdir:
             return cached
         run = self._scan().get(name)
         if run is None:
+            why = self._broken.get(name)
+            if why is not None:
+                raise UnreadableRunError(f"run {name!r} cannot be read: {why}")
             raise KeyError(f"no run named {name!r} under {self.path}")
         return run
 
@@ -610,7 +608,7 @@ class Logdir:
             now = os.stat(location).st_mtime_ns
             if now == mtime:
                 return True
-            same = _database_names(os.listdir(location)) == names
+            same = database_names(os.listdir(location)) == names
         except OSError:
             return False
         if same:
@@ -618,12 +616,13 @@ class Logdir:
         return same
 
     def close(self) -> None:
-        with self._lock:
-            for _, run in self._files.values():
-                run.close()
+        with self._scan_lock, self._lock:
+            runs = [run for _, run in self._files.values()]
             self._files.clear()
             self._runs.clear()
             self._listed.clear()
+        for run in runs:
+            run.close()
 
     def __enter__(self) -> Logdir:
         return self
@@ -636,8 +635,8 @@ class SqliteProvider:
     """The :class:`flowlog.provider.DataProvider` of a logdir of flowlog SQLite runs.
 
     A thin adapter over :class:`Logdir`: run names in, the reader's values out. The change
-    token is ``(connection serial, PRAGMA data_version)``, which moves on every commit (a
-    tuple of those for a run of several ranks).
+    token is ``(connection serial, PRAGMA data_version)``, which moves on every commit and on
+    every re-open of a changed file (a tuple of those for a run of several ranks).
     """
 
     def __init__(self, path: str | os.PathLike):

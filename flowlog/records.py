@@ -19,12 +19,29 @@ from flowlog.media import check_unicode, to_numpy
 def check_run_name(run_name: object) -> str:
     if not isinstance(run_name, str) or not run_name.strip():
         raise ValueError(f"run_name must be a non-empty string, got {run_name!r}")
+    check_chars("run_name", run_name)
     parts = run_name.replace("\\", "/").split("/")
-    if os.path.isabs(run_name) or any(p in ("", ".", "..") for p in parts) or "\0" in run_name:
+    if os.path.isabs(run_name) or any(p in ("", ".", "..") for p in parts):
         raise ValueError(
             f"run_name {run_name!r} must be a relative path without '.', '..' or empty parts"
         )
     return run_name
+
+
+def check_path(what: str, path: object) -> None:
+    """A run's directory (``log_dir``, ``logdir``, ``comment``): its name is the run's name in
+    every reader, so it must be text SQLite and the dashboard can carry (no lone surrogates,
+    which ``os.fsdecode`` makes of non-UTF-8 bytes, and no NUL)."""
+    path = os.fspath(path)
+    if isinstance(path, str):
+        check_chars(what, path)
+
+
+def check_chars(what: str, text: str) -> str:
+    """Refuse NUL (C strings, and so many readers, end there) and lone surrogates."""
+    if "\0" in text:
+        raise ValueError(f"{what} {text[:80]!r} contains a NUL character")
+    return check_unicode(what, text)
 
 
 def check_tag(tag: object) -> str:
@@ -41,16 +58,15 @@ def check_tag(tag: object) -> str:
 
 
 def check_text(tag: str, text: str) -> str:
-    check_unicode(f"tag {tag!r}: text", text)
-    return text
+    return check_chars(f"tag {tag!r}: text", text)
 
 
 def check_strings(what: str, value: object) -> None:
-    """Every str inside ``value`` (nested lists, tuples and dict keys/values) is valid Unicode:
-    JSON escapes lone surrogates, so they would be stored, but every reader would then get
-    text it cannot encode (the dashboard's responses, the CLI's output)."""
+    """Every str inside ``value`` (nested lists, tuples and dict keys/values) is valid Unicode
+    without NUL: JSON escapes lone surrogates, so they would be stored, but every reader would
+    then get text it cannot encode (the dashboard's responses, the CLI's output)."""
     if isinstance(value, str):
-        check_unicode(what, value)
+        check_chars(what, value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             check_strings(what, key)
@@ -76,7 +92,7 @@ def _hparam_value(key: str, value: object) -> object:
             f"got {type(value).__name__}"
         )
     if isinstance(value, str):
-        check_unicode(f"hparam {key!r}: value", value)
+        check_chars(f"hparam {key!r}: value", value)
     return value
 
 
@@ -324,7 +340,7 @@ def check_mapping(what: str, value: object) -> dict:
     for key in value:
         if not isinstance(key, str) or not key:
             raise TypeError(f"{what}: keys must be non-empty strings, got {key!r}")
-        check_unicode(f"{what} key", key)
+        check_chars(f"{what} key", key)
     return dict(value)
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from flowlog.provider import SERIES_SEP as _SERIES_SEP
 from flowlog.provider import ReadError
 from flowlog.schema_records import DDL_V2 as _DDL_V2
+from flowlog.schema_records import add_columns as _add_columns
 
 SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
@@ -295,17 +296,21 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+    _add_columns(conn)
 
 
-def open_for_read(path: str) -> sqlite3.Connection:
+def open_for_read(path: str, *, immutable: bool = False) -> sqlite3.Connection:
     """Open a run database read-only (``mode=ro`` URI) and check it is a flowlog log we can read.
 
+    ``immutable`` adds ``immutable=1``: no locks, no -wal/-shm (``mode=ro`` alone creates both
+    beside a closed WAL file when the directory is writable, and cannot open it at all when it
+    is not); the file must not change while the connection is used, which the reader checks.
     Raises :class:`LogFileError` naming the file and the reason (not SQLite, foreign database,
     newer schema, missing tables).
     """
     from pathlib import Path
 
-    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    uri = Path(path).absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:

@@ -6,6 +6,7 @@ thread sees ``flush_secs`` pass, on ``flush()`` and on ``close()`` (also run at 
 exit). A killed process loses at most the unflushed buffer; the database stays consistent.
 The rollup summaries of a batch are computed with numpy before its transaction, and the WAL is
 checkpointed by the flush thread, so the caller's thread only pays for the inserts themselves.
+What a failing flush does is :mod:`flowlog.writer_flush`'s policy.
 
 Importing this module does not import the flowlog engine (``add_graph`` and ``watch`` load what
 they need when called), so PyTorch scripts can use it cheaply.
@@ -24,15 +25,15 @@ import threading
 import time
 from collections.abc import Mapping
 
-import numpy as np
-
 from flowlog import __version__, graphdesc, records, run_dir, schema, schema_records
+from flowlog.errors import LogWriteError
 from flowlog.reader import effective_status
+from flowlog.writer_flush import WriterFlush
 from flowlog.writer_media import WriterMedia
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SummaryWriter", "validate_graph_description"]
+__all__ = ["LogWriteError", "SummaryWriter", "validate_graph_description"]
 
 #: Check a graph description (contract 1) as ``add_graph`` does; public for other frameworks.
 validate_graph_description = graphdesc.validate
@@ -50,7 +51,7 @@ def _is_torch_module(obj: object) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-class SummaryWriter(WriterMedia):
+class SummaryWriter(WriterFlush, WriterMedia):
     """``torch.utils.tensorboard.SummaryWriter``'s API, writing a run directory of SQLite.
 
     Args (torch's, in torch's order):
@@ -81,6 +82,10 @@ class SummaryWriter(WriterMedia):
     recognised by readers (dead pid / stale heartbeat). Any ``add_*`` after ``close()`` reopens
     the run, as torch does. One writer per database: a second one, from this or another process
     or host, is refused while the first is alive.
+
+    While the database cannot be written (disk full, read-only, I/O errors) everything is held
+    in memory up to a bound and retried every ``flush_secs``; ``flush()`` and ``close()`` raise
+    :class:`flowlog.errors.LogWriteError` meanwhile (see :mod:`flowlog.writer_flush`).
     """
 
     def __init__(
@@ -110,8 +115,10 @@ class SummaryWriter(WriterMedia):
         for name, value in (("comment", comment), ("filename_suffix", filename_suffix)):
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a str, got {value!r}")
+        records.check_path("comment", comment)
         self.flush_secs = float(flush_secs)
-        self._flush_len = 4 * int(max_queue)  # the scalar buffer holds 4 items per point
+        self._batch_len = 4 * int(max_queue)  # the scalar buffer holds 4 items per point
+        self._flush_len = self._batch_len  # the hot path flushes at this length
         self.rank = run_dir.distributed_rank()
         self.log_dir = self._run_directory(log_dir, comment, logdir, run_name)
         self._run_dir = os.fspath(self.log_dir)
@@ -132,16 +139,19 @@ class SummaryWriter(WriterMedia):
                     "give log_dir (the run's directory) or logdir= with run_name=, not both"
                 )
             base = os.fspath(run_dir.DEFAULT_LOGDIR if logdir is None else logdir)
+            records.check_path("logdir", base)
             path = os.path.join(base, records.check_run_name(run_name))
         elif log_dir:
             if logdir is not None:
                 raise ValueError("give log_dir (the run's directory) or logdir=, not both")
             if not isinstance(log_dir, (str, os.PathLike)):
                 raise TypeError(f"log_dir must be a str or path, got {log_dir!r}")
+            records.check_path("log_dir", log_dir)
             os.makedirs(log_dir, exist_ok=True)
             return log_dir  # as torch: get_logdir() returns the object given
         else:
             base = os.fspath(run_dir.DEFAULT_LOGDIR if logdir is None else logdir)
+            records.check_path("logdir", base)
             return run_dir.default_run_dir(base, comment, self.rank)
         os.makedirs(path, exist_ok=True)
         return path
@@ -167,7 +177,6 @@ class SummaryWriter(WriterMedia):
         self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()  # set after each flush: the flush thread checkpoints
-        self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._flush_loop, name=f"flowlog-flush-{self.run_name}", daemon=True
         )
@@ -246,6 +255,8 @@ class SummaryWriter(WriterMedia):
         self._trials: list[tuple] = []
         self._layouts: list[tuple] = []
         self._graphs: list[tuple] = []
+        self._flush_len = self._batch_len
+        self._init_flush_state(schema_records.read_dropped(conn))
 
     def _register(self, tag: object, kind: str, node: str | None = None, series=False) -> int:
         """Tag id for ``tag`` of ``kind``, creating it; raises for misuse (caller holds lock).
@@ -307,7 +318,7 @@ class SummaryWriter(WriterMedia):
         buf = self._buf
         buf += (tid, global_step, _time(), scalar_value)
         if len(buf) >= self._flush_len:
-            self.flush()
+            self._auto_flush()
 
     def _add_scalar_checked(self, tag, value, global_step, walltime, series=False) -> None:
         """Everything the hot path does not handle: conversion, validation, new tags."""
@@ -328,7 +339,7 @@ class SummaryWriter(WriterMedia):
             self._buf += (tid, global_step, wall, value)
             full = len(self._buf) >= self._flush_len
         if full:
-            self.flush()
+            self._auto_flush()
 
     def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
         """One chart ``main_tag`` with a line per key, as torch shows it.
@@ -457,6 +468,11 @@ class SummaryWriter(WriterMedia):
         if _is_torch_module(session):
             from flowlog.torch_watch import watch_module
 
+            # names become tags and graph nodes: refused here, not in the first forward
+            records.check_strings("watch: module name", [n for n, _ in session.named_modules()])
+            names = [n for n, _ in session.named_parameters()]
+            records.check_strings("watch: parameter name", names)
+
             return watch_module(self, session, every=every, histograms_every=histograms_every,
                                 optimizer=optimizer, log_graph=log_graph,
                                 check_numerics=check_numerics, global_step=global_step)  # fmt: skip
@@ -487,11 +503,13 @@ class SummaryWriter(WriterMedia):
 
     def _declare_node_tags(self, node: str, tags: list[tuple[str, str]]) -> None:
         """Create ``(tag, kind)`` tags that belong to graph node ``node``."""
+        records.check_strings("watch: node name", node)
         with self._lock:
             for tag, kind in tags:
                 self._register(tag, kind, node)
 
     def _add_numerics(self, step: int, run_index, node, op, phase, kind, inputs) -> None:
+        records.check_strings("numerics finding", [node, op, phase, kind, inputs])
         with self._lock:
             self._ensure_open()
             self._numerics.append(
@@ -514,165 +532,15 @@ class SummaryWriter(WriterMedia):
         if self._closed:
             self._reopen()
 
-    def flush(self) -> None:
-        """Write everything buffered, in one transaction."""
-        with self._lock:
-            if not self._closed:  # torch: a no-op once closed
-                self._flush_locked()
-
-    def _flush_locked(self) -> None:
-        """One transaction with everything buffered (caller holds the lock).
-
-        The rollup summaries of the batch are computed before the transaction starts, so the
-        write lock is held only for the inserts.
-        """
-        conn = self._conn
-        buf = self._buf
-        n = len(buf)
-        batch = buf[:n]
-        del buf[:n]  # points appended meanwhile stay in the buffer
-        try:
-            new, merge, recompute, stored = self._plan_rollups(batch)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._new_tags:
-                    schema.insert_tags(conn, self._new_tags)
-                if batch:
-                    it = iter(batch)
-                    schema.insert_scalars(conn, zip(it, it, it, it, strict=True))
-                    schema.merge_rollups(conn, new, merge)
-                    for tid, lo, hi in recompute:
-                        schema.update_rollups(conn, tid, lo, hi)
-                self._insert_pending(conn)
-                for step, wall, text in self._graphs:
-                    schema.insert_graph(conn, step, wall, text)
-                schema.heartbeat(conn, _time())
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except BaseException:
-            buf[:0] = batch  # keep the points for the next attempt
-            raise
-        self._wake.set()
-        self._stored.update(stored)
-        self._new_tags = []
-        for rows in self._pending.values():
-            rows.clear()
-        self._numerics = []
-        self._trials = []
-        self._layouts = []
-        self._graphs = []
-
-    def _insert_pending(self, conn) -> None:
-        """Everything but scalars, tags and graphs, inside the flush's transaction."""
-        pending = self._pending
-        if pending["histogram"]:
-            schema.insert_histograms(conn, pending["histogram"])
-        if pending["text"]:
-            schema.insert_texts(conn, pending["text"])
-        if pending["image"]:
-            schema_records.insert_images(conn, pending["image"])
-        if pending["pr_curve"]:
-            schema_records.insert_pr_curves(conn, pending["pr_curve"])
-        if self._numerics:
-            schema.insert_numerics(conn, self._numerics)
-        if self._trials:
-            schema_records.insert_trials(conn, self._trials)
-        for wall, layout in self._layouts:
-            schema_records.insert_layout(conn, wall, layout)
-
-    def _plan_rollups(
-        self, batch: list
-    ) -> tuple[list[tuple], list[tuple], list[tuple[int, int, int]], dict[int, int]]:
-        """Rollup work for a flat batch of points: ``(new, merge, recompute, stored)``.
-
-        A tag whose points in the batch all lie beyond its stored steps, in increasing order
-        (the normal case), gets its summaries computed here with numpy (``new``/``merge`` rows
-        for :func:`flowlog.schema.merge_rollups`). Any other tag (steps rewritten or out of
-        order) is listed in ``recompute`` as ``(tag id, first step, last step)``: its touched
-        buckets are recomputed from the raw rows, which is always exact. ``stored`` is each
-        tag's highest step once the batch is written.
-        """
-        if not batch:
-            return [], [], [], {}
-        n = len(batch) // 4
-        a = np.fromiter(batch, np.float64, 4 * n).reshape(n, 4)
-        tids = a[:, 0].astype(np.int64)
-        if np.any(tids[1:] < tids[:-1]):
-            # stable: keeps each tag's write order; 16-bit keys let numpy use a radix sort
-            key = tids.astype(np.int16) if len(self._last) <= 32767 else tids
-            order = np.argsort(key, kind="stable")
-            a = a[order]
-            tids = tids[order]
-        steps = a[:, 1].astype(np.int64)
-        new_tag = np.r_[True, tids[1:] != tids[:-1]]
-        starts = np.flatnonzero(new_tag)
-        utids = tids[starts].tolist()
-        known = self._stored
-        before = np.array([known.get(t, -1) for t in utids], np.int64)
-        tag_of = np.cumsum(new_tag) - 1
-        ok = steps[starts] > before
-        bad = ~new_tag[1:] & (steps[1:] <= steps[:-1])
-        if bad.any():
-            ok[tag_of[1:][bad]] = False
-        ends = np.r_[starts[1:], n] - 1
-        last = steps[ends].tolist()
-        stored: dict[int, int] = {}
-        recompute: list[tuple[int, int, int]] = []
-        for i in np.flatnonzero(~ok).tolist():
-            tag_steps = steps[starts[i] : ends[i] + 1]
-            lo, hi = int(tag_steps.min()), int(tag_steps.max())
-            recompute.append((utids[i], lo, hi))
-            stored[utids[i]] = max(int(before[i]), hi)
-        if not ok.any():
-            return [], [], recompute, stored
-        for i in np.flatnonzero(ok).tolist():
-            stored[utids[i]] = last[i]
-        rows = ok[tag_of]
-        if not rows.all():
-            a, tids, steps, tag_of = a[rows], tids[rows], steps[rows], tag_of[rows]
-        new, merge = records.rollup_rows(tids, before[tag_of], steps, a[:, 2], a[:, 3])
-        return new, merge, recompute, stored
-
-    def _flush_loop(self) -> None:
-        """Flush every ``flush_secs`` (the heartbeat, even when idle) and copy the WAL into the
-        database after each flush, so checkpoints never run on the caller's thread."""
-        ckpt = self._ckpt_conn
-        try:
-            deadline = time.monotonic() + self.flush_secs
-            while True:
-                woken = self._wake.wait(max(0.0, deadline - time.monotonic()))
-                if self._stop.is_set():
-                    return
-                if not woken:
-                    deadline = time.monotonic() + self.flush_secs
-                    with self._lock:
-                        if self._closed:
-                            return
-                        try:
-                            self._flush_locked()
-                        except Exception as exc:  # keep the thread alive; report once
-                            self._report(f"background flush of {self.path} failed: {exc}", exc)
-                self._wake.clear()
-                try:
-                    schema.checkpoint(ckpt)
-                except Exception as exc:  # the WAL just grows; the next checkpoint retries
-                    self._report(f"checkpoint of {self.path} failed: {exc}", exc)
-        finally:
-            ckpt.close()  # the last connection to close folds the rest of the WAL in
-
-    def _report(self, message: str, exc: BaseException) -> None:
-        if self._error is None:
-            log.warning("flowlog: %s", message)
-        self._error = exc
-
     # ------------------------------------------------------------------ closing
 
     def close(self, *, status: str = "finished") -> None:
-        """Flush, mark the run ``status`` ("finished" or "crashed") and close. Idempotent.
+        """Flush, mark the run ``status`` ("finished" or "crashed"), fold the WAL into the
+        database and close. Idempotent.
 
-        ``status`` is keyword-only, so ``close()`` keeps torch's positional signature."""
+        ``status`` is keyword-only, so ``close()`` keeps torch's positional signature. While
+        the database cannot be written this raises :class:`LogWriteError` and the writer stays
+        open with everything held (retried every ``flush_secs``; call ``close()`` again)."""
         if status not in ("finished", "crashed"):
             raise ValueError(f"status must be 'finished' or 'crashed', got {status!r}")
         for finish in list(self._before_close):
@@ -680,20 +548,24 @@ class SummaryWriter(WriterMedia):
         with self._lock:
             if self._closed:
                 return
+            self._flush_locked("explicit")
+            conn = self._conn
             try:
-                self._flush_locked()
-                self._conn.execute("BEGIN IMMEDIATE")
-                schema.end_run(self._conn, status, _time())
-                self._conn.execute("COMMIT")
-            finally:
-                self._closed = True
-                self._scalar_ids = {}  # every add_scalar now takes the checked slow path
-                self._conn.close()
-                _OPEN_PATHS.discard(self._real)
-        self._stop.set()
-        self._wake.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(5)
+                schema_records.begin(conn)
+                schema.end_run(conn, status, _time())
+                schema_records.commit(conn)
+            except Exception as exc:
+                schema_records.rollback(conn)
+                if not schema_records.is_environmental(exc):
+                    raise
+                raise LogWriteError(
+                    f"cannot write {self.path} ({type(exc).__name__}: {exc}): the run's "
+                    f"{status!r} status is not written; the writer stays open"
+                ) from exc
+            self._closed = True
+            self._scalar_ids = {}  # every add_scalar now takes the checked slow path
+            _OPEN_PATHS.discard(self._real)
+        self._finish_file()
         atexit.unregister(self._atexit_close)
 
     def _atexit_close(self) -> None:

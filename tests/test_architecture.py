@@ -20,6 +20,7 @@ ENGINE = (
 LOG = ("flowlog.schema", "flowlog.schema_records", "flowlog.reader", "flowlog.writer")
 WRITE_SIDE = (
     "flowlog.writer",
+    "flowlog.writer_flush",
     "flowlog.writer_media",
     "flowlog.watch",
     "flowlog.run_dir",
@@ -53,7 +54,8 @@ def _sources() -> dict[str, Path]:
 SOURCES = _sources()
 RENDER = tuple(m for m in SOURCES if m == "flowlog.render" or m.startswith("flowlog.render_"))
 READ_SIDE = (
-    "flowlog.reader", "flowlog.reader_ranks", "flowlog.schema_records", "flowlog.provider",
+    "flowlog.reader", "flowlog.reader_ranks", "flowlog.reader_discovery", "flowlog.reader_open",
+    "flowlog.reader_status", "flowlog.schema_records", "flowlog.provider",
     "flowlog.provider_cache", "flowlog.backends", "flowlog.export", "flowlog.graphdesc", *RENDER,
 )  # fmt: skip
 
@@ -110,7 +112,8 @@ def test_engine_imports_nothing_of_the_log_render_or_dashboard():
 
 
 def test_dashboard_reads_only_through_the_provider():
-    forbidden = [*WRITE_SIDE, *LOG, "flowlog.reader_ranks", "sqlite3", "sqlite_utils", *ENGINE]
+    readers = ["flowlog.reader_ranks", "flowlog.reader_discovery", "flowlog.reader_open"]
+    forbidden = [*WRITE_SIDE, *LOG, *readers, "sqlite3", "sqlite_utils", *ENGINE]
     assert _violations(["flowlog.dashboard"], forbidden) == []
 
 
@@ -124,7 +127,9 @@ def test_reader_provider_and_renderer_never_import_the_engine():
 
 
 def test_cli_reads_through_the_provider():
-    forbidden = ["flowlog.reader", "flowlog.reader_ranks", "flowlog.schema", *ENGINE]
+    readers = ["flowlog.reader", "flowlog.reader_ranks", "flowlog.reader_discovery",
+               "flowlog.reader_open", "flowlog.reader_status"]  # fmt: skip
+    forbidden = [*readers, "flowlog.schema", *ENGINE]
     assert _violations(["flowlog.cli"], [*forbidden, "flowlog.schema_records"]) == []
 
 

@@ -358,7 +358,26 @@ BAD_CALLS = [
                                       labels=["\udcff"]), ValueError, "'b': label"),
     (lambda w: w.add_graph({"nodes": [{"name": "x\udcff", "op": "Placeholder", "inputs": []}]}),
      ValueError, "not valid Unicode"),
+    (lambda w: w.add_scalar("lo\0ss", 1.0, 5), ValueError, "NUL"),
+    (lambda w: w.add_scalars("loss", {"a\0": 1.0}, 5), ValueError, "NUL"),
+    (lambda w: w.add_text("note", "bad \0", 5), ValueError, "'note'.*NUL"),
+    (lambda w: w.add_hparams({"lr\0": 0.1}, {"m": 1.0}), ValueError, "hparam_dict key.*NUL"),
+    (lambda w: w.add_hparams({"opt": "\0"}, {"m": 1.0}), ValueError, "hparam 'opt'.*NUL"),
+    (lambda w: w.add_image_with_boxes("b", torch.rand(3, 8, 8), torch.tensor([[0, 0, 4, 4]]),
+                                      labels=["c\0"]), ValueError, "'b': label.*NUL"),
+    (lambda w: w.add_custom_scalars({"c\0": {"t": ["Multiline", ["loss"]]}}), ValueError,
+     "custom_scalars.*NUL"),
+    (lambda w: w.watch(module_named("conv\udcff")), ValueError, "watch: module name"),
+    (lambda w: w.watch(module_named("conv\0")), ValueError, "watch: module name.*NUL"),
+    (lambda w: w.add_graph(module_named("conv\0"), torch.ones(1, 2)), ValueError,
+     "graph description.*NUL"),
 ]  # fmt: skip
+
+
+def module_named(name):
+    model = torch.nn.Sequential()
+    model.add_module(name, torch.nn.Linear(2, 2))
+    return model
 
 
 def test_refused_calls_leave_the_writer_logging_and_the_run_intact(tmp_path):
@@ -373,11 +392,16 @@ def test_refused_calls_leave_the_writer_logging_and_the_run_intact(tmp_path):
             call(w)
         w.add_scalar("loss", float(i), i)  # still logs and flushes
         w.flush()
+    # a flush-time fault: a row no check caught, put straight into the buffer
+    w._pending["text"].append((w._tags["note"][0], 7, 0.0, "unstorable \udcff"))
     w.add_text("note", "after", 1)
+    with pytest.warns(RuntimeWarning, match="dropped 1 item.*'note'.*UnicodeEncodeError"):
+        w.flush()
+    w.add_scalar("loss", float(i + 1), i + 1)
     w.close()
     run = read(tmp_path)
-    assert run.info.status == "finished"
-    assert run.scalars("loss").value.tolist() == [0.5] + [float(i) for i in range(1, i + 1)]
+    assert run.info.status == "finished" and run.info.dropped == {"note": 1}
+    assert run.scalars("loss").value.tolist() == [0.5] + [float(k) for k in range(1, i + 2)]
     assert sorted(t.tag for t in run.tags()) == ["img", "loss", "note"]
     assert [t[3] for t in run.texts("note")] == ["before", "after"]
     assert [(t.name, t.hparams) for t in run.trials()] == [("first", {"lr": 0.1})]

@@ -540,3 +540,73 @@ def test_many_tags_round_trip_exactly(tmp_path):
         np.testing.assert_array_equal(s.value, values[i])  # NaN == NaN here
     infos = {t.tag: t for t in run.tags()}
     assert all(infos[t].count == steps and infos[t].last_step == steps - 1 for t in tags)
+
+
+# --- lone surrogates and NUL: refused at every string-taking entry point ------------------
+
+GRAPH_WITH = {"nodes": [{"name": "x", "op": "Placeholder", "inputs": []}]}
+
+
+def _pr(w, s):
+    w.add_pr_curve(s, np.array([0, 1]), np.array([0.2, 0.9]), 5)
+
+
+STRING_CALLS = [
+    (lambda w, s: w.add_scalar(f"loss/{s}", 1.0, 5), "tag"),
+    (lambda w, s: w.add_scalars(f"m/{s}", {"a": 1.0}, 5), "tag"),
+    (lambda w, s: w.add_scalars("m", {f"a{s}": 1.0}, 5), "tag"),
+    (lambda w, s: w.add_text(f"note/{s}", "x", 5), "tag"),
+    (lambda w, s: w.add_text("note", f"body {s}", 5), "'note': text"),
+    (lambda w, s: w.add_histogram(f"h/{s}", [1.0], 5), "tag"),
+    (lambda w, s: w.add_image(f"i/{s}", np.zeros((3, 4, 4)), 5), "tag"),
+    (lambda w, s: _pr(w, f"pr/{s}"), "tag"),
+    (lambda w, s: w.add_hparams({f"lr{s}": 0.1}, {"m": 1.0}), "hparam_dict key"),
+    (lambda w, s: w.add_hparams({"lr": 0.1}, {f"m{s}": 1.0}), "metric_dict key"),
+    (lambda w, s: w.add_hparams({"opt": f"sgd{s}"}, {}), "hparam 'opt': value"),
+    (lambda w, s: w.add_hparams({"lr": 0.1}, {}, run_name=f"t{s}"), "run_name"),
+    (lambda w, s: w.add_hparams({"o": "a"}, {}, hparam_domain_discrete={"o": ["a", f"b{s}"]}),
+     "hparam_domain_discrete"),
+    (lambda w, s: w.add_graph({"nodes": [{"name": f"x{s}", "op": "Placeholder", "inputs": []}]}),
+     "graph description"),
+    (lambda w, s: w.add_graph({**GRAPH_WITH, "note": f"d{s}"}), "graph description"),
+    (lambda w, s: w.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.array([[0, 0, 4, 4]]),
+                                         labels=[f"cat{s}"]), "'b': label"),
+    (lambda w, s: w.add_custom_scalars({f"c{s}": {"t": ["Multiline", ["loss"]]}}),
+     "custom.scalars"),
+    (lambda w, s: w.add_custom_scalars_multilinechart([f"loss{s}"]), "custom.scalars"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["\udcff", "\0"], ids=["surrogate", "nul"])
+def test_surrogates_and_nul_are_refused_everywhere_and_lose_nothing(tmp_path, bad):
+    w = SummaryWriter(tmp_path / "r", flush_secs=0.05)
+    w.add_scalar("loss", 0.0, 0)
+    w.add_text("note", "before", 0)
+    w.flush()
+    for i, (call, what) in enumerate(STRING_CALLS, start=1):
+        with pytest.raises(ValueError, match=what) as info:
+            call(w, bad)
+        assert "NUL" in str(info.value) if bad == "\0" else "not valid Unicode" in str(info.value)
+        w.add_scalar("loss", float(i), i)  # the writer keeps logging and flushing
+        w.flush()
+    w.close()
+    run = read(tmp_path)
+    assert run.info.status == "finished" and run.info.dropped == {}
+    assert run.scalars("loss").value.tolist() == [float(i) for i in range(len(STRING_CALLS) + 1)]
+    assert sorted(t.tag for t in run.tags()) == ["loss", "note"]
+    assert [t[3] for t in run.texts("note")] == ["before"]
+    assert run.trials() == [] and run.graph() is None and run.custom_scalars() is None
+
+
+@pytest.mark.parametrize("bad", ["\udcff", "\0"], ids=["surrogate", "nul"])
+def test_run_directory_names_with_surrogates_or_nul_are_refused(tmp_path, bad):
+    for kwargs, what in [
+        ({"log_dir": str(tmp_path / f"r{bad}")}, "log_dir"),
+        ({"log_dir": tmp_path / f"r{bad}"}, "log_dir"),
+        ({"logdir": str(tmp_path / f"l{bad}"), "run_name": "r"}, "logdir"),
+        ({"logdir": tmp_path, "run_name": f"r{bad}"}, "run_name"),
+        ({"logdir": tmp_path, "comment": f"_c{bad}"}, "comment"),
+    ]:
+        with pytest.raises(ValueError, match=what):
+            SummaryWriter(**kwargs)
+    assert os.listdir(tmp_path) == []  # refused before any directory was made
