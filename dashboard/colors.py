@@ -1,11 +1,13 @@
 """One stable colour per run, the same in every view.
 
 Colours follow the sorted order of run names, so a run keeps its colour across page reloads
-and views; with more runs than palette entries the palette repeats with a darker shade.
+and views; beyond the palette's 20, hues a golden angle apart (a sweep of hundreds of runs
+gets as many distinct, mid-dark colours, never the near-black of ever darker palette rounds).
 """
 
 from __future__ import annotations
 
+import colorsys
 import itertools
 
 PALETTE = [
@@ -16,15 +18,15 @@ PALETTE = [
 ]  # fmt: skip
 
 
-def _darken(hex_color: str, factor: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return "#{:02x}{:02x}{:02x}".format(*(int(c * factor) for c in (r, g, b)))
-
-
 def color_for_index(i: int) -> str:
-    base = PALETTE[i % len(PALETTE)]
-    rounds = i // len(PALETTE)
-    return base if rounds == 0 else _darken(base, 0.75**rounds)
+    if i < len(PALETTE):
+        return PALETTE[i]
+    hue = (i * 0.381966) % 1.0  # the golden angle: each new hue far from all recent ones
+    light = (0.38, 0.48, 0.30)[i % 3]  # readable on white, and told apart from a neighbour
+    rgb = colorsys.hls_to_rgb(hue, light, 0.7)
+    luma = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    dim = min(1.0, 0.68 / luma)  # yellows and greens are bright: no brighter than the palette's
+    return "#{:02x}{:02x}{:02x}".format(*(round(c * dim * 255) for c in rgb))
 
 
 def run_colors(names) -> dict[str, str]:

@@ -21,6 +21,7 @@ import numpy as np
 from flowlog import render
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
+from flowlog.dashboard import untrusted
 from flowlog.provider import SERIES_SEP, ReadError
 
 MAX_DRAWN = render.READABLE_NODES  # nodes drawn when a run opens; bigger ones start folded
@@ -146,8 +147,8 @@ def _str_list(value) -> list[str]:
 
 # ---------------------------------------------------------------------------- choosing a run
 def run_names(runs_info) -> list[str]:
-    """Run names from the runs panel's RUNS_INFO store."""
-    return [r.get("name") for r in runs_info or [] if isinstance(r, dict)]
+    """Run names from the runs panel's RUNS_INFO store (names only: it comes from the browser)."""
+    return [r["name"] for r in untrusted.runs_info(runs_info)]
 
 
 def pick_run(names, selected, focus, current, trigger: str | None) -> str | None:
@@ -156,7 +157,7 @@ def pick_run(names, selected, focus, current, trigger: str | None) -> str | None
 
     ``trigger`` is ``"focus"``, ``"selection"`` or anything else for what changed.
     """
-    selected = [n for n in selected or [] if n in names]
+    selected = [n for n in untrusted.names(selected) if n in names]
     if trigger == "focus" and isinstance(focus, dict) and focus.get("run") in names:
         return focus["run"]
     if current in names and (trigger != "selection" or current in selected):
@@ -267,7 +268,7 @@ def open_run(data, name, focus, shown: Shown, on_tab_or_focus: bool) -> Opened |
     except KeyError:
         return Opened.nothing(name, "select a run", missing)
     except ReadError as exc:
-        return Opened.nothing(name, "this run cannot be read", str(exc))
+        return Opened.nothing(name, "this run cannot be read", untrusted.problem(name, exc, data))
 
 
 def _open(data, name: str, focus, shown: Shown, same_run: bool) -> Opened:
@@ -481,7 +482,10 @@ def download(data, name, folded) -> tuple[bytes, str] | None:
     desc = graph_or_none(data, name)
     if desc is None:
         return None
-    svg = render.render(desc, format="svg", **render_options(folded, desc))
+    try:
+        svg = render.render(desc, format="svg", **render_options(folded, desc))
+    except (render.DotNotFound, render.DotError, ValueError, TypeError):
+        return None  # the drawing above already says why (Drawing.legend)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return svg, f"{safe}-graph.svg"
 

@@ -15,8 +15,9 @@ from dash import dcc, html
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard import graph_model as gm
+from flowlog.dashboard import untrusted
 from flowlog.dashboard.controls import image_config
-from flowlog.provider import ReadError
+from flowlog.dashboard.untrusted import RUN_ERRORS
 
 NAV = "graph-nav"  # pattern-matching id type of node links (the view's navigate callback)
 FOLD = "graph-fold"  # ... and of fold buttons
@@ -177,7 +178,8 @@ def panel_for(data, run, selected, origin) -> list | html.P:
     desc = gm.graph_or_none(data, run)
     if desc is None or not selected:
         return hint()
+    origin = origin if isinstance(origin, dict) else None  # the NUMERICS store, from the browser
     try:
         return node_panel(data, run, desc, selected, gm.node_stats(data, run), origin)
-    except (KeyError, ReadError) as exc:  # the run vanished or cannot be read meanwhile
-        return hint(f"cannot show {selected!r}: {exc}")
+    except RUN_ERRORS as exc:  # the run vanished, cannot be read, or a tag is of another kind
+        return hint(f"cannot show {selected!r}: {untrusted.problem(run, exc, data)}")

@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from flowlog.dashboard import untrusted
+from flowlog.dashboard.untrusted import RUN_ERRORS
 from flowlog.provider import ReadError, tag_label
 
 LOWER_IS_BETTER = ("loss", "err", "perplexity", "mse", "mae", "nll")
@@ -255,8 +257,8 @@ def table(data, info: list[dict], metric_tags: list[str] | None) -> Table:
             trials = trial_cells(data, name, tags)
         except KeyError:
             continue  # vanished since the runs were listed
-        except ReadError as e:
-            skipped.append(f"{name}: {e}")
+        except (ReadError, ValueError) as e:  # damaged, or a chosen tag of another kind
+            skipped.append(untrusted.problem(name, e, data))
             continue
         for t in trials:
             for col in t:
@@ -278,8 +280,8 @@ def scalar_tags(data, info: list[dict]) -> list[str]:
     for r in info:
         try:
             tags.update(data.tags(r["name"], kind="scalar"))
-        except (KeyError, ReadError):
-            continue
+        except RUN_ERRORS:
+            continue  # vanished or unreadable: the table says so
     return sorted(tags)
 
 

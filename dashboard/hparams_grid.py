@@ -262,9 +262,35 @@ def column_defs(table: Table, kinds: dict[str, str | None], rows: list[dict]) ->
 def leaf_ids(defs: list[dict]) -> list[str]:
     """The column ids of ``column_defs`` in display order, groups flattened."""
     out = []
-    for d in defs or []:
-        out.extend(leaf_ids(d["children"]) if "children" in d else [d["colId"]])
+    for d in defs if isinstance(defs, list) else []:  # (they come back from the browser)
+        if isinstance(d, dict) and "children" in d:
+            out.extend(leaf_ids(d["children"]))
+        elif isinstance(d, dict) and isinstance(d.get("colId"), str):
+            out.append(d["colId"])
     return out
+
+
+def row_runs_of(meta) -> dict[str, str]:
+    """``{row id: run}`` of the GRID_META store (from the browser: other entries dropped)."""
+    runs = meta.get("runs") if isinstance(meta, dict) else None
+    if not isinstance(runs, dict):
+        return {}
+    return {i: r for i, r in runs.items() if isinstance(i, str) and isinstance(r, str)}
+
+
+def domains_of(meta) -> dict[str, list]:
+    """``{column: declared values}`` of the GRID_META store (lists only)."""
+    domains = meta.get("domains") if isinstance(meta, dict) else None
+    if not isinstance(domains, dict):
+        return {}
+    return {c: v for c, v in domains.items() if isinstance(v, list)}
+
+
+def rows_of(rows) -> list[dict]:
+    """The grid's rowData as it comes back: rows that are dicts naming a run."""
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("run"), str)]
 
 
 def data_columns(defs: list[dict]) -> list[str]:
@@ -287,8 +313,11 @@ def grid_names(selected_rows) -> list[str]:
     """Row ids in the grid's ``selectedRows``: rows the user ticked (a list of row dicts), or
     what the server last set (``{"ids": [...]}``)."""
     if isinstance(selected_rows, dict):
-        return list(selected_rows.get("ids") or [])
-    return [r["id"] for r in selected_rows or [] if isinstance(r, dict) and "id" in r]
+        ids = selected_rows.get("ids")
+        return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+    if not isinstance(selected_rows, list):
+        return []
+    return [r["id"] for r in selected_rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
 
 def selection_update(selected: list[str] | None, current, row_runs: dict[str, str]) -> dict | None:

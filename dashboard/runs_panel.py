@@ -2,32 +2,47 @@
 
 It owns RUNS_INFO (what the reader discovered, refreshed on the REFRESH interval and only
 re-sent when something changed) and SELECTED_RUNS (checked runs matching the filter). Other
-views may write SELECTED_RUNS too (HParams row selection); the panel then follows.
+views may write SELECTED_RUNS too (HParams row selection); the panel then follows. A logdir of
+many runs starts with the 20 most recent checked, and a note offers all (run_selection).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import dash
 from dash import Input, Output, State, dcc, html
 
+from flowlog.dashboard import untrusted
 from flowlog.dashboard.colors import run_colors
 from flowlog.dashboard.ids import REFRESH, RUNS_INFO, SELECTED_RUNS
+from flowlog.dashboard.patterns import PatternError, compile_pattern
+from flowlog.dashboard.run_selection import (
+    MAX_DEFAULT_RUNS,
+    default_selection,
+    most_recent,
+    selection_note,
+    with_new_runs,
+)
 
 FILTER = "runs-filter"
 CHECKLIST = "runs-checklist"
 ALL_BUTTON = "runs-all"
 NONE_BUTTON = "runs-none"
 CHECKED = "runs-checked"  # every checked run, also those hidden by the filter
-KNOWN = "runs-known"  # runs seen so far: a run not in here is new and gets checked
+KNOWN = "runs-known"  # runs seen so far: one not in here is new (run_selection.with_new_runs)
 EMPTY = "runs-empty"
 WARNINGS = "runs-warnings"
 WARNINGS_SEEN = "runs-warnings-seen"  # the warnings shown, to re-render only on change
 LIVE = "live-indicator"
 FILTER_ERROR = "runs-filter-error"
+NOTE = "runs-note"  # "showing 20 of 300 runs · show all" (run_selection.selection_note)
+NOTE_TEXT = "runs-note-text"
+SHOW_ALL = "runs-show-all"  # select every run
+SHOW_RECENT = "runs-show-recent"  # back to the MAX_DEFAULT_RUNS most recent
+DAMAGED = "runs-damaged"  # runs discovery found but cannot open, listed with the reason
+DAMAGED_SEEN = "runs-damaged-seen"  # [[name, path, reason]] shown, to re-render on change
 
 STATUS_LABEL = {"running": "running", "finished": "finished", "crashed": "crashed"}
 
@@ -57,6 +72,11 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
         }
         for r in sorted(runs, key=lambda r: r.name)
     ]
+    # runs that open but that a view failed to read (a damaged page): marked, still listed
+    problems = untrusted.read_problems(ctx.data).current(ctx.data)
+    for r in info:
+        if r["name"] in problems:
+            r["problem"] = problems[r["name"]]
     warnings = [str(w) for w in ctx.data.warnings()]
     if not info:
         return [], warnings, (f"No runs in {root} yet — run `python examples/linear_regression.py`")
@@ -65,13 +85,13 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
 
 def initial_state(ctx) -> dict:
     """What a new page starts with: current runs (as of at most one refresh interval ago),
-    all of them selected."""
+    all of them selected, or the MAX_DEFAULT_RUNS most recent of many (run_selection)."""
     info, warnings, problem = discover(ctx, ctx.reload_interval)
     return {
         "info": info,
         "warnings": warnings,
         "problem": problem,
-        "selected": [r["name"] for r in info],
+        "selected": default_selection(info),
     }
 
 
@@ -83,13 +103,12 @@ def _initial(ctx) -> dict:
 
 
 def compile_filter(pattern: str | None):
-    """The run-name regex (case-insensitive search), or an error message for a bad pattern."""
-    if not pattern:
-        return None, None
+    """The run-name regex (case-insensitive search, RE2: linear time whatever the pattern),
+    or an error message for a pattern that cannot be used."""
     try:
-        return re.compile(pattern, re.IGNORECASE), None
-    except re.error as e:
-        return None, f"bad regex: {e}"
+        return compile_pattern(pattern, "run filter", ignore_case=True), None
+    except PatternError as e:
+        return None, str(e)
 
 
 def warnings_box(warnings: list[str]):
@@ -103,6 +122,34 @@ def warnings_box(warnings: list[str]):
             html.Ul([html.Li(w) for w in warnings]),
         ],
     )
+
+
+def damaged_records(unreadable) -> list[list[str]]:
+    """``[[name, path, reason]]`` of ``ctx.data.unreadable()`` (JSON for the DAMAGED_SEEN store)."""
+    return [[u.name, u.path, u.reason] for u in unreadable]
+
+
+def damaged_list(records: list[list[str]]) -> list:
+    """A "damaged" row per run discovery cannot open, in the runs list, with the reason under
+    its name (the file's path in the tooltip), so a broken run is seen where runs are."""
+    return [
+        html.Div(
+            className="fl-run-row fl-run-damaged",
+            title=f"{path}\n{reason}",
+            children=[
+                html.Span("⚠", className="fl-damaged-icon"),
+                html.Span(
+                    className="fl-run",
+                    children=[
+                        html.Span(name, className="fl-run-name"),
+                        html.Span("damaged", className="fl-status fl-status-damaged"),
+                        html.Span(reason, className="fl-damaged-reason"),
+                    ],
+                ),
+            ],
+        )
+        for name, path, reason in records
+    ]
 
 
 def live_indicator(info: list[dict]) -> tuple[str, str]:
@@ -161,6 +208,9 @@ def rank_badges(ranks: list[dict]) -> list:
 def _option(run: dict) -> dict:
     status = run.get("status") or "unknown"
     step = run.get("last_step")
+    problem = run.get("problem") if isinstance(run.get("problem"), str) else None
+    if problem is not None:  # "run 'x' cannot be read: ..." under the row of run x
+        problem = problem.removeprefix(f"run {run['name']!r} ")
     label = html.Span(
         className="fl-run",
         children=[
@@ -168,15 +218,45 @@ def _option(run: dict) -> dict:
             html.Span(run["name"], className="fl-run-name", title=run["name"]),
             html.Span(status, className=f"fl-status fl-status-{status}"),
             html.Span("" if step is None else f"step {step}", className="fl-run-step"),
-            *rank_badges(run.get("ranks") or []),
+            *rank_badges([k for k in run.get("ranks") or [] if isinstance(k, dict)]),
+            *([] if problem is None else [
+                html.Span("damaged", className="fl-status fl-status-damaged"),
+                html.Span(problem, className="fl-damaged-reason", title=problem),
+            ]),
         ],
-    )
+    )  # fmt: skip
     return {"label": label, "value": run["name"]}
+
+
+def note_class(mode: str) -> str:
+    """The note's class: which of its buttons shows (CSS), or hidden (``mode`` "")."""
+    return f"fl-runs-note fl-note-{mode}" if mode else "fl-runs-note fl-hidden"
+
+
+def note_box(info: list[dict], selected: list[str]) -> html.Div:
+    """The note "showing 20 of 300 runs · show all" (or "showing all 300 runs · 20 newest
+    only"), hidden for a logdir of few runs; its buttons stay in the layout (inputs)."""
+    text, mode = selection_note(len(selected), len(selected), len(info))
+    return html.Div(
+        id=NOTE,
+        className=note_class(mode),
+        children=[
+            html.Span(text, id=NOTE_TEXT),
+            html.Span("·", className="fl-note-sep"),
+            html.Button("show all", id=SHOW_ALL, className="fl-link-button",
+                        title="select every run (charts draw them coarser, zoom for detail)"),
+            html.Button(f"{MAX_DEFAULT_RUNS} newest only", id=SHOW_RECENT,
+                        className="fl-link-button",
+                        title=f"select the {MAX_DEFAULT_RUNS} runs that started last"),
+        ],
+    )  # fmt: skip
 
 
 def layout(ctx):
     init = _initial(ctx)
     names = [r["name"] for r in init["info"]]
+    chosen = init["selected"]
+    damaged = damaged_records(ctx.data.unreadable())  # as of the page's discovery
     return html.Aside(
         className="fl-runs",
         children=[
@@ -188,6 +268,7 @@ def layout(ctx):
                     html.Button("none", id=NONE_BUTTON, className="fl-link-button"),
                 ],
             ),
+            note_box(init["info"], chosen),
             dcc.Input(
                 id=FILTER,
                 type="text",
@@ -200,11 +281,13 @@ def layout(ctx):
             dcc.Checklist(
                 id=CHECKLIST,
                 options=[_option(r) for r in init["info"]],
-                value=names,
+                value=chosen,
                 className="fl-runs-list",
                 labelClassName="fl-run-row",
             ),
-            dcc.Store(id=CHECKED, data=names),
+            html.Div(damaged_list(damaged), id=DAMAGED, className="fl-runs-damaged"),
+            dcc.Store(id=DAMAGED_SEEN, data=damaged),
+            dcc.Store(id=CHECKED, data=chosen),
             dcc.Store(id=KNOWN, data=names),
             dcc.Store(id=WARNINGS_SEEN, data=init["warnings"]),
             html.Div(warnings_box(init["warnings"]), id=WARNINGS, className="fl-warnings"),
@@ -213,6 +296,20 @@ def layout(ctx):
 
 
 def register(app, ctx):
+    @app.callback(
+        Output(DAMAGED, "children"),
+        Output(DAMAGED_SEEN, "data"),
+        Input(REFRESH, "n_intervals"),
+        State(DAMAGED_SEEN, "data"),
+        prevent_initial_call=True,
+    )
+    def damaged(_n, seen):
+        ctx.data.runs(max_age=ctx.reload_interval / 2)  # the scan `refresh` also shares
+        found = damaged_records(ctx.data.unreadable())
+        if found == seen:
+            return dash.no_update, dash.no_update
+        return damaged_list(found), found
+
     @app.callback(
         Output(RUNS_INFO, "data"),
         Output(EMPTY, "children"),
@@ -244,37 +341,46 @@ def register(app, ctx):
         Output(CHECKED, "data"),
         Output(KNOWN, "data"),
         Output(FILTER_ERROR, "children"),
+        Output(NOTE_TEXT, "children"),
+        Output(NOTE, "className"),
         Input(RUNS_INFO, "data"),
         Input(FILTER, "value"),
         Input(CHECKLIST, "value"),
         Input(ALL_BUTTON, "n_clicks"),
         Input(NONE_BUTTON, "n_clicks"),
+        Input(SHOW_ALL, "n_clicks"),
+        Input(SHOW_RECENT, "n_clicks"),
         Input(SELECTED_RUNS, "data"),
         State(CHECKED, "data"),
         State(KNOWN, "data"),
         prevent_initial_call=True,  # ditto: so the charts need not wait for this callback
     )
-    def select(info, pattern, value, _all, _none, selected, checked, known):
-        info = info or []
+    def select(info, pattern, value, _all, _none, _show_all, _recent, selected, checked, known):
+        info = untrusted.runs_info(info)  # all from the browser: run records and names only
         names = [r["name"] for r in info]
         rx, error = compile_filter(pattern)
         visible = [n for n in names if rx is None or rx.search(n)]
-        checked = set(checked or [])
-        known_set = set(known or [])
-        checked |= {n for n in names if n not in known_set}  # new runs start checked
+        checked = set(untrusted.names(checked))
+        known_set = set(untrusted.names(known))
+        checked = with_new_runs(checked, info, known_set)  # new runs: run_selection's rules
         trigger = dash.ctx.triggered_id
         if trigger == CHECKLIST:
-            checked = (checked - set(visible)) | set(value or [])
+            checked = (checked - set(visible)) | set(untrusted.names(value))
         elif trigger == ALL_BUTTON:
             checked |= set(visible)
         elif trigger == NONE_BUTTON:
             checked -= set(visible)
-        elif trigger == SELECTED_RUNS and selected is not None:
-            checked = set(selected)  # another view picked runs: follow it
+        elif trigger == SHOW_ALL:
+            checked = set(names)
+        elif trigger == SHOW_RECENT:
+            checked = set(most_recent(info))
+        elif trigger == SELECTED_RUNS and isinstance(selected, list):
+            checked = set(untrusted.names(selected))  # another view picked runs: follow it
         new_selected = [n for n in names if n in checked and n in visible]
         sel_out = new_selected if new_selected != selected else dash.no_update
         shown_value = [n for n in visible if n in checked]
         options = [_option(r) for r in info if r["name"] in set(visible)]
+        note, mode = selection_note(len(new_selected), len(checked & set(names)), len(names))
         return (
             sel_out,
             shown_value,
@@ -282,4 +388,6 @@ def register(app, ctx):
             sorted(checked),
             sorted(set(names) | known_set),
             error or "",
+            note,
+            note_class(mode),
         )

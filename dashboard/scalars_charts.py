@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import threading
 from html import escape
 
 import numpy as np
 
+from flowlog.dashboard import untrusted
+from flowlog.dashboard.chart_budget import draws_markers, draws_raw, line_buckets
 from flowlog.dashboard.colors import color_for_index, line_colors, rgba
 from flowlog.dashboard.figure_json import Fig, encode, scatter
-from flowlog.dashboard.scalars_data import BUCKETS, X_TITLES, Line, ScalarsData, ranks_of, to_x
+from flowlog.dashboard.patterns import compile_pattern, first_group
+from flowlog.dashboard.scalars_checks import problems_note
+from flowlog.dashboard.scalars_data import RANK_MODES, X_TITLES, Line, ScalarsData, ranks_of, to_x
 from flowlog.dashboard.series import group_stats
 from flowlog.dashboard.smoothing import check_weight, ema, ema_continue
+from flowlog.dashboard.untrusted import RUN_ERRORS
 
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 AFTER_PAINT = "fl-after-paint"  # layout.meta: first drawn after a paint (assets/plotly_hooks.js)
@@ -57,12 +61,9 @@ class FifoLock:
 
 
 def compile_regex(pattern: str | None, what: str):
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"bad {what} regex {pattern!r}: {e}") from None
+    """A tag filter or group-by regex (RE2, :mod:`flowlog.dashboard.patterns`); a pattern
+    that cannot be used raises ``ValueError`` saying why."""
+    return compile_pattern(pattern, what)
 
 
 def group_runs(names: list[str], mode: str, key: str | None, hparams: dict[str, dict]):
@@ -72,8 +73,8 @@ def group_runs(names: list[str], mode: str, key: str | None, hparams: dict[str, 
     for name in names:
         if mode == "regex" and rx is not None:
             m = rx.search(name)
-            label = (m.group(1) if m.groups() else m.group(0)) if m else name
-        elif mode == "hparam" and key:
+            label = first_group(m) if m else name
+        elif mode == "hparam" and key and isinstance(key, str):
             value = hparams.get(name, {}).get(key, "(unset)")
             label = f"{key}={value}"
         else:
@@ -154,7 +155,10 @@ class ScalarsView:
         the zoomed x range or None; ``rank_mode`` draws a run of several ranks as one line
         per rank ("each") or as their mean with a min-max band ("mean")."""
         weight = check_weight(weight)
-        colors = {r["name"]: r["color"] for r in runs_info or []}
+        if not (isinstance(xmode, str) and xmode in X_TITLES):  # before any run reads it
+            raise ValueError(f"x axis mode must be one of {sorted(X_TITLES)}, got {xmode!r}")
+        runs_info = untrusted.runs_info(runs_info)
+        colors = {r["name"]: r["color"] for r in runs_info}
         fig = Fig()
         state = {
             "tag": tag,
@@ -167,28 +171,55 @@ class ScalarsView:
             "ntraces": 0,
             "appended": 0,
         }
-        names = [n for n in selected or [] if n in colors]
+        names = [n for n in untrusted.names(selected) if n in colors]
+        problems: dict[str, str] = {}  # run -> why it is not drawn (shown on the chart)
         if state["grouped"]:
-            has_data = self._grouped(fig, tag, names, weight, group_mode, group_key)
+            has_data = self._grouped(fig, tag, names, weight, group_mode, group_key, problems)
         else:
-            lines = self.reads.lines(tag, names, ranks_of(runs_info), rank_mode)
+            lines = self.run_lines(tag, names, runs_info, rank_mode, problems)
+            # the payload budget: coarser lines as they grow in number (chart_budget)
+            state["buckets"] = buckets = line_buckets(len(lines), weight > 0)
+            state["raw_lines"] = draws_raw(len(lines), weight > 0)
             palette = line_colors([(ln.run, ln.series, ln.rank) for ln in lines], colors)
             marked: set[str] = set()  # runs whose check_numerics marker is drawn
             for line, color in zip(lines, palette, strict=True):
-                if line.ranks:
-                    pts = self._band_traces(fig, state, line, color, (weight, xmode, rng))
-                else:
-                    pts = self.reads.points(line, weight, xmode, rng)
-                    if pts:
-                        self._line_traces(fig, state, line, color, pts)
-                if pts and line.run not in marked:
-                    marked.add(line.run)
-                    self._numerics_marker(fig, line.run, colors[line.run], pts)
+                if line.run in problems:
+                    continue  # failed on an earlier line: its later ones are not read
+                try:
+                    if line.ranks:
+                        how = (weight, xmode, rng, buckets)
+                        pts = self._band_traces(fig, state, line, color, how)
+                    else:
+                        lean = not state["raw_lines"]  # only smoothed lines: their extremes
+                        pts = self.reads.points(line, weight, xmode, rng, buckets, lean)
+                        if pts:
+                            self._line_traces(fig, state, line, color, pts)
+                    if pts and line.run not in marked:
+                        marked.add(line.run)
+                        self._numerics_marker(fig, line.run, colors[line.run], pts)
+                except RUN_ERRORS as exc:  # this run only: the others draw
+                    problems[line.run] = untrusted.problem(line.run, exc, self.reads.data)
             has_data = bool(state["runs"])
+        state["problems"] = problems
         state["ntraces"] = len(fig.data)
         self.built_tags.add(tag)
-        self._layout(fig, tag, xmode, logs, rng, state["grouped"], has_data, rank_mode)
+        self._layout(fig, tag, xmode, logs, rng, state["grouped"], has_data or bool(problems),
+                     rank_mode)  # fmt: skip
+        problems_note(fig, problems)
         return fig, state
+
+    def run_lines(self, tag, names, runs_info, rank_mode, problems: dict) -> list[Line]:
+        """The chart's lines, run by run: a run whose tags cannot be read is left out, and
+        ``problems`` says why."""
+        if rank_mode not in RANK_MODES:
+            raise ValueError(f"rank mode must be one of {RANK_MODES}, got {rank_mode!r}")
+        ranks, out = ranks_of(runs_info), []
+        for name in names:
+            try:
+                out += self.reads.lines(tag, [name], ranks, rank_mode)
+            except RUN_ERRORS as exc:
+                problems[name] = untrusted.problem(name, exc, self.reads.data)
+        return out
 
     def _line_traces(self, fig, state, line: Line, color, pts):
         w = state["weight"]
@@ -198,7 +229,7 @@ class ScalarsView:
         entry = {"run": line.run, "tag": line.tag, "rank": line.rank}
         entry.update(last_step=pts["last_step"], wall0=pts["wall0"], ema=pts["ema"])
         fin_v = np.where(np.isfinite(v), v, np.nan)
-        few = x.size < 40  # a line through a handful of points needs markers to be seen
+        few = draws_markers(x.size, state["buckets"])  # a handful of points: markers
         raw = scatter(
             x=x,
             y=fin_v,
@@ -217,8 +248,9 @@ class ScalarsView:
             )
         else:
             raw.update(hoverinfo="skip", showlegend=False)
-        entry["raw"] = len(fig.data)
-        fig.add_trace(raw)
+        if w == 0 or state["raw_lines"]:  # many smoothed lines: no faint raw line (budget)
+            entry["raw"] = len(fig.data)
+            fig.add_trace(raw)
         if w > 0:
             entry["smooth"] = len(fig.data)
             fig.add_trace(
@@ -310,7 +342,7 @@ class ScalarsView:
                 meta=[line.run, line.tag],
             )
         )
-        few = x.size < 40
+        few = draws_markers(x.size, state["buckets"], per_bucket=1)
         for smooth in (False, True) if w > 0 else (False,):
             bold = smooth or w == 0
             entry["smooth" if smooth else "raw"] = len(fig.data)  # a click focuses the run
@@ -388,34 +420,43 @@ class ScalarsView:
             )
         )
 
-    def _grouped(self, fig, chart, names, weight, mode, key) -> bool:
+    def _grouped(self, fig, chart, names, weight, mode, key, problems: dict) -> bool:
         """Mean and std band per group of runs and per key of the chart (a run written by
-        several ranks takes part with the first rank that has the tag)."""
-        tags = {n: self.reads.chart_tags(n, chart) for n in names}
+        several ranks takes part with the first rank that has the tag). A run that fails to
+        read takes no part, and ``problems`` says why."""
+        tags, hp, loaded_by = {}, {}, {}
+        for n in names:
+            try:
+                tags[n] = self.reads.chart_tags(n, chart)
+                hp[n] = self.reads.hparams(n) if mode == "hparam" and tags[n] else {}
+                loaded_by[n] = {t.tag: self.reads.series(n, t.tag) for t in tags[n]}
+            except RUN_ERRORS as exc:
+                problems[n] = untrusted.problem(n, exc, self.reads.data)
+                tags[n] = []
         present = [n for n in names if tags[n]]
-        hp = {name: self.reads.hparams(name) for name in present} if mode == "hparam" else {}
         groups = group_runs(present, mode, key, hp)
         keys: list[str | None] = []
         for n in present:
             keys += [t.series for t in tags[n] if t.series not in keys]
-        gi = 0
+        gi, points = 0, line_buckets(len(groups) * max(len(keys), 1), True)  # payload budget
         for label, members in sorted(groups.items()):
             for series in keys:
                 loaded = [
                     got
                     for m in members
                     for t in tags[m]
-                    if t.series == series and (got := self.reads.series(m, t.tag)) is not None
+                    if t.series == series and (got := loaded_by[m][t.tag]) is not None
                 ]
                 if loaded:
-                    self._group_traces(fig, label, series, loaded, weight, color_for_index(gi))
+                    color = color_for_index(gi)
+                    self._group_traces(fig, label, series, loaded, weight, color, points)
                     gi += 1
         return bool(present)
 
-    def _group_traces(self, fig, label, series, loaded, weight, color):
+    def _group_traces(self, fig, label, series, loaded, weight, color, points):
         xs = [got[0] for got in loaded]
         ys = [ema(got[2], weight) if weight > 0 else got[2] for got in loaded]
-        grid, mean, std, n = group_stats(xs, ys, points=BUCKETS)
+        grid, mean, std, n = group_stats(xs, ys, points=points)
         title = label if series is None else f"{label} · {series}"
         name = escape(f"{title} (n={n})")
         fig.add_trace(
@@ -481,9 +522,7 @@ class ScalarsView:
         Returns ``None`` when the chart must be rebuilt (too many new points, a new NaN/Inf,
         new points in a mean-over-ranks line), ``UNCHANGED`` when nothing was written since.
         """
-        steps = {(r["name"], None): r.get("last_step") for r in runs_info or []}
-        for r in runs_info or []:  # a rank's line follows the rank's last step
-            steps.update({(r["name"], k["rank"]): k["last_step"] for k in r.get("ranks") or []})
+        steps = last_steps(runs_info)
         xs, ys, cds, idx = [], [], [], []
         total = 0
         for key, entry in state["runs"].items():
@@ -505,10 +544,11 @@ class ScalarsView:
             x = to_x(state["xmode"], step, wall, entry["wall0"]).tolist()
             finite = np.where(np.isfinite(value), value, np.nan)
             yv = [None if math.isnan(y) else y for y in finite.tolist()]
-            xs.append(x)
-            ys.append(yv)
-            cds.append(step.tolist())
-            idx.append(entry["raw"])
+            if "raw" in entry:  # (a chart of many smoothed lines draws no raw line)
+                xs.append(x)
+                ys.append(yv)
+                cds.append(step.tolist())
+                idx.append(entry["raw"])
             if state["weight"] > 0:
                 smooth, st = ema_continue(value, state["weight"], tuple(entry["ema"]))
                 entry["ema"] = list(st)
@@ -540,6 +580,23 @@ class ScalarsView:
                 if self.reads.since(name, tag, -1 if last is None else last, int(rank)).step.size:
                     return True
         return False
+
+
+def last_steps(runs_info) -> dict[tuple[str, int | None], int]:
+    """``{(run, rank or None): last step}`` from RUNS_INFO (it comes back from the browser:
+    only whole-number steps count)."""
+    def step(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    out = {}
+    for r in untrusted.runs_info(runs_info):
+        if step(r.get("last_step")):
+            out[(r["name"], None)] = r["last_step"]
+        for k in r.get("ranks") if isinstance(r.get("ranks"), list) else []:
+            # a rank's line follows the rank's last step
+            if isinstance(k, dict) and step(k.get("rank")) and step(k.get("last_step")):
+                out[(r["name"], k["rank"])] = k["last_step"]
+    return out
 
 
 def legend_rows(labels: list[str], width: float = LEGEND_WIDTH_PX) -> int:

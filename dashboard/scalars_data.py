@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowlog.dashboard.chart_budget import BUCKETS, draws_raw, line_buckets
 from flowlog.dashboard.series import align_rank_buckets, minmax_select
 from flowlog.dashboard.smoothing import ema, ema_state_from
+from flowlog.dashboard.untrusted import RUN_ERRORS
 from flowlog.export import ExportSeries
 
-BUCKETS = 300  # per visible range: min+max per bucket, ~1.2 points per pixel of a chart
 X_TITLES = {"step": "step", "relative": "relative time (s)", "wall": "wall time"}
 RANK_MODES = ("each", "mean")  # one line per rank | the mean across ranks with a min-max band
 
@@ -56,12 +57,19 @@ class Line:
 
 
 def ranks_of(runs_info) -> dict[str, list[int]]:
-    """``{run: its ranks}`` from the runs panel's info, for the runs written by several."""
-    return {
-        r["name"]: [k["rank"] for k in r.get("ranks") or [] if k.get("rank") is not None]
-        for r in runs_info or []
-        if r.get("ranks")
-    }
+    """``{run: its ranks}`` from the runs panel's info, for the runs written by several (the
+    info comes back from the browser: entries that are not rank records are left out)."""
+    out = {}
+    for r in runs_info if isinstance(runs_info, list) else []:
+        ranks = r.get("ranks") if isinstance(r, dict) else None
+        if ranks and isinstance(ranks, list) and isinstance(r.get("name"), str):
+            out[r["name"]] = [
+                k["rank"]
+                for k in ranks
+                if isinstance(k, dict) and isinstance(k.get("rank"), int)
+                and not isinstance(k.get("rank"), bool)
+            ]  # fmt: skip
+    return out
 
 
 def chart_names(tag_infos) -> list[str]:
@@ -107,14 +115,19 @@ def parse_x(value, mode: str) -> float:
     return float(value)
 
 
-def extract(step, wall, value, w: float, xmode: str, rng) -> dict:
-    """The points one run's trace draws: bucket extremes of the raw series, the smoothed value
-    at each, and the state live updates continue from."""
+def extract(
+    step, wall, value, w: float, xmode: str, rng, buckets: int = BUCKETS, by_smoothed=False
+) -> dict:
+    """The points one run's trace draws: bucket extremes of the raw series (``buckets`` over
+    the range: chart_budget), the smoothed value at each, and the state live updates continue
+    from. ``by_smoothed`` takes the smoothed series' extremes instead, for a chart drawing only
+    smoothed lines: at a coarse budget the smoothed values at raw extremes zigzag (each is
+    pulled towards its raw extreme), the smoothed extremes do not (NaN/Inf stay in both)."""
     wall0 = float(wall[0]) if wall.size else 0.0
     smooth = ema(value, w) if w > 0 else value
     x_all = to_x(xmode, step, wall, wall0)
     lo, hi = (None, None) if rng is None else rng
-    sel = minmax_select(x_all, value, BUCKETS, lo, hi)
+    sel = minmax_select(x_all, smooth if by_smoothed else value, buckets, lo, hi)
     return {
         "x": x_all[sel],
         "v": value[sel],
@@ -175,26 +188,31 @@ class ScalarsData:
         return s.step, s.wall, s.value
 
     @staticmethod
-    def _points_key(tag: str, rank, w: float, xmode: str, rng) -> tuple:
-        return ("scalars-extract", tag, rank, w, xmode, None if rng is None else tuple(rng))
+    def _points_key(tag: str, rank, w: float, xmode: str, rng, buckets: int, by_s) -> tuple:
+        rng = None if rng is None else tuple(rng)
+        return ("scalars-extract", tag, rank, w, xmode, rng, buckets, by_s)
 
-    def points(self, line: Line, w: float, xmode: str, rng) -> dict | None:
+    def points(
+        self, line: Line, w: float, xmode: str, rng, buckets: int = BUCKETS, by_smoothed=False
+    ) -> dict | None:
         """One line's drawn extract (:func:`extract`), cached until the run changes."""
         if line.tag not in self.tag_infos(line.run, line.rank):
             return None
-        key = self._points_key(line.tag, line.rank, w, xmode, rng)
+        key = self._points_key(line.tag, line.rank, w, xmode, rng, buckets, by_smoothed)
 
         def compute():
-            return extract(*self.series(line.run, line.tag, line.rank), w, xmode, rng)
+            got = self.series(line.run, line.tag, line.rank)
+            return extract(*got, w, xmode, rng, buckets, by_smoothed)
 
         return self.data.memo(line.run, key, compute)
 
-    def band(self, line: Line, w: float, xmode: str, rng) -> dict:
+    def band(self, line: Line, w: float, xmode: str, rng, buckets: int = BUCKETS) -> dict:
         """A mean line's drawn statistics (:meth:`_band`), cached until the run changes."""
         key = ("scalars-band", line.tag, line.ranks, w, xmode, None if rng is None else tuple(rng))
-        return self.data.memo(line.run, key, lambda: self._band(line, w, xmode, rng))
+        key += (buckets,)
+        return self.data.memo(line.run, key, lambda: self._band(line, w, xmode, rng, buckets))
 
-    def _band(self, line: Line, w: float, xmode: str, rng) -> dict:
+    def _band(self, line: Line, w: float, xmode: str, rng, buckets: int = BUCKETS) -> dict:
         """Mean, min and max across ``line.ranks`` of their bucket means over one common
         ``start..end`` (the zoomed range, else every rank's steps), smoothed per logged point:
         an EMA over buckets of ``k`` points each weighs by ``w ** k``."""
@@ -208,14 +226,14 @@ class ScalarsData:
         if rng is not None:
             lo, hi = rng
             if xmode != "step":
-                full = self.band(line, w, xmode, None)
+                full = self.band(line, w, xmode, None, buckets)
                 lo, hi = (np.interp(v, full["x"], full["st"]) if full["x"].size else v for v in rng)
             start, end = max(start, int(np.floor(lo))), min(end, int(np.ceil(hi)))
         per_rank = [
-            self.data.scalars_downsampled(line.run, line.tag, BUCKETS, start, end, rank=r)
+            self.data.scalars_downsampled(line.run, line.tag, buckets, start, end, rank=r)
             for r in line.ranks
         ]
-        b = align_rank_buckets(per_rank, start, end, BUCKETS)
+        b = align_rank_buckets(per_rank, start, end, buckets)
         out = {
             "x": to_x(xmode, b.step, b.wall, wall0), "st": b.step, "last": b.last_step,
             "mean": b.mean, "min": b.min, "max": b.max, "n": b.n, "nan": b.nan, "posinf": b.posinf,
@@ -232,11 +250,14 @@ class ScalarsData:
         """Points a full build of ``chart`` for ``names`` would read from disk (0 when every
         line's drawn extract or full series is cached)."""
         cost = 0
-        for line in self.lines(chart, names, ranks):
+        lines = self.lines(chart, names, ranks)
+        buckets = line_buckets(len(lines), weight > 0)  # as ScalarsView.build draws them
+        by_smoothed = not draws_raw(len(lines), weight > 0)
+        for line in lines:
             info = self.tag_infos(line.run, line.rank).get(line.tag)
             if info is None:
                 continue
-            drawn = self._points_key(line.tag, line.rank, weight, xmode, None)
+            drawn = self._points_key(line.tag, line.rank, weight, xmode, None, buckets, by_smoothed)
             full = self.data.has_scalars(line.run, line.tag, rank=line.rank)
             if not (self.data.is_cached(line.run, drawn) or full):
                 cost += info.count
@@ -255,36 +276,54 @@ class ScalarsData:
         return self.data.scalars_since(name, tag, after_step, rank=rank)
 
     def export_series(
-        self, selected, charts, weight: float, ranges: dict, ranks: dict | None = None
-    ) -> list[ExportSeries]:
+        self, selected, charts, weight: float, ranges: dict, ranks: dict | None = None,
+        problems: dict | None = None,
+    ) -> list[ExportSeries]:  # fmt: skip
         """Full-resolution points of every selected run × line of each chart inside the
         chart's zoom (every rank of a run written by several, each its own series); with
-        smoothing 0 exactly what ``flowlog export-scalars`` writes for them."""
+        smoothing 0 exactly what ``flowlog export-scalars`` writes for them. A run that fails
+        to read is left out (``problems``: run -> the error), the others are exported."""
+        problems = {} if problems is None else problems
         if ranks is None:
-            ranks = {n: [k.rank for k in self.data.run_info(n).ranks if k.rank is not None]
-                     for n in selected}  # fmt: skip
+            ranks = {}
+            for n in selected:
+                try:
+                    ranks[n] = [k.rank for k in self.data.run_info(n).ranks if k.rank is not None]
+                except RUN_ERRORS as exc:
+                    problems[n] = exc
         out = []
         for chart in charts:
-            rng = ranges.get(chart)
-            for line in self.lines(chart, selected, ranks):
-                got = self.series(line.run, line.tag, line.rank)
-                if got is None:
+            for name in selected:
+                if name in problems:
                     continue
-                step, wall, value = got
-                keep = slice(None)
-                if rng is not None:
-                    keep = (step >= rng[0]) & (step <= rng[1])
-                smooth = ema(value, weight)[keep] if weight > 0 else None  # None: no column
-                out.append(
-                    ExportSeries(
-                        line.run,
-                        chart,
-                        step[keep],
-                        wall[keep],
-                        value[keep],
-                        smooth,
-                        series=line.series,
-                        rank=line.rank,
-                    )
+                try:
+                    out += self._export_run(chart, name, weight, ranges.get(chart), ranks)
+                except RUN_ERRORS as exc:
+                    problems[name] = exc
+        return out
+
+    def _export_run(self, chart, name, weight, rng, ranks) -> list[ExportSeries]:
+        """One run's series of ``chart`` for :meth:`export_series`."""
+        out = []
+        for line in self.lines(chart, [name], ranks):
+            got = self.series(line.run, line.tag, line.rank)
+            if got is None:
+                continue
+            step, wall, value = got
+            keep = slice(None)
+            if rng is not None:
+                keep = (step >= rng[0]) & (step <= rng[1])
+            smooth = ema(value, weight)[keep] if weight > 0 else None  # None: no column
+            out.append(
+                ExportSeries(
+                    line.run,
+                    chart,
+                    step[keep],
+                    wall[keep],
+                    value[keep],
+                    smooth,
+                    series=line.series,
+                    rank=line.rank,
                 )
+            )
         return out

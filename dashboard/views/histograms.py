@@ -7,7 +7,6 @@ step x value heatmap on a shared value axis. Charts refresh when a run logs a ne
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 import dash
@@ -15,11 +14,13 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
+from flowlog.dashboard import untrusted
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.series import histogram_percentiles, rebin
-from flowlog.provider import ReadError
+from flowlog.dashboard.untrusted import RUN_ERRORS
 
 TAB_ID = "histograms"
 TAB_LABEL = "Histograms"
@@ -189,21 +190,24 @@ def layout(ctx):
     )
 
 
-def collect(data, info, selected, pattern):
+def collect(data, info, selected, pattern, problems: dict | None = None):
     """``({tag: {run: (colour, TagInfo)}}, version)`` of the selected runs' histogram tags;
     the version lists every (run, tag, count, last step), so an unchanged log redraws nothing.
-    Raises ``re.error`` for a bad tag filter."""
-    colors = {r["name"]: r["color"] for r in info or []}
-    rx = re.compile(pattern) if pattern else None
+    A run whose tags cannot be read is left out and named in ``problems`` (run -> why).
+    Raises :class:`PatternError` (a ValueError) for a tag filter that cannot be used."""
+    colors = {r["name"]: r["color"] for r in untrusted.runs_info(info)}
+    rx = compile_pattern(pattern, "tag filter")
     by_tag: dict[str, dict[str, tuple[str, object]]] = {}
     version = []
-    for name in selected or []:
+    for name in untrusted.names(selected):
         if name not in colors:
             continue
         try:
             tags = data.tags(name, kind="histogram")
-        except (KeyError, ReadError):
-            continue  # vanished or unreadable: the runs panel says so
+        except RUN_ERRORS as exc:
+            if problems is not None:
+                problems[name] = untrusted.problem(name, exc, data)
+            continue
         for t in tags.values():
             if rx is not None and not rx.search(t.tag):
                 continue
@@ -219,17 +223,28 @@ def _card(figure, label: str, class_name: str | None = None) -> html.Div:
     return html.Div(graph, className="fl-card")
 
 
+def problem_notes(problems: dict[str, str]) -> list:
+    """One line per run that could not be drawn, naming it and why."""
+    return [html.Div(f"⚠ {text}", className="fl-run-problem") for text in problems.values()]
+
+
 def tag_group(data, tag: str, runs: dict, mode: str) -> html.Details:
-    """One tag's group: the percentile chart of every run, then one ridge/heatmap per run."""
-    per_run = {
-        name: (color, data.histograms(name, tag)) for name, (color, _i) in sorted(runs.items())
-    }
+    """One tag's group: the percentile chart of every run, then one ridge/heatmap per run; a
+    run whose histograms cannot be read gets a card saying so, and the others draw."""
+    per_run, problems = {}, {}
+    for name, (color, _info) in sorted(runs.items()):
+        try:
+            per_run[name] = (color, data.histograms(name, tag))
+        except RUN_ERRORS as exc:
+            problems[name] = untrusted.problem(name, exc, data)
     cards = [_card(percentile_figure(tag, per_run), f"{tag} percentiles")]
     build = heatmap_figure if mode == "heatmap" else ridge_figure
     for name, (color, hists) in per_run.items():
         cards.append(
             _card(build(tag, name, color, hists), f"{tag} {name} {mode}", f"fl-hist-{mode}")
         )
+    if problems:
+        cards.insert(1, html.Div(problem_notes(problems), className="fl-card fl-problem-card"))
     summary = html.Summary([html.Span(tag), html.Span(str(len(per_run)), className="fl-count")])
     return html.Details(
         open=True,
@@ -259,13 +274,16 @@ def register(app, ctx):
     def charts(info, selected, pattern, mode, tab, old_version):
         if tab != TAB_ID:
             return dash.no_update, dash.no_update  # hidden: build when the tab is opened
+        mode = untrusted.choice(mode, ("ridge", "heatmap"), "ridge")
+        problems: dict[str, str] = {}
         try:
-            by_tag, version = collect(ctx.data, info, selected, pattern)
-        except re.error as e:
-            return html.Div(f"bad tag filter regex: {e}", className="fl-message"), dash.no_update
-        key = [version, mode, pattern]
+            by_tag, version = collect(ctx.data, info, selected, pattern, problems)
+        except PatternError as e:
+            return html.Div(str(e), className="fl-message"), dash.no_update
+        key = [version, mode, pattern if isinstance(pattern, str) else None, sorted(problems)]
         if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
             return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
+        notes = [html.Div(problem_notes(problems), className="fl-message")] if problems else []
         if not by_tag:
-            return html.Div(NO_HISTOGRAMS, className="fl-message"), key
-        return [tag_group(ctx.data, tag, by_tag[tag], mode) for tag in sorted(by_tag)], key
+            return [*notes, html.Div(NO_HISTOGRAMS, className="fl-message")], key
+        return [*notes, *(tag_group(ctx.data, t, by_tag[t], mode) for t in sorted(by_tag))], key

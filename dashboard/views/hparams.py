@@ -22,6 +22,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import hparams_grid as grid
+from flowlog.dashboard import untrusted
 from flowlog.dashboard.controls import image_config
 from flowlog.dashboard.hparams_data import Table, default_metric_tags, scalar_tags, tag_label
 from flowlog.dashboard.hparams_figures import (
@@ -145,7 +146,7 @@ def register(app, ctx):
     def metric_options(info, tab, value, old_options):
         if tab != TAB_ID:
             return NO, NO
-        tags = scalar_tags(ctx.data, info or [])
+        tags = scalar_tags(ctx.data, untrusted.runs_info(info))
         options = [{"label": tag_label(t), "value": t} for t in tags]
         if options == old_options:
             return NO, NO
@@ -172,9 +173,13 @@ def register(app, ctx):
     def table(info, metric_tags, tab, selected, current, color_by, old_colors):
         if tab != TAB_ID:
             return (NO,) * 8  # hidden: do the work when the tab is opened
-        g = grid.build_grid(ctx.data, info or [], metric_tags, selected, current)
+        # every value below comes from the browser: only names, dicts and lists go on
+        info, metric_tags = untrusted.runs_info(info), untrusted.names(metric_tags)
+        color_by = color_by if isinstance(color_by, str) else None
+        old_colors = old_colors if isinstance(old_colors, list) else None
+        g = grid.build_grid(ctx.data, info, metric_tags, untrusted.names(selected), current)
         selection = NO if g.selection is None else g.selection
-        message = empty_message(info or [], g.table)
+        message = empty_message(info, g.table)
         meta = {"runs": g.row_runs, "domains": g.table.domains}
         colors = color_options(g.kinds)
         color = initial_color_by(g.table, g.kinds, color_by, old_colors)
@@ -195,8 +200,9 @@ def register(app, ctx):
         if tab != TAB_ID:
             return NO, NO
         trigger = "grid" if dash.ctx.triggered_id == TABLE else "runs"
-        row_runs = (meta or {}).get("runs") or {}
-        to_grid, to_runs = grid.sync_selection(trigger, grid_rows, selected, info or [], row_runs)
+        row_runs = grid.row_runs_of(meta)
+        info, selected = untrusted.runs_info(info), untrusted.names(selected)
+        to_grid, to_runs = grid.sync_selection(trigger, grid_rows, selected, info, row_runs)
         return (NO if to_grid is None else to_grid), (NO if to_runs is None else to_runs)
 
     @app.callback(
@@ -212,8 +218,9 @@ def register(app, ctx):
     def parcoords(rows, color_by, selected, tab, defs, meta):
         if not defs or tab != TAB_ID:  # grid not built yet, or hidden: drawn when opened
             return NO
-        rows = rows or []
-        colors = {r["run"]: r["color"] for r in rows if r.get("color")}
-        domains = (meta or {}).get("domains") or {}
+        rows = grid.rows_of(rows)
+        colors = {r["run"]: r["color"] for r in rows if isinstance(r.get("color"), str)}
+        domains = grid.domains_of(meta)
         keys = grid.data_columns(defs)
-        return parcoords_figure(rows, keys, colors, color_by, selected or [], domains)
+        color_by = color_by if isinstance(color_by, str) else RUN_COLORS
+        return parcoords_figure(rows, keys, colors, color_by, untrusted.names(selected), domains)

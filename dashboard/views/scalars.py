@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog import export
+from flowlog.dashboard import untrusted
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.scalars_charts import (
@@ -34,6 +35,7 @@ from flowlog.dashboard.scalars_charts import (
     compile_regex,
     placeholder_figure,
 )
+from flowlog.dashboard.scalars_checks import range_of, step_of, valid_state
 from flowlog.dashboard.scalars_data import axis_range, chart_names, parse_x, ranks_of
 from flowlog.provider import ReadError
 
@@ -340,15 +342,19 @@ def groups_open(clicks: dict, infos: dict) -> dict:
     """``{prefix: open now}`` from each group's state when rendered (``infos``) and the clicks
     on its summary since then (the browser toggles ``<details>`` itself, once per click)."""
     return {
-        prefix: bool(info.get("open")) != bool((clicks.get(prefix) or 0) % 2)
+        prefix: bool(info.get("open")) != bool(int(untrusted.number(clicks.get(prefix), 0)) % 2)
         for prefix, info in infos.items()
-        if info
+        if isinstance(info, dict)
     }
 
 
 def _by_group(states: list[dict]) -> dict:
     """``{group prefix: value}`` of a wildcard State (``dash.ctx.states_list`` entry)."""
-    return {s["id"]["group"]: s.get("value") for s in states or []}
+    return {
+        s["id"]["group"]: s.get("value")
+        for s in states or []
+        if isinstance(s, dict) and isinstance(s.get("id"), dict) and "group" in s["id"]
+    }
 
 
 def scalar_tags(view, names) -> list[str]:
@@ -385,8 +391,8 @@ def chart_message(names, sel, tags, shown, pattern) -> str:
 def zoom_range(zoom, xmode: str, logs, old):
     """The x range a zoom asks for: a ``(lo, hi)`` in data units, ``None`` for a reset, or
     ``UNCHANGED`` when the zoom changes nothing that was drawn."""
-    r = axis_range(zoom)
-    if r is None:
+    r = axis_range(zoom) if isinstance(zoom, dict) else None
+    if r is None or (r != "auto" and len(r) != 2):
         return UNCHANGED
     rng = None
     if r != "auto":
@@ -394,14 +400,18 @@ def zoom_range(zoom, xmode: str, logs, old):
             rng = (parse_x(r[0], xmode), parse_x(r[1], xmode))
         except (TypeError, ValueError):
             return UNCHANGED
-        if "logx" in (logs or []):
-            rng = (10 ** rng[0], 10 ** rng[1])
+        if "logx" in untrusted.names(logs):
+            try:
+                rng = (10 ** rng[0], 10 ** rng[1])
+            except OverflowError:
+                return UNCHANGED
     if old and old.get("range") == (None if rng is None else list(rng)):
         return UNCHANGED
     return rng
 
 
 def error_figure(message: str) -> go.Figure:
+    message = message if len(message) <= 300 else message[:299] + "…"
     fig = go.Figure()
     fig.add_annotation(text=escape(message), showarrow=False, xref="paper", yref="paper")
     # a uirevision marks the figure as built for assets/scalars.js
@@ -410,7 +420,13 @@ def error_figure(message: str) -> go.Figure:
 
 
 def build_chart(view, controls: dict, trigger, gid, old, info):
-    """``(figure, state)`` of one chart for its controls, or ``UNCHANGED``."""
+    """``(figure, state)`` of one chart for its controls, or ``UNCHANGED``. Every value
+    comes from the browser: a state this view did not make counts as none, and a run that
+    fails to read is named on the chart (:meth:`ScalarsView.build`)."""
+    old = old if isinstance(old, dict) else None
+    tag = gid.get("tag") if isinstance(gid, dict) else None
+    if not isinstance(tag, str):
+        return UNCHANGED
     visible = controls["visible"]
     if not visible and not old:
         return UNCHANGED  # off screen: built when scrolled to
@@ -424,16 +440,16 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
         rng = zoom_range(controls["zoom"], xmode, controls["logs"], old)
         if rng is UNCHANGED:
             return UNCHANGED
-    elif old and old.get("range") and old.get("xmode") == xmode:
-        rng = tuple(old["range"])  # keep the zoom when only smoothing/runs change
+    elif old and range_of(old.get("range")) and old.get("xmode") == xmode:
+        rng = range_of(old["range"])  # keep the zoom when only smoothing/runs change
     try:
         with view.build_lock:
             fig, state = view.build(
-                gid["tag"], info, controls["selected"], controls["weight"] or 0.0, xmode,
-                controls["logs"], controls["gmode"], controls["gkey"], rng,
+                tag, info, controls["selected"], controls["weight"] or 0.0, xmode,
+                untrusted.names(controls["logs"]), controls["gmode"], controls["gkey"], rng,
                 controls.get("ranks") or DEFAULT_RANK_MODE,
             )  # fmt: skip
-    except ValueError as e:  # bad group regex: say so in the chart
+    except ValueError as e:  # bad group regex or control value: say so in the chart
         return error_figure(str(e)), None
     state["visible"] = visible
     return fig, state
@@ -442,21 +458,31 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
 def live_update(view, state, info, selected, logs, gkey):
     """``(append spec, figure, state)`` for one chart on a refresh tick; ``None`` parts are
     left as they are in the browser."""
-    if not state or state["grouped"] or state["range"] is not None:
-        return None, None, None  # grouped and zoomed charts are not live
-    names = {r["name"] for r in info or []}
-    sel = [n for n in selected or [] if n in names]
+    if not valid_state(state) or state["grouped"] or state["range"] is not None:
+        return None, None, None  # grouped and zoomed charts are not live (nor crafted states)
+    info = untrusted.runs_info(info)
+    names = {r["name"] for r in info}
+    sel = [n for n in untrusted.names(selected) if n in names]
     mode = state.get("ranks") or DEFAULT_RANK_MODE
-    lines = view.reads.lines(state["tag"], sel, ranks_of(info), mode)
-    has_new_line = any(line.key not in state["runs"] for line in lines)  # a run, key or rank
-    res = None if has_new_line else view.extend(state, info)
+    known, failed = state.get("problems") or {}, {}
+    lines = view.run_lines(state["tag"], sel, info, mode, failed)
+    # runs the chart could not draw stay out while that still holds (a damaged run's file
+    # unchanged: untrusted.read_problems), else they are new lines
+    current = untrusted.read_problems(view.reads.data).current(view.reads.data)
+    still = {r for r in known if r in failed or r in current}
+    has_new_line = any(ln.key not in state["runs"] and ln.run not in still for ln in lines)
+    has_new_line |= bool(set(failed) - set(known))  # a run broke since the chart was drawn
+    try:
+        res = None if has_new_line else view.extend(state, info)
+    except untrusted.RUN_ERRORS:
+        res = None  # a drawn run broke since: the rebuild names it on the chart
     if res is UNCHANGED:
         return None, None, None
     if res is not None:
         return res[0], None, res[1]
     fig, new = view.build(
-        state["tag"], info, selected, state["weight"], state["xmode"], logs, "none", gkey, None,
-        mode,
+        state["tag"], info, sel, state["weight"], state["xmode"], untrusted.names(logs), "none",
+        None, None, mode,
     )  # fmt: skip
     new["visible"] = state.get("visible")
     return None, fig, new
@@ -464,24 +490,37 @@ def live_update(view, state, info, selected, logs, gkey):
 
 def focus_from_click(trigger, data, states) -> tuple[dict, str | None] | None:
     """``(FOCUS value, tab to open or None)`` for a click on a chart point, or None."""
-    if not isinstance(trigger, dict) or not data or not data.get("points"):
+    if not isinstance(trigger, dict) or not isinstance(data, dict):
         return None
-    pt = data["points"][0]
+    points = data.get("points")
+    pt = points[0] if isinstance(points, list) and points else None
+    if not isinstance(pt, dict):
+        return None
     cd = pt.get("customdata")
     if isinstance(cd, list) and len(cd) == 4 and cd[0] == "numerics":
-        return {"run": cd[1], "step": int(cd[2]), "node": cd[3]}, "graph"
-    state = next((s for s in states or [] if s and s.get("tag") == trigger["tag"]), None)
+        if not (untrusted.is_name(cd[1]) and step_of(cd[2]) is not None):
+            return None
+        return {"run": cd[1], "step": step_of(cd[2]), "node": cd[3]}, "graph"
+    states = [s for s in states if isinstance(s, dict)] if isinstance(states, list) else []
+    state = next((s for s in states if s.get("tag") == trigger.get("tag")), None)
+    runs = state.get("runs") if state else None
     curve = pt.get("curveNumber")
     hit = None
-    for key, entry in (state or {}).get("runs", {}).items():
+    for key, entry in runs.items() if isinstance(runs, dict) else ():
+        if not isinstance(entry, dict):
+            continue
         if curve in (entry.get("raw"), entry.get("smooth"), entry.get("nf"), entry.get("band")):
-            hit = {"run": entry.get("run", key), "tag": entry.get("tag", trigger["tag"])}
-            if entry.get("rank") is not None:
-                hit["rank"] = entry["rank"]
-    step = cd[0] if isinstance(cd, list) else cd
+            run, tag = entry.get("run", key), entry.get("tag", trigger.get("tag"))
+            if not (untrusted.is_name(run) and isinstance(tag, str)):
+                continue
+            hit = {"run": run, "tag": tag}
+            rank = entry.get("rank")
+            if isinstance(rank, int) and not isinstance(rank, bool):
+                hit["rank"] = rank
+    step = step_of(cd[0] if isinstance(cd, list) and cd else cd)
     if hit is None or step is None:
         return None
-    return {**hit, "step": int(float(step))}, None
+    return {**hit, "step": step}, None
 
 
 def export_file(view, fmt: str, selected, tags, weight, states, info=None) -> dict:
@@ -490,13 +529,17 @@ def export_file(view, fmt: str, selected, tags, weight, states, info=None) -> di
     (:mod:`flowlog.export`): add_scalars keys in its ``series`` field, and every rank of a run
     written by several (whatever the Ranks control shows) in its ``rank`` field."""
     ranges = {
-        s["tag"]: s["range"]
-        for s in states or []
-        if s and s.get("range") is not None and s["xmode"] == "step"
-    }
+        s["tag"]: range_of(s["range"])
+        for s in (states if isinstance(states, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("tag"), str)
+        and range_of(s.get("range")) is not None and s.get("xmode") == "step"
+    }  # fmt: skip
     ranks = None if info is None else ranks_of(info)
-    series = view.reads.export_series(selected or [], tags or [], weight or 0.0, ranges, ranks)
-    content = export.encode(series, fmt, weight or 0.0)
+    weight = untrusted.number(weight, 0.0)
+    weight = weight if 0 <= weight < 1 else 0.0
+    selected, tags = untrusted.names(selected), untrusted.names(tags)
+    series = view.reads.export_series(selected, tags, weight, ranges, ranks)
+    content = export.encode(series, fmt, weight)
     return dict(content=content, filename=f"flowlog-scalars.{fmt}")
 
 
@@ -529,8 +572,8 @@ def _register_groups(app, view):
         prevent_initial_call=True,  # the layout holds the initial charts: they load at once
     )
     def charts(info, selected, pattern, old, _clicks, _infos):
-        names = [r["name"] for r in info or []]
-        sel = [n for n in selected or [] if n in names]
+        names = [r["name"] for r in untrusted.runs_info(info)]
+        sel = [n for n in untrusted.names(selected) if n in names]
         tags = scalar_tags(view, sel)
         try:
             shown = _filter_tags(tags, pattern)
@@ -560,9 +603,9 @@ def _register_groups(app, view):
     )
     def open_group(clicks, info):
         """A collapsed group gets its charts when first opened (they stay when closed)."""
-        if not info or info.get("rendered") or not clicks:
+        if not isinstance(info, dict) or info.get("rendered") or not clicks:
             return dash.no_update, dash.no_update
-        cards = [_chart(t, next(view.generation)) for t in info["tags"]]
+        cards = [_chart(t, next(view.generation)) for t in untrusted.names(info.get("tags"))]
         return cards, {**info, "rendered": True}
 
 
