@@ -4,6 +4,7 @@ cached :class:`flowlog.provider.DataProvider` of the logdir."""
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,7 @@ def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowlog-dashboard", description=__doc__)
     parser.add_argument(
         "--logdir", default="runs", help="directory of run logs (searched recursively)"
@@ -115,29 +116,98 @@ def main(argv: list[str] | None = None) -> int:
         "--reload-interval", type=float, default=2.0, help="seconds between refreshes"
     )
     parser.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
+    parser.add_argument(
+        "--auth-token",
+        help="require this token on every request (default: none on loopback; generated and "
+        "printed once for any other --host); also read from $FLOWLOG_DASHBOARD_TOKEN",
+    )
+    parser.add_argument(
+        "--no-auth", action="store_true", help="serve a non-loopback --host without a token"
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--debug", action="store_true", help="Flask's development server with Dash's dev tools"
+    )
+    return parser
+
+
+def _access_token(args) -> tuple[str | None, bool]:
+    """``(token, generated)``: the token every request must carry (None: no check), warning on
+    stderr when the dashboard is reachable from other machines."""
+    import os
+
+    from flowlog.dashboard import serve
+
+    token = args.auth_token or os.environ.get(serve.TOKEN_ENV) or None
+    if serve.is_loopback(args.host):
+        return token, False
+    exposure = "with no access token" if args.no_auth and not token else "to anyone with the token"
+    print(
+        f"WARNING: --host {args.host} serves the dashboard to every machine that can reach "
+        f"this one on port {args.port}, {exposure}: every run's curves, graphs, command lines "
+        "and host names are readable over plain HTTP. Use an SSH tunnel or a TLS proxy where "
+        "the network is not trusted.",
+        file=sys.stderr,
+        flush=True,
+    )
+    if token or args.no_auth:
+        return token, False
+    return serve.new_token(), True
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flowlog.dashboard import serve
+
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.reload_interval <= 0:
         parser.error(f"--reload-interval must be > 0 seconds, got {args.reload_interval}")
+    if args.auth_token is not None and not args.auth_token.strip():
+        parser.error("--auth-token must not be empty (use --no-auth to serve without one)")
     logdir = Path(args.logdir)
     if not logdir.is_dir():
         print(f"logdir {logdir} does not exist yet — the dashboard waits for it to appear.")
+    token, generated = _access_token(args)
     app = create_app(args.logdir, reload_interval=args.reload_interval)
     if logdir.is_dir() and not app.flowlog_context.data.runs():
         print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
+    wsgi = serve.wsgi_app(app.server, token=token, port=args.port, access_log=args.access_log)
+    if not args.debug:
+        try:
+            server = serve.make_server(wsgi, args.host, args.port)
+        except OSError as exc:
+            why = exc.strerror or exc
+            print(f"flowlog-dashboard: cannot listen on {args.host}:{args.port}: {why} "
+                  "(another dashboard running? pass --port)", file=sys.stderr)  # fmt: skip
+            return 1
     # the first page's charts are read while the user opens the browser
     from flowlog.dashboard.views.scalars import prewarm
 
     threading.Thread(
         target=prewarm, args=(app.flowlog_context,), name="flowlog-prewarm", daemon=True
     ).start()
-    url = f"http://{args.host}:{args.port}/"
+    query = f"?token={token}" if generated else ""  # printed once, as Jupyter does
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    url = f"http://{shown}:{args.port}/{query}"
     print(f"flowlog dashboard for {args.logdir} at {url}  (Ctrl-C to stop)", flush=True)
+    if shown != args.host:
+        import socket
+
+        print(f"  from other machines: http://{socket.gethostname()}:{args.port}/{query}")
+    if token and not generated:
+        print("  every request needs the access token given (?token=… once, or a Bearer header)")
     if args.open:
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     try:
-        app.run(host=args.host, port=args.port, debug=False)
+        if args.debug:
+            app.server.wsgi_app = serve.wsgi_app(
+                app.server.wsgi_app, token=token, port=args.port, access_log=False
+            )
+            app.run(host=args.host, port=args.port, debug=True)
+        else:
+            server.run()
     except KeyboardInterrupt:
         pass
     print("flowlog dashboard stopped.")
