@@ -20,8 +20,10 @@ softmax log_softmax cast add_n matmul reduce_sum reduce_mean reduce_max argmax r
 concat sigmoid_cross_entropy_with_logits softmax_cross_entropy_with_logits mean_squared_error
 nn losses
 """.split()
-_ERROR_NAMES = "FlowlogError GraphError ShapeError FeedError NoGradientError OpError NumericsError"
-_ERROR_NAMES = _ERROR_NAMES.split()
+_ERROR_NAMES = (
+    "FlowlogError GraphError ShapeError FeedError NoGradientError OpError NumericsError "
+    "LogWriteError"  # the writer's: a flush or close that could not write the log
+).split()
 _LAZY: dict[str, str] = {
     **dict.fromkeys(_API_NAMES, "flowlog.api"),
     "Session": "flowlog.session",

@@ -40,6 +40,10 @@ class RankedRun:
         statuses = {i.status for _, i in infos}
         ends = [i.end_time for _, i in infos]
         steps = [i.last_step for _, i in infos if i.last_step is not None]
+        dropped: dict[str, int] = {}  # what any rank's writer had to drop, summed per tag
+        for _, i in infos:
+            for tag, count in (i.dropped or {}).items():
+                dropped[tag] = dropped.get(tag, 0) + count
         return dataclasses.replace(
             first,
             name=self.name,
@@ -51,6 +55,7 @@ class RankedRun:
             heartbeat=max(i.heartbeat for _, i in infos),
             token=tuple(i.token for _, i in infos),
             ranks=ranks,
+            dropped=dropped,
         )
 
     def part(self, rank: int | None = None, tag: str | None = None):

@@ -480,3 +480,18 @@ def test_a_file_without_the_dropped_column_reads_and_gains_it_when_written(tmp_p
     conn.close()
     run = read(tmp_path)
     assert run.info.dropped == {"a": 1} and run.info.status == "finished"
+
+
+def test_a_run_of_several_ranks_sums_what_each_rank_dropped(tmp_path, monkeypatch):
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        w = SummaryWriter(tmp_path / "ddp", flush_secs=60)
+        w.add_text("note", "ok", 0)
+        w.flush()
+        w._pending["text"].append((w._tags["note"][0], 1, 1.0, "lone \udcff"))
+        with pytest.warns(RuntimeWarning, match="dropped 1 item"):
+            w.close()
+    info = open_logdir(tmp_path, cache=False).run_info("ddp")
+    assert [k.rank for k in info.ranks] == [0, 1]
+    assert info.dropped == {"note": 2}
