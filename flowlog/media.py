@@ -27,10 +27,14 @@ _PR_ROWS = (
 )  # fmt: skip
 
 
-def check_unicode(what: str, text: str) -> str:
-    """Refuse lone surrogates (what ``os.fsdecode`` makes of non-UTF-8 bytes) before they are
-    buffered: SQLite cannot store them (every later flush would fail), and stored in JSON they
-    would reach every reader as text it cannot encode. The one such check (records uses it)."""
+def check_chars(what: str, text: str) -> str:
+    """Refuse NUL and lone surrogates before they are buffered: the one check of every string
+    the writer stores (records uses it). A lone surrogate (what ``os.fsdecode`` makes of
+    non-UTF-8 bytes) cannot be stored by SQLite, so every later flush would fail, and in JSON
+    it would reach every reader as text it cannot encode; C strings, and so many readers, end
+    at a NUL."""
+    if "\0" in text:
+        raise ValueError(f"{what} {text[:80]!r} contains a NUL character")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -221,7 +225,7 @@ def _check_labels(tag: str, labels: object, count: int) -> list[str] | None:
     if not all(isinstance(label, str) for label in labels):
         raise TypeError(f"tag {tag!r}: labels must be a list of str, got {labels!r}")
     for label in labels:
-        check_unicode(f"tag {tag!r}: label", label)
+        check_chars(f"tag {tag!r}: label", label)
     return labels
 
 
@@ -487,7 +491,7 @@ def histogram_raw_record(
 def _check_title(where: str, title: object) -> str:
     if not isinstance(title, str):
         raise TypeError(f"{where}: titles must be str, got {type(title).__name__} ({title!r})")
-    return check_unicode(f"{where}: title", title)
+    return check_chars(f"{where}: title", title)
 
 
 def _check_chart_tags(where: str, tags: object) -> list[str]:
@@ -496,7 +500,7 @@ def _check_chart_tags(where: str, tags: object) -> list[str]:
     for t in tags:
         if not isinstance(t, str) or not t:
             raise TypeError(f"{where}: tags must be non-empty strings, got {t!r}")
-        check_unicode(f"{where}: tag", t)
+        check_chars(f"{where}: tag", t)
     return list(tags)
 
 
@@ -527,7 +531,7 @@ def custom_scalars_layout(layout: object) -> dict:
         raise TypeError(f"custom scalars layout must be a dict, got {type(layout).__name__}")
     categories = []
     for category, charts in layout.items():
-        category = _check_title("custom scalars layout", category)
+        category = _check_title("add_custom_scalars: layout", category)
         if not isinstance(charts, Mapping):
             raise TypeError(
                 f"custom scalars category {category!r}: expected a dict of charts, "

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from flowlog import schema
-from flowlog.media import check_unicode, to_numpy
+from flowlog.media import check_chars, to_numpy
 
 
 def check_run_name(run_name: object) -> str:
@@ -37,23 +37,14 @@ def check_path(what: str, path: object) -> None:
         check_chars(what, path)
 
 
-def check_chars(what: str, text: str) -> str:
-    """Refuse NUL (C strings, and so many readers, end there) and lone surrogates."""
-    if "\0" in text:
-        raise ValueError(f"{what} {text[:80]!r} contains a NUL character")
-    return check_unicode(what, text)
-
-
 def check_tag(tag: object) -> str:
     if not isinstance(tag, str):
         raise TypeError(f"tag must be a str, got {type(tag).__name__} ({tag!r})")
     if not tag.strip():
         raise ValueError(f"tag must be a non-empty string, got {tag!r}")
-    if "\0" in tag:
-        raise ValueError(f"tag {tag!r} contains a NUL character")
+    check_chars("tag", tag)
     if schema.SERIES_SEP in tag:
         raise ValueError(f"tag {tag!r} contains U+001F, which add_scalars uses to join tag and key")
-    check_unicode("tag", tag)
     return tag
 
 

@@ -64,8 +64,8 @@ class WriterMedia:
         """An image with boxes ``[x1, y1, x2, y2]`` drawn in red; the labels are kept with the
         image (shown by the viewer) rather than drawn into its pixels."""
         records.check_tag(tag)
-        if isinstance(labels, (list, tuple)):
-            records.check_strings(f"tag {tag!r}: label", labels)  # NUL: media checks Unicode
+        if isinstance(labels, (list, tuple)):  # kept in meta even when media drops them
+            records.check_strings(f"tag {tag!r}: label", labels)
         png = media.image_with_boxes_png(tag, img_tensor, box_tensor, dataformats, rescale, labels)
         meta = {"labels": list(labels)} if labels is not None else None
         self._add_image_row(tag, png, global_step, walltime, meta)
@@ -153,7 +153,6 @@ class WriterMedia:
     def add_custom_scalars(self, layout):
         """A custom-scalars layout ``{category: {chart title: [type, tags]}}`` (type
         "Multiline" or "Margin"); the latest one of the run is shown."""
-        records.check_strings("add_custom_scalars: layout", layout)
         normalised = media.custom_scalars_layout(layout)
         with self._lock:
             self._ensure_open()

@@ -94,6 +94,26 @@ def dash_server():
 # --- helpers shared by test modules (import them: `from conftest import ...`) ---------------
 
 
+def linear_model(lr=0.1):
+    """The tests' watched model: ``dense/w`` (3x1) and ``dense/b`` fit by gradient descent.
+    Returns ``(graph, x, y, w, b, loss, train)``."""
+    import numpy as np  # not at the top: BLAS threads are set before numpy loads
+
+    import flowlog as fl
+
+    g = fl.Graph()
+    with g.as_default():
+        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
+        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
+        with fl.name_scope("dense"):
+            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
+            b = fl.Variable(np.zeros(1), name="b")
+            pred = fl.matmul(x, w) + b
+        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
+        train = fl.train.GradientDescentOptimizer(lr).minimize(loss)
+    return g, x, y, w, b, loss, train
+
+
 def stored_and_recomputed_rollups(path):
     """Rollup rows as the writer left them, and as recomputed from the raw rows."""
     from flowlog import schema

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BROWSER_TIMEOUT_MS, EVIL, N, write_run, write_two_runs
+from conftest import BROWSER_TIMEOUT_MS, EVIL, N, linear_model, write_run, write_two_runs
 
 from flowlog.writer import SummaryWriter
 
@@ -452,16 +452,7 @@ def write_watched_run(logdir, name="watched", steps=30):
     and the watch statistics of two variables (``watch/dense/w/...``, ``watch/dense/b/...``)."""
     import flowlog as fl
 
-    g = fl.Graph()
-    with g.as_default():
-        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
-        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
-        with fl.name_scope("dense"):
-            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
-            b = fl.Variable(np.zeros(1), name="b")
-            pred = fl.matmul(x, w) + b
-        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
-        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    g, x, y, w, b, loss, train = linear_model()
     sess = fl.Session(g)
     rng = np.random.default_rng(0)
     feed = {x: rng.normal(size=(16, 3)), y: rng.normal(size=(16, 1))}

@@ -11,7 +11,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import DashServer, write_run
+from conftest import DashServer, linear_model, write_run
 
 import flowlog as fl
 from flowlog.writer import SummaryWriter
@@ -34,16 +34,7 @@ def damage_middle(path, size=16 * 1024, seed=0) -> None:
 
 def write_watched_without_histograms(logdir, name=NOHIST, steps=20) -> None:
     """A trained linear model with its graph, watched every step, histograms never."""
-    g = fl.Graph()
-    with g.as_default():
-        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
-        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
-        with fl.name_scope("dense"):
-            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
-            b = fl.Variable(np.zeros(1), name="b")
-            pred = fl.matmul(x, w) + b
-        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
-        train = fl.train.GradientDescentOptimizer(0.1).minimize(loss)
+    g, x, y, w, b, loss, train = linear_model()
     rng = np.random.default_rng(0)
     bx, by = rng.normal(size=(16, 3)), rng.normal(size=(16, 1))
     sess = fl.Session(g)

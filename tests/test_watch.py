@@ -6,25 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import linear_model as build
 
 import flowlog as fl
 from flowlog.reader import Logdir
 from flowlog.watch import GRAD_STATS, VALUE_STATS
 from flowlog.writer import SummaryWriter
-
-
-def build(lr=0.1):
-    g = fl.Graph()
-    with g.as_default():
-        x = fl.placeholder(fl.float64, shape=[None, 3], name="x")
-        y = fl.placeholder(fl.float64, shape=[None, 1], name="y")
-        with fl.name_scope("dense"):
-            w = fl.Variable(np.array([[0.5], [-0.25], [1.0]]), name="w")
-            b = fl.Variable(np.zeros(1), name="b")
-            pred = fl.matmul(x, w) + b
-        loss = fl.reduce_mean(fl.square(pred - y), name="loss")
-        train = fl.train.GradientDescentOptimizer(lr).minimize(loss)
-    return g, x, y, w, b, loss, train
 
 
 def test_watch_logs_value_and_gradient_statistics_by_node(tmp_path):
