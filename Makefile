@@ -46,3 +46,4 @@ bench: setup
 	$(PY) benchmarks/writer.py
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/dashboard.py
+	$(PY) benchmarks/tb_logdir.py

@@ -23,6 +23,8 @@ import statistics
 import tempfile
 import time
 
+import numpy as np
+
 from flowlog.reader import Logdir
 from flowlog.writer import SummaryWriter
 
@@ -50,9 +52,16 @@ def bench_raw(tmp: str, rows: list[tuple], rep: int) -> tuple[float, float, int]
     return time.perf_counter() - t0, time.process_time() - c0, os.path.getsize(path)
 
 
-def bench_flowlog(tmp: str, tags: list[str], steps: int, rep: int) -> tuple[float, float, int]:
-    logdir = os.path.join(tmp, f"flowlog{rep}")
+def bench_flowlog(
+    tmp: str, tags: list[str], steps: int, rep: int, image_every: int = 0
+) -> tuple[float, float, int]:
+    """add_scalar of every tag at every step; with ``image_every``, also a 64x64 RGB image
+    every that many steps (images go to their own table: scalars must not slow down). The
+    time counted is the scalars' (each add_image call is timed and left out)."""
+    logdir = os.path.join(tmp, f"flowlog{rep}-{image_every}")
     values = [math.sin(i * 0.001) for i in range(steps)]
+    image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    images_s = 0.0
     t0, c0 = time.perf_counter(), time.process_time()
     w = SummaryWriter(logdir=logdir, run_name="bench")
     add = w.add_scalar
@@ -60,8 +69,12 @@ def bench_flowlog(tmp: str, tags: list[str], steps: int, rep: int) -> tuple[floa
         v = values[step]
         for tag in tags:
             add(tag, v, step)
+        if image_every and step % image_every == 0:
+            i0 = time.perf_counter()
+            w.add_image("sample", image, step, dataformats="HWC")
+            images_s += time.perf_counter() - i0
     w.close()
-    return time.perf_counter() - t0, time.process_time() - c0, dir_bytes(logdir)
+    return time.perf_counter() - t0 - images_s, time.process_time() - c0, dir_bytes(logdir)
 
 
 def bench_tensorboardx(tmp: str, tags: list[str], steps: int) -> float | None:
@@ -120,14 +133,16 @@ def main() -> None:
             for t in range(len(tags))
         ]
         # interleaved repeats, best of each: the machines are shared and noisy
-        raw_runs, fl_runs = [], []
+        raw_runs, fl_runs, img_runs = [], [], []
         for rep in range(args.repeats):
             raw_runs.append(bench_raw(tmp, rows, rep))
             fl_runs.append(bench_flowlog(tmp, tags, args.steps, rep))
+            img_runs.append(bench_flowlog(tmp, tags, args.steps, rep, image_every=1000))
         del rows
         raw_t, raw_b = min(r[0] for r in raw_runs), raw_runs[0][2]
         fl_t, fl_b = min(r[0] for r in fl_runs), fl_runs[0][2]
         raw_c, fl_c = min(r[1] for r in raw_runs), min(r[1] for r in fl_runs)
+        img_t = min(r[0] for r in img_runs)
         tbx_t = bench_tensorboardx(tmp, tags, args.steps)
         print(f"write {len(tags)} tags x {args.steps} steps = {n} points (best of {args.repeats})")
         print(
@@ -141,6 +156,10 @@ def main() -> None:
             f"  CPU time, all threads (less sensitive to other load): raw "
             f"{raw_c / n * 1e6:.2f}, flowlog {fl_c / n * 1e6:.2f} us/point, ratio "
             f"{fl_c / raw_c:.2f}x"
+        )
+        print(
+            f"  add_scalar, an image every 1000 steps in the same run: {img_t / n * 1e6:.2f} "
+            f"us/point, ratio vs scalars alone {img_t / fl_t:.2f}x (target: within noise)"
         )
         if tbx_t is None:
             print("  tensorboardX            : not installed")

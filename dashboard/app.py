@@ -32,19 +32,24 @@ class AppContext:
 
 
 def _views():
-    from flowlog.dashboard.views import graph, histograms, hparams, scalars
+    from flowlog.dashboard.views import graph, histograms, hparams, images, pr_curves, scalars, text
 
-    return [scalars, graph, histograms, hparams]
+    return [scalars, graph, histograms, images, text, pr_curves, hparams]
 
 
-def create_app(logdir: str | Path, reload_interval: float = 2.0) -> dash.Dash:
-    """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``)."""
+def create_app(
+    logdir: str | Path, reload_interval: float = 2.0, *, cache_dir: str | None = None
+) -> dash.Dash:
+    """Build the app for ``logdir`` (usable by tests and WSGI servers: ``create_app(d).server``).
+    ``cache_dir``: where TensorBoard event files are converted (never inside the logdir)."""
     from flowlog.backends import open_logdir
 
     if not reload_interval > 0:
         raise ValueError(f"reload_interval must be > 0 seconds, got {reload_interval!r}")
     ctx = AppContext(
-        data=open_logdir(logdir), reload_interval=reload_interval, logdir_path=str(logdir)
+        data=open_logdir(logdir, cache_dir=cache_dir),
+        reload_interval=reload_interval,
+        logdir_path=str(logdir),
     )
     app = dash.Dash(
         __name__,
@@ -117,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--open", action="store_true", help="open the dashboard in a web browser")
     parser.add_argument(
+        "--cache-dir",
+        help="where TensorBoard event files are converted for fast reading (default: "
+        "$FLOWLOG_CACHE_DIR or ~/.cache/flowlog; never inside the logdir)",
+    )
+    parser.add_argument(
         "--auth-token",
         help="require this token on every request (default: none on loopback; generated and "
         "printed once for any other --host); also read from $FLOWLOG_DASHBOARD_TOKEN",
@@ -156,7 +166,7 @@ def _access_token(args) -> tuple[str | None, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from flowlog.dashboard import serve
+    from flowlog.dashboard import runs_panel, serve
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -168,9 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     if not logdir.is_dir():
         print(f"logdir {logdir} does not exist yet — the dashboard waits for it to appear.")
     token, generated = _access_token(args)
-    app = create_app(args.logdir, reload_interval=args.reload_interval)
-    if logdir.is_dir() and not app.flowlog_context.data.runs():
-        print(f"No runs in {logdir} yet — run `python examples/linear_regression.py`; waiting.")
+    try:
+        app = create_app(
+            args.logdir, reload_interval=args.reload_interval, cache_dir=args.cache_dir
+        )
+    except ValueError as exc:  # a cache directory inside the logdir
+        parser.error(str(exc))
+    data = app.flowlog_context.data
+    if logdir.is_dir() and not data.runs():
+        print(f"{runs_panel.empty_logdir_message(logdir, data.unreadable())}; waiting.")
     wsgi = serve.wsgi_app(app.server, token=token, port=args.port, access_log=args.access_log)
     if not args.debug:
         try:

@@ -79,8 +79,22 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
             r["problem"] = problems[r["name"]]
     warnings = [str(w) for w in ctx.data.warnings()]
     if not info:
-        return [], warnings, (f"No runs in {root} yet — run `python examples/linear_regression.py`")
+        return [], warnings, empty_logdir_message(root, ctx.data.unreadable())
     return info, warnings, None
+
+
+def empty_logdir_message(root, unreadable) -> str:
+    """What an empty logdir says: how to log a run, and TensorBoard event files it found but
+    cannot read (their reason names the package to install)."""
+    tensorboard = [u for u in unreadable if u.reason.startswith("TensorBoard event files")]
+    if not tensorboard:
+        return f"No runs in {root} yet — run `python examples/linear_regression.py`"
+    names = ", ".join(u.name for u in tensorboard[:3]) + (" …" if len(tensorboard) > 3 else "")
+    why = tensorboard[0].reason.split(": ", 1)[-1]
+    return (
+        f"No flowlog runs in {root} yet. Found TensorBoard event files in "
+        f"{len(tensorboard)} run(s) ({names}): {why}"
+    )
 
 
 def initial_state(ctx) -> dict:

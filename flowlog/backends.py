@@ -7,13 +7,21 @@ import os
 from flowlog.provider import DataProvider
 
 
-def open_logdir(path: str | os.PathLike, *, cache: bool = True) -> DataProvider:
-    """The data provider of a logdir of flowlog runs; with ``cache``, wrapped in the one
-    cache keyed on change tokens (the dashboard's way in; the CLI reads once, uncached)."""
+def open_logdir(
+    path: str | os.PathLike, *, cache: bool = True, cache_dir: str | None = None
+) -> DataProvider:
+    """The data provider of a logdir: its flowlog runs beside its TensorBoard runs (event
+    files converted once into ``cache_dir``, by default ``$FLOWLOG_CACHE_DIR`` or
+    ``~/.cache/flowlog``, never inside the logdir); with ``cache``, wrapped in the one cache
+    keyed on change tokens (the dashboard's way in; the CLI reads once, uncached)."""
     from flowlog.provider_cache import CachedProvider
+    from flowlog.provider_merge import MergedProvider
     from flowlog.reader import SqliteProvider
+    from flowlog.tensorboard_provider import TensorBoardProvider
 
-    provider = SqliteProvider(path)
+    flowlog_runs = SqliteProvider(path)
+    tensorboard_runs = TensorBoardProvider(path, cache_dir)
+    provider = MergedProvider([(flowlog_runs, "flowlog"), (tensorboard_runs, "tensorboard")])
     return CachedProvider(provider) if cache else provider
 
 

@@ -1,4 +1,5 @@
-"""The ``flowlog`` command: list runs, export a run's graph (SVG/DOT/PNG/PDF) and scalars.
+"""The ``flowlog`` command: list runs, export a run's graph (SVG/DOT/PNG/PDF) and scalars,
+import TensorBoard logdirs.
 
 Reads logs only through the data provider (:mod:`flowlog.provider`). Every failure the user
 can cause (missing path, unknown run or tag, no graph logged, unknown scope, no ``dot``) ends
@@ -56,6 +57,11 @@ def _run_names(ld: DataProvider) -> list[str]:
 
 
 def _no_runs(path: str, ld: DataProvider) -> CliError:
+    unreadable = ld.unreadable()
+    if unreadable:  # e.g. TensorBoard event files without the tensorboard package
+        first = unreadable[0]
+        why = f" ({len(unreadable)} run(s) found but unreadable: {first.name}: {first.reason})"
+        return CliError(f"no readable runs under {path}{why}")
     found = ld.warnings()
     skipped = f" ({len(found)} unreadable file(s) skipped: {found[0]})" if found else ""
     return CliError(f"no flowlog runs under {path}{skipped}")
@@ -272,6 +278,31 @@ def _depth(text: str) -> int:
     return v
 
 
+def cmd_import_tensorboard(args) -> int:
+    """Convert every TensorBoard run of SRC into a flowlog run under DST (names kept; the
+    run "." is named after SRC). Re-running appends what the event files gained since."""
+    from flowlog.tensorboard_cache import TensorBoardCache
+
+    src, dst = os.path.realpath(args.src), os.path.realpath(args.dst)
+    if not os.path.isdir(src):
+        raise CliError(f"not a directory: {args.src}")
+    if dst == src or dst.startswith(src.rstrip(os.sep) + os.sep):
+        raise CliError(f"DST {args.dst} is inside SRC {args.src}, which is never written into")
+    root_name = os.path.basename(src.rstrip(os.sep)) or "root"
+    result = TensorBoardCache(src, dst, root_name=root_name).sync()
+    if not result.runs and not result.unreadable:
+        raise CliError(f"no TensorBoard event files under {args.src}")
+    for name, conv in sorted(result.runs.items()):
+        stored = conv.cache_name
+        sys.stdout.write(f"{name} -> {os.path.join(args.dst, stored)}\n")
+    for w in result.warnings:
+        sys.stderr.write(f"flowlog: warning: {w}\n")
+    for u in result.unreadable:
+        sys.stderr.write(f"flowlog: error: {u.name} ({u.path}): {u.reason}\n")
+    sys.stdout.write(f"imported {len(result.runs)} run(s) into {args.dst}\n")
+    return 1 if result.unreadable else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowlog", description="Inspect and export flowlog training logs."
@@ -317,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="file.csv, file.json, or '-' for stdout")
     s.add_argument("--format", choices=["csv", "json"], help="default: from -o's extension")
     s.set_defaults(func=cmd_export_scalars)
+
+    t = sub.add_parser(
+        "import-tensorboard",
+        help="convert a logdir of TensorBoard event files into flowlog runs (SRC is only read)",
+    )
+    t.add_argument("src", help="a TensorBoard logdir (events.out.tfevents.* files)")
+    t.add_argument("dst", help="the logdir to write the flowlog runs into")
+    t.set_defaults(func=cmd_import_tensorboard)
     return p
 
 

@@ -16,6 +16,8 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
+from flowlog.provider import ReadError
+
 # v1 -> v2: the tags table loses its CHECK on kind (new kinds need no table rebuild again); the
 # new tables; a v1 run's one hparams record becomes its first trial
 DDL_V2 = """
@@ -107,7 +109,11 @@ def read_image_png(conn: sqlite3.Connection, tag_id: int, step: int) -> bytes | 
     row = conn.execute(
         "SELECT png FROM images WHERE tag_id = ? AND step = ?", (tag_id, step)
     ).fetchone()
-    return None if row is None else bytes(row[0])
+    if row is None:
+        return None
+    if not isinstance(row[0], bytes):  # a hostile or damaged file: text or a number there
+        raise ReadError(f"the image at step {step} is not stored as PNG bytes")
+    return row[0]
 
 
 # --------------------------------------------------------------------------- PR curves

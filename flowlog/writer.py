@@ -25,6 +25,8 @@ import threading
 import time
 from collections.abc import Mapping
 
+import numpy as np
+
 from flowlog import __version__, graphdesc, records, run_dir, schema, schema_records
 from flowlog.errors import LogWriteError
 from flowlog.reader import effective_status
@@ -341,6 +343,35 @@ class SummaryWriter(WriterFlush, WriterMedia):
         if full:
             self._auto_flush()
 
+    def _add_scalar_points(self, tag, steps, walls, values) -> None:
+        """Many points of one tag with their wall times, checked as arrays: what an importer
+        of old logs feeds (one Python call per point would be its bottleneck)."""
+        records.check_tag(tag)
+        steps = np.asarray(steps, dtype=np.int64)
+        walls = np.asarray(walls, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+        n = steps.size
+        if not steps.shape == walls.shape == values.shape == (n,):
+            raise ValueError(f"tag {tag!r}: steps, walls and values must be 1-D of one length")
+        if n == 0:
+            return
+        if steps.min() < 0 or steps.max() >= 2**53:
+            raise ValueError(f"tag {tag!r}: steps must be in [0, 2**53)")
+        if not np.isfinite(walls).all():
+            raise ValueError(f"tag {tag!r}: wall times must be finite")
+        flat: list = [None] * (4 * n)
+        flat[1::4], flat[2::4], flat[3::4] = steps.tolist(), walls.tolist(), values.tolist()
+        with self._lock:
+            self._ensure_open()
+            tid = self._scalar_ids.get(tag)
+            if tid is None:
+                tid = self._register(tag, "scalar")
+            flat[0::4] = [tid] * n
+            self._last[tid] = int(steps[-1])
+            self._buf += flat
+            if len(self._buf) >= self._flush_len:
+                self._flush_locked()
+
     def add_scalars(self, main_tag, tag_scalar_dict, global_step=None, walltime=None):
         """One chart ``main_tag`` with a line per key, as torch shows it.
 
@@ -412,6 +443,11 @@ class SummaryWriter(WriterFlush, WriterMedia):
         or None (skipped, as torch); metric values: numbers. ``hparam_domain_discrete``:
         ``{name: [allowed values]}`` for hparams of this call.
         """
+        self._add_trial(hparam_dict, metric_dict, hparam_domain_discrete, run_name, global_step)
+
+    def _add_trial(self, hparam_dict, metric_dict, hparam_domain_discrete=None, run_name=None,
+                   global_step=None, walltime=None):  # fmt: skip
+        """add_hparams at ``walltime`` (now when None): what an importer of old logs needs."""
         clean_h, clean_m = records.check_hparams(hparam_dict, metric_dict)
         domains = records.check_domains(hparam_domain_discrete, clean_h)
         if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
@@ -420,7 +456,8 @@ class SummaryWriter(WriterFlush, WriterMedia):
         step = None if global_step is None else records.check_step("<hparams>", global_step)
         with self._lock:
             self._ensure_open()
-            self._trials.append((run_name, step, _time(), clean_h, clean_m, domains))
+            wall = _time() if walltime is None else float(walltime)
+            self._trials.append((run_name, step, wall, clean_h, clean_m, domains))
             self._flush_locked()
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True, *,

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 
 import pytest
@@ -15,6 +16,9 @@ import pytest
 # slower for the small models the tests train.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# TensorBoard runs are converted into a cache outside the logdir: the tests' own, never ~/.cache
+os.environ.setdefault("FLOWLOG_CACHE_DIR", tempfile.mkdtemp(prefix="flowlog-test-cache-"))
 
 # Generous: a loaded 2-core CI machine can take many seconds for a first Dash page load. Tests wait
 # on DOM state, so a passing test never waits this long.

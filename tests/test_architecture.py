@@ -56,8 +56,12 @@ RENDER = tuple(m for m in SOURCES if m == "flowlog.render" or m.startswith("flow
 READ_SIDE = (
     "flowlog.reader", "flowlog.reader_ranks", "flowlog.reader_discovery", "flowlog.reader_open",
     "flowlog.reader_status", "flowlog.schema_records", "flowlog.provider",
-    "flowlog.provider_cache", "flowlog.backends", "flowlog.export", "flowlog.graphdesc", *RENDER,
+    "flowlog.provider_cache", "flowlog.provider_merge", "flowlog.backends", "flowlog.export",
+    "flowlog.graphdesc", *RENDER,
 )  # fmt: skip
+# TensorBoard event files → the writer → a cache of flowlog runs → the reader: another producer
+# of logs (write side) whose provider reads the cache like any logdir
+TENSORBOARD = tuple(m for m in SOURCES if m.startswith("flowlog.tensorboard_"))
 
 
 def _imports(name: str, path: Path) -> set[str]:
@@ -124,6 +128,16 @@ def test_only_the_log_modules_import_sqlite():
 
 def test_reader_provider_and_renderer_never_import_the_engine():
     assert _violations(READ_SIDE, [*ENGINE, *WRITE_SIDE]) == []
+
+
+def test_tensorboard_import_is_a_producer_the_dashboard_never_sees():
+    assert {"flowlog.tensorboard_events", "flowlog.tensorboard_cache"} <= set(TENSORBOARD)
+    assert _violations(TENSORBOARD, [*ENGINE, "flowlog.dashboard", "sqlite3"]) == []
+    assert _violations(["flowlog.dashboard"], TENSORBOARD) == []
+    # only the cache converts (through the writer); the event reader and payload decoders
+    # know nothing of storage
+    writers = {m for m in TENSORBOARD if _violations([m], WRITE_SIDE)}
+    assert writers == {"flowlog.tensorboard_cache"}
 
 
 def test_cli_reads_through_the_provider():

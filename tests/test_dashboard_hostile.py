@@ -113,7 +113,9 @@ def _outputs(output_key: str) -> list[tuple[object, str]]:
 
 def _view_of(output_key: str) -> str:
     """The tab a callback's view needs to be shown (its callbacks do nothing while hidden)."""
-    for prefix, tab in (("graph-", "graph"), ("hist-", "histograms"), ("hp-", "hparams")):
+    views = (("graph-", "graph"), ("hist-", "histograms"), ("hp-", "hparams"),
+             ("img-", "images"), ("text-", "text"), ("pr-", "pr_curves"))  # fmt: skip
+    for prefix, tab in views:
         if prefix in output_key:
             return tab
     return "scalars"
@@ -329,7 +331,8 @@ def specific_values(sane: dict) -> dict:
         "hp-color-by.value": ["hp:lr", "nope", 5],
         "hp-color-by.options": [[{"value": "hp:lr"}], [5]],
         "hp-metric-tags.options": [[{"value": 5}], "x"],
-        "view-tabs.value": ["graph", "scalars", "histograms", "hparams", "nope"],
+        "view-tabs.value": ["graph", "scalars", "histograms", "hparams", "images", "text",
+                            "pr_curves", "nope"],
     }
 
 

@@ -14,7 +14,9 @@ from flowlog import export
 from flowlog.backends import open_logdir
 from flowlog.provider import DataProvider, ReadError
 from flowlog.provider_cache import CachedProvider
+from flowlog.provider_merge import MergedProvider
 from flowlog.reader import SqliteProvider
+from flowlog.tensorboard_provider import TensorBoardProvider
 from flowlog.writer import SummaryWriter
 
 
@@ -29,7 +31,13 @@ def write(logdir, name="r", n=20, flush_secs=60):
 def test_both_providers_implement_the_interface(tmp_path):
     write(tmp_path).close()
     plain, cached = open_logdir(tmp_path, cache=False), open_logdir(tmp_path)
-    assert isinstance(plain, SqliteProvider) and isinstance(cached, CachedProvider)
+    assert isinstance(plain, MergedProvider) and isinstance(cached, CachedProvider)
+    flowlog_runs, tensorboard_runs = (p for p, _ in plain.parts)
+    assert isinstance(flowlog_runs, SqliteProvider)
+    assert isinstance(tensorboard_runs, TensorBoardProvider)
+    for provider in (plain, cached, flowlog_runs, tensorboard_runs):
+        assert isinstance(provider, DataProvider)
+    assert tensorboard_runs.runs() == []
     for provider in (plain, cached):
         assert isinstance(provider, DataProvider)
         (info,) = provider.runs()

@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from flowlog.dashboard import untrusted
+from flowlog.dashboard import media_tags, untrusted
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
-from flowlog.dashboard.patterns import PatternError, compile_pattern
+from flowlog.dashboard.patterns import PatternError
 from flowlog.dashboard.series import histogram_percentiles, rebin
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
@@ -195,25 +195,7 @@ def collect(data, info, selected, pattern, problems: dict | None = None):
     the version lists every (run, tag, count, last step), so an unchanged log redraws nothing.
     A run whose tags cannot be read is left out and named in ``problems`` (run -> why).
     Raises :class:`PatternError` (a ValueError) for a tag filter that cannot be used."""
-    colors = {r["name"]: r["color"] for r in untrusted.runs_info(info)}
-    rx = compile_pattern(pattern, "tag filter")
-    by_tag: dict[str, dict[str, tuple[str, object]]] = {}
-    version = []
-    for name in untrusted.names(selected):
-        if name not in colors:
-            continue
-        try:
-            tags = data.tags(name, kind="histogram")
-        except RUN_ERRORS as exc:
-            if problems is not None:
-                problems[name] = untrusted.problem(name, exc, data)
-            continue
-        for t in tags.values():
-            if rx is not None and not rx.search(t.tag):
-                continue
-            version.append([name, t.tag, t.count, t.last_step])
-            by_tag.setdefault(t.tag, {})[name] = (colors[name], t)
-    return by_tag, version
+    return media_tags.collect(data, info, selected, pattern, "histogram", problems)
 
 
 def _card(figure, label: str, class_name: str | None = None) -> html.Div:

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog import export
-from flowlog.dashboard import untrusted
+from flowlog.dashboard import scalars_custom, untrusted
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.scalars_charts import (
@@ -166,6 +166,7 @@ def layout(ctx):
                 ],
             ),
             html.Div(id=MESSAGE, className="fl-message"),
+            scalars_custom.section(),  # add_custom_scalars layouts: filled by its callback
             dcc.Store(id=TAGS, data=shown),
             html.Div(
                 chart_groups(shown or [], generation, built=built) if view is not None else [],
@@ -554,6 +555,7 @@ def register(app, ctx):
     view = ScalarsView(ctx.data)
     ctx.extra["scalars"] = view
     _register_groups(app, view)
+    scalars_custom.register(app, ctx.data, SMOOTHING, XAXIS, LOGSCALE)
     _register_charts(app, view)
     _register_clicks_and_export(app, view)
 

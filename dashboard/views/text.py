@@ -1,0 +1,229 @@
+"""Text: what ``writer.add_text`` logged, rendered as Markdown, like TensorBoard's Text tab.
+
+Per tag (the tag filter as in the other views): a step slider (default: the latest step) and a
+card per selected run, in its colour, with the text it logged at that step (or the latest step
+before it). "Show all steps" lists every run's texts instead, newest first, at most
+``text_data.MAX_LISTED`` of them.
+
+Texts come from the log, so they are untrusted: they are rendered by ``dcc.Markdown`` with
+``dangerously_allow_html=False`` (raw HTML is shown as text, never parsed), and
+react-markdown's URL transform turns a link to any scheme but http(s), mailto and tel into an
+inert ``javascript:void(0)``, which ``assets/media.js`` then removes. No text is ever put into
+the page as HTML.
+"""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, MATCH, Input, Output, State, dcc, html
+
+from flowlog.dashboard import media_tags, untrusted
+from flowlog.dashboard import text_data as td
+from flowlog.dashboard.controls import tag_filter_input
+from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.untrusted import RUN_ERRORS
+
+TAB_ID = "text"
+TAB_LABEL = "Text"
+
+TAG_FILTER = "text-tag-filter"
+SHOW_ALL = "text-show-all"
+CARDS = "text-cards"
+VERSION = "text-version"
+# per tag (pattern ids {"type": ..., "tag": tag})
+STEP = "text-step"  # dcc.Slider: an index into the tag's steps
+STEPS = "text-steps"  # dcc.Store: the tag's steps (the union over the runs shown)
+BODY = "text-body"  # the tag's run cards
+LABEL = "text-step-label"
+
+NO_RUNS = "No runs selected — tick runs in the panel on the left."
+NO_TEXT = [
+    "No text logged in the selected runs — call ",
+    html.Code("writer.add_text(tag, text, step)"),
+    ". Texts are Markdown: tables, fenced code blocks, lists and links render.",
+]
+
+
+def markdown(text: str) -> list:
+    """A text rendered as Markdown, raw HTML escaped; cut (with a note) when very long."""
+    shown, note = td.clip(text)
+    md = dcc.Markdown(
+        shown,
+        dangerously_allow_html=False,
+        dedent=False,
+        link_target="_blank",
+        mathjax=False,
+        className="fl-markdown",
+    )
+    return [md, html.Div(note, className="fl-hint")] if note else [md]
+
+
+def read_runs(data, tag: str, runs: dict) -> tuple[dict, dict]:
+    """``({run: (colour, entries)}, problems)`` of one tag, runs by name; a run that cannot
+    be read is named in ``problems``, the others are read."""
+    per_run, problems = {}, {}
+    for name, (color, _info) in sorted(runs.items()):
+        try:
+            per_run[name] = (color, td.entries(data, name, tag))
+        except RUN_ERRORS as exc:
+            problems[name] = untrusted.problem(name, exc, data)
+    return per_run, problems
+
+
+def cards_at(per_run: dict, problems: dict, step: int) -> list:
+    """A card per run with its text at ``step`` (or the latest before it)."""
+    cards = []
+    for name, (color, items) in per_run.items():
+        e = td.at_step(items, step)
+        if e is None:
+            head = media_tags.run_head(name, color)
+            body = [html.Div(td.missing_note(items, step), className="fl-media-missing")]
+        else:
+            before = f"latest before step {step}" if e.step != step else None
+            head = media_tags.run_head(name, color, f"step {e.step}", before, td.when(e.wall))
+            body = markdown(e.text)
+        cards.append(html.Div([head, *body], className="fl-card fl-text-card"))
+    if problems:
+        cards.append(media_tags.problem_card(problems))
+    return cards
+
+
+def cards_all(per_run: dict, problems: dict) -> list:
+    """A card per run listing its texts newest first, under a header per step."""
+    cards = []
+    for name, (color, items) in per_run.items():
+        shown, total = td.newest(items)
+        count = f"{total} step{'s' if total != 1 else ''}"
+        children = [media_tags.run_head(name, color, count)]
+        note = td.listed_note(len(shown), total)
+        if note:
+            children.append(html.Div(note, className="fl-hint"))
+        for e in shown:
+            children.append(
+                html.Div(
+                    className="fl-text-entry",
+                    children=[
+                        html.Div(
+                            [html.Span(f"step {e.step}"), html.Span(td.when(e.wall))],
+                            className="fl-text-step",
+                        ),
+                        *markdown(e.text),
+                    ],
+                )
+            )
+        if not items:
+            children.append(html.Div("no text logged", className="fl-media-missing"))
+        cards.append(html.Div(children, className="fl-card fl-text-card"))
+    if problems:
+        cards.append(media_tags.problem_card(problems))
+    return cards
+
+
+def tag_group(data, tag: str, runs: dict, show_all: bool, previous: int | None = None):
+    """One tag's group: its step slider and a card per run (every step listed with
+    ``show_all``). ``previous``: the step the user had chosen, kept across a re-render."""
+    per_run, problems = read_runs(data, tag, runs)
+    summary = html.Summary([html.Span(tag), html.Span(str(len(runs)), className="fl-count")])
+    if show_all:
+        body = html.Div(cards_all(per_run, problems), className="fl-text-grid")
+        return html.Details(open=True, className="fl-group", children=[summary, body])
+    steps = media_tags.union_steps([e.step for e in items] for _c, items in per_run.values())
+    if not steps:
+        body = html.Div(cards_at(per_run, problems, 0), className="fl-text-grid")
+        return html.Details(open=True, className="fl-group", children=[summary, body])
+    index = media_tags.initial_index(steps, previous)
+    key = {"tag": tag}
+    controls = [html.Span(media_tags.step_label(steps[index], len(steps)),
+                          id={"type": LABEL, **key}, className="fl-step-label")]  # fmt: skip
+    if len(steps) > 1:
+        controls.append(media_tags.step_slider({"type": STEP, **key}, steps, index))
+    return html.Details(
+        open=True,
+        className="fl-group",
+        children=[
+            summary,
+            html.Div(controls, className="fl-step-row"),
+            dcc.Store(id={"type": STEPS, **key}, data=steps),
+            html.Div(
+                cards_at(per_run, problems, steps[index]),
+                id={"type": BODY, **key},
+                className="fl-text-grid",
+            ),
+        ],
+    )
+
+
+def layout(ctx):
+    return html.Div(
+        className="fl-view fl-text",
+        children=[
+            html.Div(
+                className="fl-toolbar",
+                children=[
+                    tag_filter_input(TAG_FILTER),
+                    dcc.Checklist(
+                        id=SHOW_ALL,
+                        options=[{"label": "show all steps", "value": "all"}],
+                        value=[],
+                        inline=True,
+                        className="fl-segmented",
+                    ),
+                ],
+            ),
+            dcc.Store(id=VERSION),
+            html.Div(id=CARDS, className="fl-chart-groups"),
+        ],
+    )
+
+
+def empty_message(selected, pattern):
+    if not untrusted.names(selected):
+        return NO_RUNS
+    if isinstance(pattern, str) and pattern:
+        return f"No text tag of the selected runs matches the filter '{pattern[:60]}'."
+    return NO_TEXT
+
+
+def register(app, ctx):
+    @app.callback(
+        Output(CARDS, "children"),
+        Output(VERSION, "data"),
+        Input(RUNS_INFO, "data"),
+        Input(SELECTED_RUNS, "data"),
+        Input(TAG_FILTER, "value"),
+        Input(SHOW_ALL, "value"),
+        Input(TABS, "value"),
+        State(VERSION, "data"),
+        State({"type": STEP, "tag": ALL}, "value"),
+        State({"type": STEPS, "tag": ALL}, "data"),
+        prevent_initial_call=True,  # hidden while the page loads: built when the tab opens
+    )
+    def cards(info, selected, pattern, show, tab, old_version, _values, _steps):
+        if tab != TAB_ID:
+            return dash.no_update, dash.no_update
+        show_all = isinstance(show, list) and "all" in show
+        return media_tags.rebuild(
+            ctx.data, "text", info, selected, pattern, old_version, [show_all],
+            lambda tag, runs, previous: tag_group(ctx.data, tag, runs, show_all, previous),
+            empty_message,
+        )  # fmt: skip
+
+    @app.callback(
+        Output({"type": BODY, "tag": MATCH}, "children"),
+        Output({"type": LABEL, "tag": MATCH}, "children"),
+        Input({"type": STEP, "tag": MATCH}, "value"),
+        State({"type": STEPS, "tag": MATCH}, "data"),
+        State(RUNS_INFO, "data"),
+        State(SELECTED_RUNS, "data"),
+        prevent_initial_call=True,  # the group is built with its cards
+    )
+    def at_step(index, steps, info, selected):
+        tag = media_tags.matched_tag()
+        step = media_tags.chosen_step(index, steps)
+        if tag is None or step is None:
+            return dash.no_update, dash.no_update
+        # a run whose tags cannot be read is named by the whole view's message already
+        runs = media_tags.collect(ctx.data, info, selected, None, "text")[0].get(tag, {})
+        per_run, problems = read_runs(ctx.data, tag, runs)
+        label = media_tags.step_label(step, len(steps))
+        return cards_at(per_run, problems, step), label
