@@ -31,7 +31,9 @@ examples: setup
 		$(PY) examples/torch_mlp.py --logdir $(LOGDIR) || exit 1; \
 		echo "$(PY) examples/torch_nan.py --logdir $(LOGDIR)"; \
 		$(PY) examples/torch_nan.py --logdir $(LOGDIR) || exit 1; \
-	else echo "torch is not installed: skipping examples/torch_mlp.py and examples/torch_nan.py"; fi
+		echo "$(PY) examples/tensorboard_run.py --logdir $(LOGDIR)"; \
+		$(PY) examples/tensorboard_run.py --logdir $(LOGDIR) || exit 1; \
+	else echo "torch is not installed: skipping examples/torch_mlp.py, torch_nan.py, tensorboard_run.py"; fi
 
 test: setup-browser
 	.venv/bin/ruff check .

@@ -456,3 +456,19 @@ def test_import_never_replaces_a_flowlog_run_of_the_same_name(tmp_path):
                              str(src), str(dst)], capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 1 and "not a conversion" in result.stderr
     assert list(open_logdir(dst, cache=False).tags("exp")) == ["mine"]
+
+
+def test_the_tensorboard_example_is_read_with_every_kind_it_logs(tmp_path):
+    script = str(ROOT / "examples/tensorboard_run.py")
+    args = ["--steps", "60", "--logdir", str(tmp_path / "runs")]
+    subprocess.run([sys.executable, script, *args], check=True, capture_output=True)
+    p = provider(tmp_path / "runs", tmp_path)
+    assert [r.name for r in p.runs()] == ["tensorboard_logreg"]
+    kinds = {t.label: t.kind for t in p.tags("tensorboard_logreg").values()}
+    assert kinds == {
+        "loss/train": "scalar", "accuracy/train": "scalar", "linear/weight": "histogram",
+        "decision_boundary": "image", "pr/test": "pr_curve", "summary/text_summary": "text",
+    }  # fmt: skip
+    loss = p.scalars("tensorboard_logreg", "loss/train").value
+    assert len(loss) == 60 and loss[-1] < loss[0]
+    assert p.graph("tensorboard_logreg") is not None
