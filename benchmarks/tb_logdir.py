@@ -10,7 +10,9 @@ The event file is written once (a TFRecord of ``Event`` protos, as torch's write
   * flowlog, cold cache: the conversion into flowlog's storage (discovery of a fresh provider)
     and, in headless Chromium, navigation -> first chart drawn on a fresh app;
   * flowlog, warm cache: a fresh app (new provider, empty memory cache) on the converted cache:
-    navigation -> first chart drawn. Target <= 1 s.
+    navigation -> first chart drawn. Target <= 1 s. Then the same once the read that
+    ``flowlog-dashboard`` starts at launch (``scalars.prewarm``) has run, as a user who starts
+    the dashboard and then opens the browser gets it.
 """
 
 from __future__ import annotations
@@ -86,12 +88,18 @@ def convert_s(logdir: Path, cache: Path) -> float:
     return elapsed
 
 
-def first_chart_s(logdir: Path, cache: Path, page) -> float:
+def first_chart_s(logdir: Path, cache: Path, page, prewarm: bool = False) -> float:
+    """Navigation -> first chart drawn on a fresh app; with ``prewarm``, after the read that
+    ``flowlog-dashboard`` starts at launch (while the user opens the browser) has run."""
     from conftest import DashServer
 
     from flowlog.dashboard import create_app
+    from flowlog.dashboard.views.scalars import prewarm as read_first_page
 
-    server = DashServer(create_app(logdir, reload_interval=60, cache_dir=str(cache)))
+    app = create_app(logdir, reload_interval=60, cache_dir=str(cache))
+    if prewarm:
+        read_first_page(app.flowlog_context)
+    server = DashServer(app)
     try:
         t0 = time.perf_counter()
         page.goto(server.url)
@@ -132,11 +140,14 @@ def main() -> int:
             cold = first_chart_s(logdir, tmp / "cache", page)
             page.goto("about:blank")
             warm = [first_chart_s(logdir, tmp / "cache", page) for _ in range(3)]
+            launched = [first_chart_s(logdir, tmp / "cache", page, True) for _ in range(3)]
             browser.close()
         print(f"  flowlog first chart, cold cache (convert + draw)      : {cold:6.2f} s"
               f"  (vs TensorBoard's load alone: {tb / cold:.1f}x faster)")  # fmt: skip
         print(f"  flowlog first chart, warm cache (fresh app)           : {min(warm):6.2f} s"
               f"  (median {sorted(warm)[1]:.2f}; target <= 1 s)")  # fmt: skip
+        print(f"  ... after flowlog-dashboard's launch read (prewarm)     : {min(launched):6.2f} s"
+              f"  (median {sorted(launched)[1]:.2f})")  # fmt: skip
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
