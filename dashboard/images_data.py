@@ -85,22 +85,6 @@ def labels_of(meta) -> tuple[list[str], int]:
     return out, len(labels)
 
 
-def at_or_before(images: list, step: int):
-    """The image logged at ``step`` or, when there is none, the latest before it (None)."""
-    found = None
-    for im in images:
-        if im.step > step:
-            break
-        found = im
-    return found
-
-
-def missing_note(images: list, step: int) -> str:
-    if not images:
-        return "no image logged"
-    return f"nothing logged at or before step {step} (first at step {images[0].step})"
-
-
 def caption(run: str, tag: str, step: int, height: int, width: int) -> str:
     """The enlarged image's caption (and the thumbnail's alt text)."""
     return f"{run} · {tag} · step {step} · {height}×{width}"

@@ -66,6 +66,33 @@ def at_or_before(steps: Sequence[int], step: int) -> int | None:
     return i if i >= 0 else None
 
 
+def item_at(items: Sequence, step: int):
+    """Of ``items`` sorted by ``.step``, the one logged at ``step`` or, when there is none,
+    the latest before it (None)."""
+    i = at_or_before([item.step for item in items], step)
+    return None if i is None else items[i]
+
+
+def missing_note(items: Sequence, step: int, what: str) -> str:
+    """What a card says when its run logged nothing (``what``: "image", "text") at or before
+    ``step``."""
+    if not items:
+        return f"no {what} logged"
+    return f"nothing logged at or before step {step} (first at step {items[0].step})"
+
+
+def read_runs(data, runs: dict, read) -> tuple[dict, dict]:
+    """``({run: (colour, read(run))}, problems)`` for the ``{run: (colour, TagInfo)}`` of one
+    tag, runs by name; a run that cannot be read is named in ``problems``, the others read."""
+    per_run, problems = {}, {}
+    for name, (color, _info) in sorted(runs.items()):
+        try:
+            per_run[name] = (color, read(name))
+        except RUN_ERRORS as exc:
+            problems[name] = untrusted.problem(name, exc, data)
+    return per_run, problems
+
+
 def steps_list(value) -> list[int] | None:
     """A tag's steps as a component sent them back (sorted ints), or None if it is not one."""
     if not isinstance(value, list) or not value:

@@ -96,15 +96,15 @@ def _hover_head(line: Line) -> str:
     return head + ("<br>" + escape(" · ".join(sub)) if sub else "")
 
 
-def _nonfinite_kinds(nan, posinf, neginf):
+def nonfinite_kinds(nan, posinf, neginf):
     """``(where, symbols, names)`` of the buckets holding NaN (first), else +Inf, else -Inf."""
     bad = (nan > 0) | (posinf > 0) | (neginf > 0)
     names = np.where(nan[bad] > 0, "NaN", np.where(posinf[bad] > 0, "+Inf", "-Inf"))
     return bad, names
 
 
-_SYMBOLS = {"NaN": "x", "+Inf": "triangle-up", "-Inf": "triangle-down"}
-_MARKER_Y = {"NaN": 0.96, "+Inf": 1.0, "-Inf": 0.0}
+NONFINITE_SYMBOLS = {"NaN": "x", "+Inf": "triangle-up", "-Inf": "triangle-down"}
+NONFINITE_MARKER_Y = {"NaN": 0.96, "+Inf": 1.0, "-Inf": 0.0}
 
 
 def _rank_ends(fig, band: dict, color: str) -> None:
@@ -282,7 +282,7 @@ class ScalarsView:
         fig.add_trace(
             scatter(
                 x=x,
-                y=np.array([_MARKER_Y[k] for k in kinds.tolist()]),
+                y=np.array([NONFINITE_MARKER_Y[k] for k in kinds.tolist()]),
                 yaxis="y2",
                 mode="markers",
                 name=f"{escape(line.name)} non-finite",
@@ -290,7 +290,7 @@ class ScalarsView:
                 marker=dict(
                     color=color,
                     size=9,
-                    symbol=np.array([_SYMBOLS[k] for k in kinds.tolist()]),
+                    symbol=np.array([NONFINITE_SYMBOLS[k] for k in kinds.tolist()]),
                     line=dict(width=1, color="#222"),
                 ),
                 customdata=np.column_stack([st, kinds]),
@@ -368,7 +368,7 @@ class ScalarsView:
             if not bold:  # the faint raw mean: the smoothed line's hover tells its value
                 del fig.data[-1]["hovertemplate"]
                 fig.data[-1]["hoverinfo"] = "skip"
-        bad, kinds = _nonfinite_kinds(b["nan"], b["posinf"], b["neginf"])
+        bad, kinds = nonfinite_kinds(b["nan"], b["posinf"], b["neginf"])
         if bad.any():
             entry["nf"] = len(fig.data)
             self._nonfinite_trace(fig, line, color, b["x"][bad], b["st"][bad], kinds)

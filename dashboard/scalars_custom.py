@@ -33,14 +33,14 @@ from flowlog.dashboard.figure_json import Fig, scatter
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.scalars_charts import (
-    _MARKER_Y,
-    _SYMBOLS,
     CHART_HEIGHT,
     LEGEND_ROW_PX,
+    NONFINITE_MARKER_Y,
+    NONFINITE_SYMBOLS,
     X_AXIS_PX,
-    _nonfinite_kinds,
     chart_title,
     legend_layout,
+    nonfinite_kinds,
 )
 from flowlog.dashboard.scalars_checks import problems_note
 from flowlog.dashboard.scalars_data import X_TITLES, to_x
@@ -170,15 +170,15 @@ def read_line(data, run: str, info, buckets: int, xmode: str, start=None, end=No
 
 
 def _nonfinite(fig: Fig, label: str, color: str, x, b) -> None:
-    bad, kinds = _nonfinite_kinds(b.nan, b.posinf, b.neginf)
+    bad, kinds = nonfinite_kinds(b.nan, b.posinf, b.neginf)
     if not bad.any():
         return
     fig.add_trace(
         scatter(
-            x=x[bad], y=np.array([_MARKER_Y[k] for k in kinds.tolist()]), yaxis="y2",
+            x=x[bad], y=np.array([NONFINITE_MARKER_Y[k] for k in kinds.tolist()]), yaxis="y2",
             mode="markers", showlegend=False, name=f"{label} non-finite",
             marker=dict(color=color, size=9, line=dict(width=1, color="#222"),
-                        symbol=np.array([_SYMBOLS[k] for k in kinds.tolist()])),
+                        symbol=np.array([NONFINITE_SYMBOLS[k] for k in kinds.tolist()])),
             customdata=np.column_stack([b.step[bad], kinds]),
             hovertemplate=f"<b>{label}</b><br>step %{{customdata[0]}}<br>"
             "value %{customdata[1]}<extra></extra>",

@@ -32,16 +32,6 @@ def entries(data, run: str, tag: str) -> list[Entry]:
     return out
 
 
-def at_step(items: list[Entry], step: int) -> Entry | None:
-    """The entry logged at ``step`` or, when there is none, the latest one before it."""
-    found = None
-    for e in items:
-        if e.step > step:
-            break
-        found = e
-    return found
-
-
 def newest(items: list[Entry], limit: int = MAX_LISTED, budget: int = MAX_LISTED_CHARS
            ) -> tuple[list[Entry], int]:  # fmt: skip
     """``(entries, total)``: the newest entries first, at most ``limit`` of them and no more
@@ -79,10 +69,3 @@ def when(wall: float) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
     except (OverflowError, OSError, ValueError):
         return ""
-
-
-def missing_note(items: list[Entry], step: int) -> str:
-    """What a card says when its run logged nothing at or before ``step``."""
-    if not items:
-        return "no text logged"
-    return f"nothing logged at or before step {step} (first at step {items[0].step})"

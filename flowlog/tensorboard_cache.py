@@ -92,7 +92,9 @@ class TensorBoardCache:
         self.root_name = root_name  # what the run "." is called under cache_dir
         self._lock = threading.Lock()
         self._last: SyncResult = SyncResult({}, [], [])
-        self._problems: dict[str, tuple[tuple, str]] = {}  # run -> (file states, why)
+        # target -> (the manifest file's identity, its content): every discovery consults
+        # each run's manifest; it is read again only when a pass replaced it
+        self._manifests: dict[str, tuple[tuple, dict]] = {}
 
     def sync(self) -> SyncResult:
         """Convert what is new in every TensorBoard run; the runs found, each readable from
@@ -116,7 +118,7 @@ class TensorBoardCache:
                         unreadable.append(Unreadable(name, os.path.dirname(files[0]), why))
                         continue
                     runs[name] = conv
-                    warnings += _skip_warnings(conv, conv.file_entries)
+                    warnings += _skip_warnings(conv)
             self._last = SyncResult(runs, unreadable, warnings)
             return self._last
 
@@ -150,7 +152,7 @@ class TensorBoardCache:
     def _sync_run(self, name: str, files: list[str], event_cls, owner: bool) -> Converted:
         stored_as = self.root_name if name == "." else name
         target = os.path.join(self.cache_dir, stored_as)
-        manifest = _load(target)
+        manifest = self._manifest(target)
         states = {os.path.basename(p): _file_state(p) for p in files}
         if owner:
             if manifest is None or _must_rebuild(manifest, states):
@@ -177,6 +179,21 @@ class TensorBoardCache:
             skipped=manifest.get("skipped", {}),
             file_entries=manifest.get("files", {}),
         )
+
+    def _manifest(self, target: str) -> dict | None:
+        path = os.path.join(target, MANIFEST)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)  # replaced whole: new inode
+        hit = self._manifests.get(target)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        manifest = _load(target)
+        if manifest is not None:
+            self._manifests[target] = (key, manifest)
+        return manifest
 
     def _convert(self, target, manifest, pending, first_file, states, event_cls) -> dict:
         """Append the unread part of each pending file; the manifest says 'converting' while
@@ -271,14 +288,14 @@ def _state_of(entry: dict) -> dict:
     return {k: entry[k] for k in ("dev", "ino", "size", "mtime_ns")}
 
 
-def _skip_warnings(conv: Converted, manifest_files: dict) -> list[str]:
+def _skip_warnings(conv: Converted) -> list[str]:
     out = [
         f"{conv.source}: {count} value(s) of {tag!r} not shown: {why}"
         for tag, (count, why) in sorted(conv.skipped.items())
     ]
     out += [
         f"{entry['damaged']}; what follows in the file is not shown"
-        for entry in manifest_files.values()
+        for entry in conv.file_entries.values()
         if entry.get("damaged")
     ]
     return out

@@ -18,9 +18,6 @@ import numpy as np
 from flowlog import media
 
 BULK_POINTS = 200_000  # scalars gathered before they go to the writer (bounds the memory)
-#: the plugins shown; others (audio, mesh, projector, …) are counted as skipped
-SHOWN_PLUGINS = ("scalars", "histograms", "images", "text", "pr_curves", "hparams",
-                 "custom_scalars")  # fmt: skip
 
 
 class EventConverter:

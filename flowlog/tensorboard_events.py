@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import struct
 from dataclasses import dataclass
 
@@ -31,13 +32,11 @@ class MissingTensorBoard(ImportError):
 def protos():
     """TensorBoard's compiled protos, or :class:`MissingTensorBoard` naming what to install."""
     try:
-        from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2  # noqa: F401
+        from tensorboard.compat.proto import event_pb2
     except ImportError as exc:
         raise MissingTensorBoard(
             f"reading TensorBoard event files needs the tensorboard package: {INSTALL_HINT}"
         ) from exc
-    from tensorboard.compat.proto import event_pb2
-
     return event_pb2
 
 
@@ -59,8 +58,6 @@ def event_runs(logdir: str, on_error=None) -> dict[str, list[str]]:
 
 def _regular(path: str) -> bool:
     try:
-        import stat
-
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False

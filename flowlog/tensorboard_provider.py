@@ -51,9 +51,7 @@ class TensorBoardProvider(Router):
                     continue
                 names[name] = conv.cache_name
                 out.append(_as_tensorboard(info, conv))
-        warnings = result.warnings + [
-            w for w in self.store.warnings() if self.cache.cache_dir in w
-        ]
+        warnings = result.warnings + self.store.warnings()  # a damaged converted copy
         with self._lock:
             self._names, self._unreadable, self._warnings = names, unreadable, warnings
         return sorted(out, key=lambda r: r.name)

@@ -75,10 +75,11 @@ def test_entries_at_step_and_newest_first():
     data = FakeData({"a": {"t": [(10, "ten"), (0, "zero"), (5, "five")]}})
     items = td.entries(data, "a", "t")
     assert [e.step for e in items] == [0, 5, 10]
-    assert td.at_step(items, 5).text == "five"
-    assert td.at_step(items, 7).text == "five"  # the latest before a step it did not log
-    assert td.at_step(items, -1) is None
-    assert td.missing_note(items, -1) == "nothing logged at or before step -1 (first at step 0)"
+    assert media_tags.item_at(items, 5).text == "five"
+    assert media_tags.item_at(items, 7).text == "five"  # the latest before a step it did not log
+    assert media_tags.item_at(items, -1) is None
+    note = media_tags.missing_note(items, -1, "text")
+    assert note == "nothing logged at or before step -1 (first at step 0)"
     many = [td.Entry(s, 0.0, str(s)) for s in range(150)]
     shown, total = td.newest(many)
     assert total == 150 and len(shown) == td.MAX_LISTED == 100

@@ -63,15 +63,9 @@ class Source:
 
 def read_runs(data, tag: str, runs: dict) -> tuple[dict, dict]:
     """``({run: (colour, [ImageInfo by step])}, problems)`` of one tag, runs by name."""
-    per_run, problems = {}, {}
-    for name, (color, _info) in sorted(runs.items()):
-        try:
-            images = sorted(data.images(name, tag), key=lambda im: im.step)
-        except RUN_ERRORS as exc:
-            problems[name] = untrusted.problem(name, exc, data)
-            continue
-        per_run[name] = (color, images)
-    return per_run, problems
+    return media_tags.read_runs(
+        data, runs, lambda name: sorted(data.images(name, tag), key=lambda im: im.step)
+    )
 
 
 def thumbnail(url: str, run: str, tag: str, im) -> html.Img:
@@ -103,10 +97,11 @@ def labels_row(meta) -> html.Div | None:
 
 
 def card(source: Source, tag: str, name: str, color: str, images: list, step: int) -> html.Div:
-    im = imd.at_or_before(images, step)
+    im = media_tags.item_at(images, step)
     if im is None:
         head = media_tags.run_head(name, color)
-        note = html.Div(imd.missing_note(images, step), className="fl-media-missing")
+        missing = media_tags.missing_note(images, step, "image")
+        note = html.Div(missing, className="fl-media-missing")
         return html.Div([head, note], className="fl-card fl-image-card")
     before = f"latest before step {step}" if im.step != step else None
     size = html.Span(f"{im.height}×{im.width}", title="height × width (pixels)")

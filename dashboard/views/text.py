@@ -21,7 +21,6 @@ from flowlog.dashboard import media_tags, untrusted
 from flowlog.dashboard import text_data as td
 from flowlog.dashboard.controls import tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
-from flowlog.dashboard.untrusted import RUN_ERRORS
 
 TAB_ID = "text"
 TAB_LABEL = "Text"
@@ -59,25 +58,19 @@ def markdown(text: str) -> list:
 
 
 def read_runs(data, tag: str, runs: dict) -> tuple[dict, dict]:
-    """``({run: (colour, entries)}, problems)`` of one tag, runs by name; a run that cannot
-    be read is named in ``problems``, the others are read."""
-    per_run, problems = {}, {}
-    for name, (color, _info) in sorted(runs.items()):
-        try:
-            per_run[name] = (color, td.entries(data, name, tag))
-        except RUN_ERRORS as exc:
-            problems[name] = untrusted.problem(name, exc, data)
-    return per_run, problems
+    """``({run: (colour, entries)}, problems)`` of one tag, runs by name."""
+    return media_tags.read_runs(data, runs, lambda name: td.entries(data, name, tag))
 
 
 def cards_at(per_run: dict, problems: dict, step: int) -> list:
     """A card per run with its text at ``step`` (or the latest before it)."""
     cards = []
     for name, (color, items) in per_run.items():
-        e = td.at_step(items, step)
+        e = media_tags.item_at(items, step)
         if e is None:
             head = media_tags.run_head(name, color)
-            body = [html.Div(td.missing_note(items, step), className="fl-media-missing")]
+            missing = media_tags.missing_note(items, step, "text")
+            body = [html.Div(missing, className="fl-media-missing")]
         else:
             before = f"latest before step {step}" if e.step != step else None
             head = media_tags.run_head(name, color, f"step {e.step}", before, td.when(e.wall))
