@@ -20,7 +20,7 @@ demo: setup examples
 	.venv/bin/flowlog-dashboard --logdir $(LOGDIR) --port $(PORT)
 
 examples: setup
-	$(PY) examples/computation_graph.py
+	$(PY) examples/computation_graph.py --logdir $(LOGDIR)
 	$(PY) examples/linear_regression.py --logdir $(LOGDIR) --lr 0.1
 	$(PY) examples/linear_regression.py --logdir $(LOGDIR) --lr 0.02
 	$(PY) examples/logistic_regression.py --logdir $(LOGDIR)

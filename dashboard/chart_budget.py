@@ -26,6 +26,9 @@ CHART_BYTES = 900_000  # a chart's figure + live state JSON (the target: <= 1 MB
 # (bytes per drawn point, bytes per line without its points) of the one trace a line draws
 SMOOTHED_COST = (38, 950)  # x, smoothed y, hover step + raw value
 RAW_COST = (22, 900)  # x, y, hover step
+# (bytes per grid point, bytes per group) of a group's mean line (x, y, hover std and member
+# count) and its ± std band (x and y there and back), measured on a 300-group chart
+GROUP_COST = (90, 1100)
 
 
 def draws_raw(lines: int, smoothing: bool) -> bool:
@@ -41,6 +44,15 @@ def line_buckets(lines: int, smoothing: bool = True) -> int:
     point, line = SMOOTHED_COST if smoothing else RAW_COST
     per_line = CHART_BYTES / lines - line
     return int(min(max(per_line / (2 * point), MIN_BUCKETS), BUCKETS))
+
+
+def group_points(groups: int) -> int:
+    """Grid points per group line for a grouped chart of ``groups`` lines (mean ± std); the
+    band and the hover's std and member count make a grid point cost more than a line's."""
+    if groups <= FULL_RES_LINES:
+        return BUCKETS
+    point, line = GROUP_COST
+    return int(min(max((CHART_BYTES / groups - line) / point, MIN_BUCKETS), BUCKETS))
 
 
 def draws_markers(points: int, buckets: int, per_bucket: int = 2) -> bool:

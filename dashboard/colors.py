@@ -1,14 +1,20 @@
 """One stable colour per run, the same in every view.
 
-Colours follow the sorted order of run names, so a run keeps its colour across page reloads
-and views; beyond the palette's 20, hues a golden angle apart (a sweep of hundreds of runs
-gets as many distinct, mid-dark colours, never the near-black of ever darker palette rounds).
+Colours follow the order in which runs started (name as tie-break): a new run starts last, so
+it takes the next colour and every run already there keeps its own for the life of the logdir
+(by name order, a run sorting first would shift everyone; a hash of the name would collide in a
+20-colour palette with a handful of runs, and resolving collisions depends on the other runs
+again). The user's own picks (runs panel, kept in the browser) override these. Beyond the
+palette's 20, hues a golden angle apart (a sweep of hundreds of runs gets as many distinct,
+mid-dark colours, never the near-black of ever darker palette rounds).
 """
 
 from __future__ import annotations
 
 import colorsys
 import itertools
+import math
+import re
 
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -16,6 +22,7 @@ PALETTE = [
     "#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#5f3dc4",
     "#0b7285", "#a61e4d", "#5c940d", "#d9480f", "#495057",
 ]  # fmt: skip
+HEX = re.compile(r"#[0-9a-fA-F]{6}")  # a colour a user may pick: what <input type=color> gives
 
 
 def color_for_index(i: int) -> str:
@@ -29,9 +36,29 @@ def color_for_index(i: int) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(c * dim * 255) for c in rgb))
 
 
-def run_colors(names) -> dict[str, str]:
-    """``{run name: colour}`` for every name, assigned by sorted name."""
-    return {name: color_for_index(i) for i, name in enumerate(sorted(names))}
+def run_colors(names, start_times: dict | None = None) -> dict[str, str]:
+    """``{run name: colour}`` for every name, assigned in order of ``start_times`` (name ->
+    seconds; a run without one counts as the newest), then by name."""
+    starts = start_times or {}
+
+    def order(name):
+        start = starts.get(name)
+        return (math.inf if start is None else start, name)
+
+    return {name: color_for_index(i) for i, name in enumerate(sorted(names, key=order))}
+
+
+def with_picks(info: list[dict], picks) -> list[dict]:
+    """RUNS_INFO entries with the user's colour picks (``{run: "#rrggbb"}``, from the
+    browser) applied over each run's ``default_color``; anything else in ``picks`` is ignored."""
+    picks = picks if isinstance(picks, dict) else {}
+    out = []
+    for r in info:
+        pick = picks.get(r["name"])
+        default = r.get("default_color", r["color"])
+        color = pick if isinstance(pick, str) and HEX.fullmatch(pick) else default
+        out.append({**r, "default_color": default, "color": color})
+    return out
 
 
 def rgba(hex_color: str, alpha: float) -> str:

@@ -8,14 +8,19 @@ from dash import dcc
 def image_config(name: str, **extra) -> dict:
     """dcc.Graph config of every chart: downloads as SVG and PNG named after ``name`` (the two
     buttons are made by assets/plotly_hooks.js from toImageButtonOptions), and no "Share chart"
-    button, which would offer to upload the run's data to a chart server."""
+    button, which would offer to upload the run's data to a chart server. No box or lasso
+    select either: no chart here does anything with a selection."""
     filename = re.sub(r"[^\w.=-]+", "_", name).strip("_") or "chart"
     return {
         "displaylogo": False,
         "showSendToCloud": False,
         "toImageButtonOptions": {"format": "svg", "filename": filename},
+        "modeBarButtonsToRemove": list(NO_SELECT_BUTTONS),
         **extra,
     }
+
+
+NO_SELECT_BUTTONS = ("select2d", "lasso2d")
 
 
 def tag_filter_input(component_id: str) -> dcc.Input:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from flowlog import render_style
+
 # Statistics the view can colour nodes by, with how they are shown on the colour scale.
 COLOR_STATS = {
     "grad_norm": "gradient norm",
@@ -17,9 +19,9 @@ COLOR_STATS = {
     "update_ratio": "update / weight ratio",
     "grad_nan": "NaN count in the gradient",
 }
-# Stats spanning orders of magnitude are coloured on a log scale so one layer does not wash out
-# the rest.
-LOG_STATS = {"grad_norm", "value_norm", "update_ratio"}
+# Stats spanning orders of magnitude are coloured on a log scale (when their values do) so one
+# layer does not wash out the rest; shared with `flowlog export-graph --color-by`.
+LOG_STATS = render_style.LOG_STATS
 
 VANISHING = 1e-7  # gradient norms below this are called out as vanishing
 EXPLODING = 1e3  # ... and above this (or non-finite) as exploding

@@ -38,6 +38,30 @@ def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def _panel_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """A chart of the ~340 px side panel: its legend goes below the plot, where it cannot run
+    through the title, and the x axis keeps its ticks but not the obvious "step" title."""
+    _base_layout(fig, title, height + 22)
+    fig.update_layout(
+        margin=dict(l=56, r=12, t=30, b=50),
+        legend=dict(orientation="h", x=0, xanchor="left", y=-0.16, yanchor="top"),
+    )
+    fig.update_xaxes(title_text=None, ticklabelstandoff=4)
+    return fig
+
+
+def log_ticks(values) -> dict:
+    """y-axis settings for a log axis: at most ~4 labels (a decade step of 1, 2, 3… so six
+    decades never cram ~110 px) all written the same way ("1e-4", never "100µ" beside
+    "0.001")."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    span = float(np.log10(v.max()) - np.log10(v.min())) if v.size else 1.0
+    return dict(
+        type="log", dtick=max(1, int(np.ceil(span / 3))), tickformat=".0e", ticklabelstandoff=4
+    )
+
+
 def empty_figure(message: str, height: int = 160) -> go.Figure:
     """A blank figure carrying ``message`` (empty states say what to do)."""
     fig = go.Figure()
@@ -107,9 +131,9 @@ def norms_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figu
         drawn.append(values)
     if not drawn:
         return empty_figure("no value/gradient norms logged for this node")
-    _base_layout(fig, "norms", 210)
+    _panel_layout(fig, "norms", 210)
     if all(_finite_positive(v) for v in drawn):
-        fig.update_yaxes(type="log", dtick=1)  # one label per decade
+        fig.update_yaxes(**log_ticks(np.concatenate(drawn)))
     return fig
 
 
@@ -167,7 +191,7 @@ def moments_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Fi
         any_drawn = True
     if not any_drawn:
         return empty_figure("no mean/std logged for this node")
-    return _base_layout(fig, "mean ± std", 210)
+    return _panel_layout(fig, "mean ± std", 210)
 
 
 def ratio_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
@@ -186,9 +210,9 @@ def ratio_figure(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figu
         )
     )
     _add_nonfinite_markers(fig, steps, values, "update_ratio")
-    _base_layout(fig, "update / weight ratio", 190)
+    _panel_layout(fig, "update / weight ratio", 190)
     if _finite_positive(values):
-        fig.update_yaxes(type="log", dtick=1)
+        fig.update_yaxes(**log_ticks(values))
     fig.add_hrect(y0=1e-4, y1=1e-2, fillcolor="#2ca02c", opacity=0.06, line_width=0)
     return fig
 

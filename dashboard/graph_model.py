@@ -25,7 +25,10 @@ from flowlog.dashboard import untrusted
 from flowlog.provider import SERIES_SEP, ReadError
 
 MAX_DRAWN = render.READABLE_NODES  # nodes drawn when a run opens; bigger ones start folded
-NO_RUNS = "no runs yet — train one, e.g. `python examples/nan_debugging.py`"
+NO_RUNS = (
+    "No runs yet, so no graph to show. Train one, e.g. `python examples/nan_debugging.py`, "
+    "which logs its graph with writer.add_graph(graph)."
+)
 BLANK_SVG = {"key": "", "svg": ""}
 _MEMO = "graph-view"  # namespace of this view's entries in data.memo
 
@@ -92,6 +95,19 @@ def loss_tag(scalar_tags) -> str | None:
     return next(plain, None)
 
 
+def stat_scale(data, name: str, stat: str) -> render.ColorScale | None:
+    """The colour scale of ``stat`` over the whole run (every watched node and step), so a
+    colour means the same value at every step; None when nothing of ``stat`` was logged."""
+
+    def build():
+        arrays = [s[stat][1] for s in node_stats(data, name).values() if stat in s]
+        if not arrays:
+            return None
+        return render.run_scale(np.concatenate(arrays), prefer_log=stat in gd.LOG_STATS)
+
+    return data.memo(name, (_MEMO, "scale", stat), build)
+
+
 def gradient_flow(desc, stats: Stats):
     """The gradient-flow heatmap: trainable variables in graph order × their gradient norm."""
     variables = gd.trainable_order(desc, stats.keys())
@@ -126,11 +142,16 @@ def cli_command(logdir, run_name: str, folded, desc) -> str:
     return export_command(logdir, run_name, render_options(folded, desc)["collapse"])
 
 
-def export_command(logdir, run_name: str, collapse) -> str:
-    """:func:`cli_command` for ``collapse`` as :func:`render_options` gives it."""
+def export_command(logdir, run_name: str, collapse, color=None, mark_nan=False) -> str:
+    """:func:`cli_command` for ``collapse`` as :func:`render_options` gives it; ``color``
+    ``(stat, step)`` and ``mark_nan`` add the view's colouring and NaN marks."""
     parts = ["flowlog", "export-graph", str(logdir), "--run", run_name, "--show-gradients"]
     for scope in collapse:
         parts += ["--collapse", scope]
+    if color is not None:
+        parts += ["--color-by", color[0], "--step", str(color[1])]
+    if mark_nan:
+        parts += ["--mark-nan"]
     parts += ["-o", "graph.svg"]
     return shlex.join(parts)
 
@@ -271,11 +292,38 @@ def open_run(data, name, focus, shown: Shown, on_tab_or_focus: bool) -> Opened |
         return Opened.nothing(name, "this run cannot be read", untrusted.problem(name, exc, data))
 
 
+HOW_TO_LOG = (
+    "To log one, call writer.add_graph(graph) with a flowlog engine graph, or "
+    "writer.add_graph(model, example_input) for a PyTorch model."
+)
+
+
+def runs_with_graph(data) -> list[str]:
+    """Names of the runs that logged a graph (unreadable runs are left out)."""
+    out = []
+    for info in data.runs():
+        try:
+            if data.graph(info.name) is not None:
+                out.append(info.name)
+        except (KeyError, ReadError):
+            continue
+    return out
+
+
+def no_graph_message(data, name: str) -> str:
+    """Why nothing is drawn for run ``name``: which runs do have a graph, and how to log one."""
+    others = runs_with_graph(data)
+    if others:
+        where = f"Runs with a graph: {', '.join(others[:8])}{' …' if len(others) > 8 else ''}."
+    else:
+        where = f"No run in {data.location} logged a graph."
+    return f"Run {name!r} logged no graph. {where} {HOW_TO_LOG}"
+
+
 def _open(data, name: str, focus, shown: Shown, same_run: bool) -> Opened:
     desc = data.graph(name)
     if desc is None:
-        msg = f"run {name!r} logged no graph: call writer.add_graph(graph) when training"
-        return Opened.nothing(name, "this run logged no graph", msg)
+        return Opened.nothing(name, "this run logged no graph", no_graph_message(data, name))
     try:
         index = gd.node_index(desc)
         default_folds = data.memo(name, (_MEMO, "initial-folds"), lambda: initial_folds(desc))
@@ -343,12 +391,14 @@ class Navigation:
     selected: str | None = None
     folded: list[str] | None = None
     status: str | None = None
+    hits: dict | None = None  # {"names": [...], "i": shown one} for the search's ‹ › buttons
 
 
 def navigate(desc, folded, event: str, value) -> Navigation | None:
     """What a click in the drawing (``"click"``, the clicked element's id), a search
-    (``"search"``, the query), a node link (``"nav"``, its name) or a fold button (``"fold"``,
-    its scope) changes; None when it changes nothing.
+    (``"search"``, the query), the search's next/previous buttons (``"next"``/``"prev"``, the
+    hits store), a node link (``"nav"``, its name) or a fold button (``"fold"``, its scope)
+    changes; None when it changes nothing.
 
     Opening a node (search, link) unfolds every scope hiding it.
     """
@@ -360,6 +410,8 @@ def navigate(desc, folded, event: str, value) -> Navigation | None:
         return _clicked(index, folded, value)
     if event == "search":
         return _searched(desc, index, folded, value)
+    if event in ("next", "prev"):
+        return _stepped(index, folded, value, 1 if event == "next" else -1)
     if event == "nav" and isinstance(value, str) and value in index:
         return Navigation(selected=value, folded=gd.unfold_for(folded, index[value]))
     if event == "fold" and value in gd.all_scopes(desc) and value not in folded:
@@ -379,15 +431,35 @@ def _clicked(index, folded: list[str], click) -> Navigation | None:
     return None
 
 
+MAX_HITS = 200  # matches kept for next/previous (the store goes to the browser)
+
+
+def _show_hit(index, folded: list[str], names: list[str], i: int) -> Navigation:
+    """Select match ``i`` of ``names`` (unfolding it); the status says which of how many."""
+    found = names[i]
+    status = f"{i + 1} of {len(names)}: {found}" if len(names) > 1 else f"found {found}"
+    hits = {"names": names, "i": i}
+    return Navigation(found, gd.unfold_for(folded, index[found]), status, hits)
+
+
 def _searched(desc, index, folded: list[str], query) -> Navigation:
     """The best match is selected and unfolded; the status says how many others matched."""
     query = query if isinstance(query, str) else ""
-    hits = gd.search(desc, query)
+    hits = gd.search(desc, query)[:MAX_HITS]
     if not hits:
-        return Navigation(status=f"no node matches {query!r}" if query else "")
-    found = hits[0]
-    more = f" (+{len(hits) - 1} more)" if len(hits) > 1 else ""
-    return Navigation(found, gd.unfold_for(folded, index[found]), f"found {found}{more}")
+        status = f"no node matches {query!r}" if query else ""
+        return Navigation(status=status, hits={"names": [], "i": 0})
+    return _show_hit(index, folded, hits, 0)
+
+
+def _stepped(index, folded: list[str], store, delta: int) -> Navigation | None:
+    """The next/previous match of the last search (wrapping); the store is from the browser."""
+    store = store if isinstance(store, dict) else {}
+    names = [n for n in _str_list(store.get("names")) if n in index]
+    if not names:
+        return None
+    i = store.get("i") if _is_index(store.get("i")) else 0
+    return _show_hit(index, folded, names, (int(i) + delta) % len(names))
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -397,6 +469,7 @@ class Drawing:
     legend: object = None  # list of strings, or one string saying why nothing is drawn
     cli: str | None = None
     step_label: str = ""
+    key: dict | None = None  # what the HTML legend shows (graph_legend.key_items)
 
 
 def step_at(steps, step_index) -> int | None:
@@ -414,8 +487,7 @@ def legend(stat: str, step, values: dict, nonfinite: list[str]) -> list[str]:
     """The line under the graph: what the colours mean at this step, and what is non-finite."""
     if values:
         out = [
-            f"colour: {gd.COLOR_STATS[stat]} at step {step} "
-            f"({len(values)} nodes; grey = not logged)"
+            f"colour: {gd.COLOR_STATS[stat]} at step {step} ({len(values)} nodes; grey = no value)"
         ]
     elif step is not None:
         out = [f"no {gd.COLOR_STATS[stat]} logged at step {step}"]
@@ -435,6 +507,45 @@ def origin_marks(desc, index, origin) -> tuple[tuple, tuple]:
     return (node, *render.feeders(desc, node)), (node,)
 
 
+def drawn_kinds(desc, collapse) -> list[str]:
+    """Kinds of the description nodes drawn (not hidden in a folded scope), in KINDS order."""
+    folded = set(collapse)
+    kinds = {
+        n.get("kind") if n.get("kind") in render.KINDS else "op"
+        for n in gd.check_description(desc)
+        if not folded.intersection(gd.scope_chain(gd.node_scope(n)))
+    }
+    return [k for k in render.KINDS if k in kinds]
+
+
+def key_info(desc, opts, stat, step, scale, marked) -> dict:
+    """What the HTML legend beside the drawing shows, as plain data (no Dash here)."""
+    return {
+        "kinds": drawn_kinds(desc, opts["collapse"]),
+        "folded": bool(opts["collapse"]),
+        "marked": bool(marked),
+        "stat": gd.COLOR_STATS[stat],
+        "step": step,
+        "scale": scale,
+    }
+
+
+def overlay_options(data, name, desc, index, stat, step, origin) -> tuple[dict, list[str]]:
+    """Renderer options colouring by ``stat`` at ``step`` (one scale for the run) and marking
+    the NaN origin: what the view draws and `export-graph --color-by S --step N --mark-nan`
+    writes. Also the nodes whose value is non-finite."""
+    values, nonfinite = {}, []
+    if step is not None:
+        values, nonfinite = gd.overlay_values(node_stats(data, name), stat, step)
+    values = {k: v for k, v in values.items() if k in index}
+    marked, highlight = origin_marks(desc, index, origin)
+    opts: dict = {"marked": marked, "highlight": highlight}
+    if values:
+        scale = stat_scale(data, name, stat)
+        opts.update(values=values, scale=scale, value_label=f"{stat} @ step {step}")
+    return opts, nonfinite
+
+
 def draw(data, name, folded, stat, step_index, origin, steps) -> Drawing:
     """The SVG (coloured by ``stat`` at the slider's step, NaN origin marked), its legend, the
     equivalent CLI command and the step label. Unknown runs draw nothing."""
@@ -446,19 +557,14 @@ def draw(data, name, folded, stat, step_index, origin, steps) -> Drawing:
         opts = render_options(folded, desc)
         step = step_at(steps, step_index)
         stat = stat if stat in gd.COLOR_STATS else "grad_norm"
-        values, nonfinite = {}, []
-        if step is not None:
-            values, nonfinite = gd.overlay_values(node_stats(data, name), stat, step)
-        values = {k: v for k, v in values.items() if k in index}
-        marked, highlight = origin_marks(desc, index, origin)
+        over, nonfinite = overlay_options(data, name, desc, index, stat, step, origin)
+        values = over.get("values", {})
         svg = render.render(
             desc,
             format="svg",
-            values=values or None,
-            value_label=f"{stat} @ step {step}" if step is not None else stat,
-            value_log=stat in gd.LOG_STATS,
-            marked=marked,
-            highlight=highlight,
+            legend=False,  # the view's legend is HTML beside the drawing
+            compact=True,  # fits the canvas at a readable size more often
+            **over,
             **opts,
         )
     except (render.DotNotFound, render.DotError, ValueError, TypeError, ReadError) as exc:
@@ -471,20 +577,33 @@ def draw(data, name, folded, stat, step_index, origin, steps) -> Drawing:
     return Drawing(
         svg={"key": key, "svg": svg_text},
         legend=legend(stat, step, values, nonfinite),
-        cli=export_command(data.location, name, opts["collapse"]),
+        cli=export_command(
+            data.location,
+            name,
+            opts["collapse"],
+            (stat, step) if values else None,
+            bool(over["marked"]),
+        ),
         step_label=f"step {step}" if step is not None else "no watched steps",
+        key=key_info(desc, opts, stat, step, over.get("scale"), over["marked"]),
     )
 
 
-def download(data, name, folded) -> tuple[bytes, str] | None:
-    """``(svg bytes, file name)`` of the graph as folded: the bytes `flowlog export-graph`
-    writes with the command shown under the graph."""
+def download(data, name, folded, stat=None, step=None, origin=None) -> tuple[bytes, str] | None:
+    """``(svg bytes, file name)`` of the graph as folded (and coloured by ``stat`` at ``step``,
+    NaN origin marked, when given): the bytes `flowlog export-graph` writes with the command
+    shown under the graph."""
     desc = graph_or_none(data, name)
     if desc is None:
         return None
     try:
-        svg = render.render(desc, format="svg", **render_options(folded, desc))
-    except (render.DotNotFound, render.DotError, ValueError, TypeError):
+        over = {}
+        if stat is not None:
+            stat = stat if stat in gd.COLOR_STATS else "grad_norm"
+            index = gd.node_index(desc)
+            over = overlay_options(data, name, desc, index, stat, step, origin)[0]
+        svg = render.render(desc, format="svg", **over, **render_options(folded, desc))
+    except (render.DotNotFound, render.DotError, ValueError, TypeError, ReadError):
         return None  # the drawing above already says why (Drawing.legend)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return svg, f"{safe}-graph.svg"

@@ -173,13 +173,43 @@ def node_panel(data, run: str, desc, name, stats, origin: dict | None) -> list |
     return children
 
 
-def panel_for(data, run, selected, origin) -> list | html.P:
-    """The side panel for the node selected in ``run``, or the hint when there is none."""
+def hiding_scope(desc, selected: str, folded) -> str | None:
+    """The outermost folded scope that hides node ``selected`` (None: it is drawn)."""
+    node = gd.node_index(desc).get(selected) if isinstance(selected, str) else None
+    if node is None or not isinstance(folded, list):
+        return None
+    chain = gd.scope_chain(gd.node_scope(node))
+    return next((s for s in chain if s in folded), None)
+
+
+def scope_panel(desc, scope: str, selected: str) -> list:
+    """The panel of a folded scope that hides the selected node: what it holds, and a link
+    that opens it on that node (the node's own panel would describe something not drawn)."""
+    inside = [n["name"] for n in gd.check_description(desc) if n["name"].startswith(scope + "/")]
+    return [
+        html.H3(scope.rsplit("/", 1)[-1], className="fl-graph-panel-title"),
+        html.Div(scope, className="fl-graph-fullname", title="full name"),
+        html.P(
+            f"Folded scope: {len(inside)} nodes drawn as one box. Click it in the graph to open it "
+            "(or the node below).",
+            className="fl-graph-hint",
+        ),
+        html.H4("selected node inside"),
+        html.Div([node_button(selected)], className="fl-graph-links"),
+    ]
+
+
+def panel_for(data, run, selected, origin, folded=None) -> list | html.P:
+    """The side panel for the node selected in ``run``, or the hint when there is none; the
+    folded scope hiding it when ``folded`` (the fold list) hides it."""
     desc = gm.graph_or_none(data, run)
     if desc is None or not selected:
         return hint()
     origin = origin if isinstance(origin, dict) else None  # the NUMERICS store, from the browser
     try:
+        scope = hiding_scope(desc, selected, folded)
+        if scope is not None:
+            return scope_panel(desc, scope, selected)
         return node_panel(data, run, desc, selected, gm.node_stats(data, run), origin)
     except RUN_ERRORS as exc:  # the run vanished, cannot be read, or a tag is of another kind
         return hint(f"cannot show {selected!r}: {untrusted.problem(run, exc, data)}")

@@ -17,6 +17,7 @@ from html import escape
 import numpy as np
 import plotly.graph_objects as go
 
+from flowlog.dashboard.colors import HEX, shade
 from flowlog.dashboard.hparams_data import (
     MISSING,
     NAN,
@@ -154,6 +155,8 @@ def numeric_dimension(label: str, cells: list, domain=()) -> dict:
             out.append(math.log10(v) if log else v)
     bottom = min([lo, *places.values()])
     top = max([hi, *places.values()])
+    if not pos.size:  # nothing but n/a and NaN: they sit at the bottom end, not mid-axis
+        top = lo + width
     if top == bottom or (hi == lo and not places):  # one value: centre it
         bottom, top = lo - width / 2, hi + width / 2
     pad = 0.02 * (top - bottom)
@@ -183,12 +186,28 @@ def categorical_dimension(label: str, cells: list, domain=()) -> dict:
     )
 
 
+def is_sparse(row: dict, keys: list[str]) -> bool:
+    """A trial with no value (or NaN) on most of the axes: its line runs along the n/a ends
+    and says little, so it is drawn faint and under the others."""
+    cells = [row.get(k) for k in keys]
+    gaps = sum(
+        1 for c in cells if c is None or (as_float(c) is not None and math.isnan(as_float(c)))
+    )
+    return gaps >= 2 and gaps * 2 > len(keys)
+
+
 def _line(
-    rows: list[dict], colors: dict[str, str], color_by: str | None, selected: set | None = None
+    rows: list[dict],
+    colors: dict[str, str],
+    color_by: str | None,
+    selected: set | None = None,
+    faint: list[bool] | None = None,
 ) -> dict:
-    """Parcoords line style: each run in its colour, or a metric's value on Viridis; runs not in
-    ``selected`` (None: all are) in a pale grey, whatever the colouring."""
+    """Parcoords line style: each run in its colour (a faint shade of it for ``faint`` rows),
+    or a metric's value on Viridis; runs not in ``selected`` (None: all are) in a pale grey,
+    whatever the colouring."""
     n = len(rows)
+    faint = faint or [False] * n
     chosen = [selected is None or row["run"] in selected for row in rows]
     vals = [as_float(row.get(color_by)) if color_by else None for row in rows]
     finite = [
@@ -196,8 +215,8 @@ def _line(
     ]
     if not finite:
         scale = [
-            [i / max(n - 1, 1), colors.get(row["run"], "#888") if c else UNSELECTED]
-            for i, (row, c) in enumerate(zip(rows, chosen, strict=True))
+            [i / max(n - 1, 1), _run_shade(colors.get(row["run"], "#888"), f) if c else UNSELECTED]
+            for i, (row, c, f) in enumerate(zip(rows, chosen, faint, strict=True))
         ]
         if n == 1:
             scale = [[0, scale[0][1]], [1, scale[0][1]]]
@@ -235,6 +254,10 @@ def _line(
     )
 
 
+def _run_shade(color: str, faint: bool) -> str:
+    return shade(color, 0.7) if faint and HEX.fullmatch(color) else color
+
+
 def parcoords_figure(
     rows: list[dict],
     keys: list[str],
@@ -251,15 +274,17 @@ def parcoords_figure(
     ``domains``: ``{column: declared values}`` (Table.domains).
     """
     chosen = None if selected is None else set(selected)
-    if chosen is not None:  # plotly.js draws the lines in order: unselected ones first
-        rows = sorted(rows, key=lambda row: row["run"] in chosen)
+    drawn = [k for k in keys if column_kind([row.get(k) for row in rows]) is not None]
+    # plotly.js draws the lines in order: unselected ones first, then the faint (sparse) ones
+    rows = sorted(
+        rows, key=lambda row: (chosen is None or row["run"] in chosen, not is_sparse(row, drawn))
+    )
+    faint = [is_sparse(row, drawn) for row in rows]
     fig = go.Figure()
     dims = []
-    for col in keys:
+    for col in drawn:
         cells = [row.get(col) for row in rows]
         kind = column_kind(cells)
-        if kind is None:  # no run has it: an empty axis says nothing
-            continue
         label = _truncate(column_label(col), 22)
         make = categorical_dimension if kind == "text" else numeric_dimension
         dims.append(make(label, cells, (domains or {}).get(col, ())))
@@ -269,7 +294,7 @@ def parcoords_figure(
         many = len(dims) > 6
         fig.add_trace(
             go.Parcoords(
-                line=_line(rows, colors, color_by, chosen),
+                line=_line(rows, colors, color_by, chosen, faint),
                 dimensions=dims,
                 labelangle=-18 if many else 0,
                 labelside="top",
@@ -293,6 +318,21 @@ def parcoords_figure(
         )
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
+    return fig
+
+
+def no_match_figure() -> go.Figure:
+    """Parcoords when the table's filters let no trial through: say so instead of blank axes."""
+    fig = go.Figure()
+    fig.update_layout(template="plotly_white", height=400, font=dict(family=FONT, size=13))
+    fig.add_annotation(
+        text="No trial matches the table's filters — clear a box in its filter row.",
+        showarrow=False,
+        xref="paper",
+        yref="paper",
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 

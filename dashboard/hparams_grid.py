@@ -118,6 +118,10 @@ GRID_OPTIONS = {
     "enableCellTextSelection": True,  # copy a cell's text as shown
     "animateRows": False,
     "tooltipShowDelay": 300,
+    # filters that match no trial: say so, and how to get the trials back
+    "localeText": {
+        "noMatchingRows": "No trial matches the filters — clear a box in the filter row."
+    },
     "tooltipHideDelay": 30000,
     "rowHeight": ROW_HEIGHT,
     "headerHeight": HEADER_HEIGHT,
@@ -291,6 +295,15 @@ def rows_of(rows) -> list[dict]:
     if not isinstance(rows, list):
         return []
     return [r for r in rows if isinstance(r, dict) and isinstance(r.get("run"), str)]
+
+
+def filtered_rows(all_rows, shown_rows) -> list[dict]:
+    """The rows parcoords draws: those of ``all_rows`` (rowData) the grid's filters let
+    through (its virtualRowData; every row while the grid has not reported it yet)."""
+    if not isinstance(shown_rows, list):
+        return rows_of(all_rows)
+    ids = {r.get("id") for r in rows_of(shown_rows)}
+    return [r for r in rows_of(all_rows) if r.get("id") in ids]
 
 
 def data_columns(defs: list[dict]) -> list[str]:

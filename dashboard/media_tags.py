@@ -28,7 +28,8 @@ MAX_MARKS = 6  # labelled steps under a slider
 def collect(data, info, selected, pattern, kind: str, problems: dict | None = None):
     """``({tag: {run: (colour, TagInfo)}}, version)`` of the selected runs' tags of ``kind``
     (``"text"``, ``"image"``) matching the tag filter ``pattern``; the version lists every
-    (run, tag, count, last step), so an unchanged log redraws nothing. A run whose tags cannot
+    (run, tag, count, last step, colour), so an unchanged log redraws nothing and a colour the
+    user picks for a run redraws its cards. A run whose tags cannot
     be read is left out and named in ``problems`` (run -> why). Raises
     :class:`~flowlog.dashboard.patterns.PatternError` for a filter that cannot be used."""
     colors = {r["name"]: r["color"] for r in untrusted.runs_info(info)}
@@ -47,7 +48,7 @@ def collect(data, info, selected, pattern, kind: str, problems: dict | None = No
         for t in tags.values():
             if rx is not None and not rx.search(t.tag):
                 continue
-            version.append([name, t.tag, t.count, t.last_step])
+            version.append([name, t.tag, t.count, t.last_step, colors[name]])
             by_tag.setdefault(t.tag, {})[name] = (colors[name], t)
     return by_tag, version
 
@@ -152,10 +153,19 @@ def initial_index(steps: Sequence[int], previous: int | None) -> int:
 
 
 def mark_indices(n: int, limit: int = MAX_MARKS) -> list[int]:
-    """At most ``limit`` of ``n`` positions, evenly spaced, first and last included."""
-    if n <= limit:
+    """At most ``limit`` of ``n`` positions at an even stride from the first, plus the last.
+
+    An even stride keeps the labels evenly spaced under the slider (rounding ``k * (n-1) /
+    (limit-1)`` left a visible gap, e.g. 7 steps labelled 0 1 2 _ 4 5 6); the last position
+    always gets its label and replaces a stride mark that would crowd it.
+    """
+    if n <= limit + 2:  # a couple more labels beat a gap
         return list(range(n))
-    return sorted({round(k * (n - 1) / (limit - 1)) for k in range(limit)})
+    stride = -(-(n - 1) // (limit - 1))
+    marks = list(range(0, n - 1, stride))
+    if n - 1 - marks[-1] <= stride / 2:
+        marks.pop()
+    return [*marks, n - 1]
 
 
 def step_slider(component_id: dict, steps: Sequence[int], index: int) -> dcc.Slider:

@@ -1,13 +1,18 @@
 """The left runs panel: discovery on every refresh, colours, status, checkboxes, regex filter.
 
 It owns RUNS_INFO (what the reader discovered, refreshed on the REFRESH interval and only
-re-sent when something changed) and SELECTED_RUNS (checked runs matching the filter). Other
-views may write SELECTED_RUNS too (HParams row selection); the panel then follows. A logdir of
-many runs starts with the 20 most recent checked, and a note offers all (run_selection).
+re-sent when something changed, with the user's colour picks applied) and SELECTED_RUNS
+(checked runs matching the filter). Other views may write SELECTED_RUNS too (HParams row
+selection); the panel then follows. A logdir of many runs starts with the 20 most recent
+checked, and a note offers all (run_selection).
+Clicking a run's swatch picks its colour (assets/runs_colors.js); picks live in the browser's
+localStorage (PICKS, per logdir), never in the logdir.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from pathlib import Path
 
@@ -15,7 +20,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import untrusted
-from flowlog.dashboard.colors import run_colors
+from flowlog.dashboard.colors import run_colors, with_picks
 from flowlog.dashboard.ids import REFRESH, RUNS_INFO, SELECTED_RUNS
 from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.run_selection import (
@@ -32,6 +37,8 @@ ALL_BUTTON = "runs-all"
 NONE_BUTTON = "runs-none"
 CHECKED = "runs-checked"  # every checked run, also those hidden by the filter
 KNOWN = "runs-known"  # runs seen so far: one not in here is new (run_selection.with_new_runs)
+LIST_BOX = "runs-list-box"  # holds CHECKLIST, rebuilt whole when runs join the list
+SHOWN = "runs-shown"  # names CHECKLIST lists now, in order
 EMPTY = "runs-empty"
 WARNINGS = "runs-warnings"
 WARNINGS_SEEN = "runs-warnings-seen"  # the warnings shown, to re-render only on change
@@ -43,6 +50,9 @@ SHOW_ALL = "runs-show-all"  # select every run
 SHOW_RECENT = "runs-show-recent"  # back to the MAX_DEFAULT_RUNS most recent
 DAMAGED = "runs-damaged"  # runs discovery found but cannot open, listed with the reason
 DAMAGED_SEEN = "runs-damaged-seen"  # [[name, path, reason]] shown, to re-render on change
+PICKS = "run-color-picks"  # dcc.Store (localStorage): {logdir key: {run: "#rrggbb"}}
+PICKS_KEY = "run-color-picks-key"  # dcc.Store: this logdir's key in PICKS
+SWATCH_TIP = "click: pick this run's colour (kept in this browser) · shift-click: default"
 
 STATUS_LABEL = {"running": "running", "finished": "finished", "crashed": "crashed"}
 
@@ -55,11 +65,12 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
     if not root.is_dir():
         return [], [], f"Logdir {root} does not exist yet — waiting for it to appear."
     runs = ctx.data.runs(max_age=max_age)
-    colors = run_colors(r.name for r in runs)
+    colors = run_colors([r.name for r in runs], {r.name: r.start_time for r in runs})
     info = [
         {
             "name": r.name,
             "color": colors[r.name],
+            "default_color": colors[r.name],
             "status": r.status,
             "start_time": r.start_time,
             "end_time": r.end_time,
@@ -88,7 +99,8 @@ def empty_logdir_message(root, unreadable) -> str:
     cannot read (their reason names the package to install)."""
     tensorboard = [u for u in unreadable if u.reason.startswith("TensorBoard event files")]
     if not tensorboard:
-        return f"No runs in {root} yet — run `python examples/linear_regression.py`"
+        command = f"python examples/linear_regression.py --logdir {shlex.quote(str(root))}"
+        return f"No runs in {root} yet — log one with `{command}`"
     names = ", ".join(u.name for u in tensorboard[:3]) + (" …" if len(tensorboard) > 3 else "")
     why = tensorboard[0].reason.split(": ", 1)[-1]
     return (
@@ -132,7 +144,8 @@ def warnings_box(warnings: list[str]):
     return html.Details(
         className="fl-warn-box",
         children=[
-            html.Summary(f"⚠ {len(warnings)} file(s) skipped"),
+            # each warning reads "skipped PATH: why" (the reader's words): not "skipped" twice
+            html.Summary(f"⚠ {len(warnings)} unreadable file{'' if len(warnings) == 1 else 's'}"),
             html.Ul([html.Li(w) for w in warnings]),
         ],
     )
@@ -228,7 +241,8 @@ def _option(run: dict) -> dict:
     label = html.Span(
         className="fl-run",
         children=[
-            html.Span(className="fl-swatch", style={"background": run["color"]}),
+            html.Span(className="fl-swatch", style={"background": run["color"]},
+                      title=SWATCH_TIP, **{"data-run": run["name"]}),
             html.Span(run["name"], className="fl-run-name", title=run["name"]),
             html.Span(status, className=f"fl-status fl-status-{status}"),
             html.Span("" if step is None else f"step {step}", className="fl-run-step"),
@@ -266,6 +280,39 @@ def note_box(info: list[dict], selected: list[str]) -> html.Div:
     )  # fmt: skip
 
 
+def picks_key(ctx) -> str:
+    """This logdir's entry in the browser's colour picks: one browser may show several
+    logdirs (one after the other on a port), whose runs can share names."""
+    return os.path.abspath(ctx.logdir_path)
+
+
+def picked(info: list[dict], picks, key) -> list[dict]:
+    """``info`` with the colours the user picked for this logdir (PICKS store data)."""
+    mine = picks.get(key) if isinstance(picks, dict) and isinstance(key, str) else None
+    return with_picks(info, mine)
+
+
+def checklist(options: list[dict], value: list[str]) -> dcc.Checklist:
+    return dcc.Checklist(
+        id=CHECKLIST,
+        options=options,
+        value=value,
+        className="fl-runs-list",
+        labelClassName="fl-run-row",
+    )
+
+
+def list_update(options: list[dict], value: list[str], shown) -> tuple:
+    """``(options, value, list box children)`` to send for a list of ``options``, when the
+    list shows ``shown`` now. Dash 4's renderer fails to update a Checklist whose component
+    labels move to another index (a run sorting before others joins: "Cannot read properties
+    of undefined"), so a list that gains runs is sent as a new Checklist; one that only changes
+    labels or loses runs (the filter) is updated in place, keeping its DOM."""
+    if not isinstance(shown, list) or {o["value"] for o in options} <= set(shown):
+        return options, value, dash.no_update
+    return dash.no_update, dash.no_update, checklist(options, value)
+
+
 def layout(ctx):
     init = _initial(ctx)
     names = [r["name"] for r in init["info"]]
@@ -273,6 +320,7 @@ def layout(ctx):
     damaged = damaged_records(ctx.data.unreadable())  # as of the page's discovery
     return html.Aside(
         className="fl-runs",
+        **{"data-colors-key": picks_key(ctx)},
         children=[
             html.Div(
                 className="fl-runs-head",
@@ -292,18 +340,15 @@ def layout(ctx):
             ),
             html.Div(id=FILTER_ERROR, className="fl-error"),
             html.Div(init["problem"] or "", id=EMPTY, className="fl-empty"),
-            dcc.Checklist(
-                id=CHECKLIST,
-                options=[_option(r) for r in init["info"]],
-                value=chosen,
-                className="fl-runs-list",
-                labelClassName="fl-run-row",
-            ),
+            html.Div(checklist([_option(r) for r in init["info"]], chosen), id=LIST_BOX),
+            dcc.Store(id=SHOWN, data=names),
             html.Div(damaged_list(damaged), id=DAMAGED, className="fl-runs-damaged"),
             dcc.Store(id=DAMAGED_SEEN, data=damaged),
             dcc.Store(id=CHECKED, data=chosen),
             dcc.Store(id=KNOWN, data=names),
             dcc.Store(id=WARNINGS_SEEN, data=init["warnings"]),
+            dcc.Store(id=PICKS, storage_type="local"),
+            dcc.Store(id=PICKS_KEY, data=picks_key(ctx)),
             html.Div(warnings_box(init["warnings"]), id=WARNINGS, className="fl-warnings"),
         ],
     )
@@ -334,11 +379,13 @@ def register(app, ctx):
         Input(REFRESH, "n_intervals"),
         State(RUNS_INFO, "data"),
         State(WARNINGS_SEEN, "data"),
+        State(PICKS, "data"),
         prevent_initial_call=True,  # the page layout already holds the current state
     )
-    def refresh(_n, old, old_warnings):
+    def refresh(_n, old, old_warnings, picks):
         # half an interval: one page re-scans at every tick, several pages share the scans
         info, warnings, problem = discover(ctx, ctx.reload_interval / 2)
+        info = picked(info, picks, picks_key(ctx))
         indicator, cls = live_indicator(info)
         if warnings == (old_warnings or []):
             warn = dash.no_update  # keep the box as is (the user may have opened it)
@@ -348,10 +395,23 @@ def register(app, ctx):
         seen = warnings if warn is not dash.no_update else dash.no_update
         return data, problem or "", warn, seen, indicator, cls
 
+    # a pick (or the picks loaded from localStorage with the page) recolours RUNS_INFO in
+    # the browser at once: assets/runs_colors.js
+    app.clientside_callback(
+        dash.ClientsideFunction("flowlogRuns", "recolor"),
+        Output(RUNS_INFO, "data", allow_duplicate=True),
+        Input(PICKS, "data"),
+        State(RUNS_INFO, "data"),
+        State(PICKS_KEY, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+
     @app.callback(
         Output(SELECTED_RUNS, "data"),
         Output(CHECKLIST, "value"),
         Output(CHECKLIST, "options"),
+        Output(LIST_BOX, "children"),
+        Output(SHOWN, "data"),
         Output(CHECKED, "data"),
         Output(KNOWN, "data"),
         Output(FILTER_ERROR, "children"),
@@ -367,9 +427,12 @@ def register(app, ctx):
         Input(SELECTED_RUNS, "data"),
         State(CHECKED, "data"),
         State(KNOWN, "data"),
+        State(SHOWN, "data"),
         prevent_initial_call=True,  # ditto: so the charts need not wait for this callback
     )
-    def select(info, pattern, value, _all, _none, _show_all, _recent, selected, checked, known):
+    def select(
+        info, pattern, value, _all, _none, _show_all, _recent, selected, checked, known, shown
+    ):
         info = untrusted.runs_info(info)  # all from the browser: run records and names only
         names = [r["name"] for r in info]
         rx, error = compile_filter(pattern)
@@ -394,11 +457,14 @@ def register(app, ctx):
         sel_out = new_selected if new_selected != selected else dash.no_update
         shown_value = [n for n in visible if n in checked]
         options = [_option(r) for r in info if r["name"] in set(visible)]
+        options, shown_value, box = list_update(options, shown_value, shown)
         note, mode = selection_note(len(new_selected), len(checked & set(names)), len(names))
         return (
             sel_out,
             shown_value,
             options,
+            box,
+            visible,
             sorted(checked),
             sorted(set(names) | known_set),
             error or "",

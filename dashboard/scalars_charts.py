@@ -18,14 +18,22 @@ from html import escape
 import numpy as np
 
 from flowlog.dashboard import untrusted
-from flowlog.dashboard.chart_budget import draws_markers, draws_raw, line_buckets
-from flowlog.dashboard.colors import color_for_index, line_colors, rgba
+from flowlog.dashboard.chart_axes import axis_style, decades_of
+from flowlog.dashboard.chart_budget import draws_markers, draws_raw, group_points, line_buckets
+from flowlog.dashboard.colors import line_colors, rgba
 from flowlog.dashboard.figure_json import Fig, encode, scatter
-from flowlog.dashboard.patterns import compile_pattern, first_group
+from flowlog.dashboard.patterns import compile_pattern
 from flowlog.dashboard.scalars_checks import problems_note
 from flowlog.dashboard.scalars_data import RANK_MODES, X_TITLES, Line, ScalarsData, ranks_of, to_x
-from flowlog.dashboard.series import group_stats
-from flowlog.dashboard.smoothing import check_weight, ema, ema_continue
+from flowlog.dashboard.scalars_focus import add_marker, focus_place
+from flowlog.dashboard.scalars_groups import draw_groups
+from flowlog.dashboard.scalars_groups import group_runs as group_runs  # (re-exported)
+from flowlog.dashboard.scalars_markers import (
+    nonfinite_trace,
+    numerics_marker,
+    place_numerics_labels,
+)
+from flowlog.dashboard.smoothing import check_weight, ema_continue
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
@@ -37,6 +45,11 @@ LEGEND_MAX_ROWS = 3  # more rows scroll inside the legend instead of squeezing t
 LEGEND_WIDTH_PX = 430  # width the legend wraps in: the plot area of the narrowest card
 X_AXIS_PX = 58  # tick labels and title under the plot area (measured: 55)
 UNCHANGED = "unchanged"  # ScalarsView.extend: nothing new to append
+LOADING_NOTE = dict(text="loading…", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                    font=dict(color="#9aa1ab", size=13))  # fmt: skip
+# a vertical line through the hovered step, as the all-runs tooltip lists that step
+HOVER_SPIKE = dict(showspikes=True, spikemode="across", spikesnap="data", spikethickness=1,
+                   spikedash="solid", spikecolor="#9aa1ab")  # fmt: skip
 
 
 class FifoLock:
@@ -66,23 +79,6 @@ def compile_regex(pattern: str | None, what: str):
     return compile_pattern(pattern, what)
 
 
-def group_runs(names: list[str], mode: str, key: str | None, hparams: dict[str, dict]):
-    """``{group label: [run names]}`` by a name regex (first capture group) or an hparam value."""
-    groups: dict[str, list[str]] = {}
-    rx = compile_regex(key, "group") if mode == "regex" else None
-    for name in names:
-        if mode == "regex" and rx is not None:
-            m = rx.search(name)
-            label = first_group(m) if m else name
-        elif mode == "hparam" and key and isinstance(key, str):
-            value = hparams.get(name, {}).get(key, "(unset)")
-            label = f"{key}={value}"
-        else:
-            label = name
-        groups.setdefault(label, []).append(name)
-    return groups
-
-
 def _hover_head(line: Line) -> str:
     """The first lines of a line's hover box: the run in bold, then its key and rank."""
     sub = []
@@ -96,15 +92,20 @@ def _hover_head(line: Line) -> str:
     return head + ("<br>" + escape(" · ".join(sub)) if sub else "")
 
 
+def row_meta(run: str, tag: str | None, kind: str | None) -> list:
+    """A trace's ``meta``: its run and tag, and for the one trace per line that the all-runs
+    tooltip lists (assets/scalars_tooltip.js) "row" and how to read its values: "plain" (y,
+    step in customdata), "smooth" (y smoothed, customdata [step, raw, ...]),
+    "band" (a mean over ranks: customdata [step, mean, ...]) or "group" (a group's mean,
+    customdata [std, runs with a value]: scalars_groups)."""
+    return [run, tag] if kind is None else [run, tag, "row", kind]
+
+
 def nonfinite_kinds(nan, posinf, neginf):
     """``(where, symbols, names)`` of the buckets holding NaN (first), else +Inf, else -Inf."""
     bad = (nan > 0) | (posinf > 0) | (neginf > 0)
     names = np.where(nan[bad] > 0, "NaN", np.where(posinf[bad] > 0, "+Inf", "-Inf"))
     return bad, names
-
-
-NONFINITE_SYMBOLS = {"NaN": "x", "+Inf": "triangle-up", "-Inf": "triangle-down"}
-NONFINITE_MARKER_Y = {"NaN": 0.96, "+Inf": 1.0, "-Inf": 0.0}
 
 
 def _rank_ends(fig, band: dict, color: str) -> None:
@@ -149,11 +150,12 @@ class ScalarsView:
     # --- figures ----------------------------------------------------------------------------
     def build(
         self, tag, runs_info, selected, weight, xmode, logs, group_mode, group_key, rng,
-        rank_mode="each",
+        rank_mode="each", focus=None, focus_zoom=False,
     ):  # fmt: skip
         """Figure and live state of one chart (``tag``: a :attr:`TagInfo.chart`). ``rng`` is
         the zoomed x range or None; ``rank_mode`` draws a run of several ranks as one line
-        per rank ("each") or as their mean with a min-max band ("mean")."""
+        per rank ("each") or as their mean with a min-max band ("mean"). ``focus``
+        (:func:`scalars_focus.focus_of`) marks a run's step; ``focus_zoom`` zooms onto it."""
         weight = check_weight(weight)
         if not (isinstance(xmode, str) and xmode in X_TITLES):  # before any run reads it
             raise ValueError(f"x axis mode must be one of {sorted(X_TITLES)}, got {xmode!r}")
@@ -172,9 +174,16 @@ class ScalarsView:
             "appended": 0,
         }
         names = [n for n in untrusted.names(selected) if n in colors]
+        place = self._focus_place(tag, focus, names, xmode, state["grouped"])
+        if place is not None and focus_zoom:
+            rng = place[1]
+            state["range"] = list(rng)
+        state["focus"] = focus if place is not None else None
         problems: dict[str, str] = {}  # run -> why it is not drawn (shown on the chart)
         if state["grouped"]:
-            has_data = self._grouped(fig, tag, names, weight, group_mode, group_key, problems)
+            has_data = self._grouped(
+                fig, tag, names, weight, group_mode, group_key, problems, colors
+            )
         else:
             lines = self.run_lines(tag, names, runs_info, rank_mode, problems)
             # the payload budget: coarser lines as they grow in number (chart_budget)
@@ -203,10 +212,23 @@ class ScalarsView:
         state["problems"] = problems
         state["ntraces"] = len(fig.data)
         self.built_tags.add(tag)
+        place_numerics_labels(fig, rng)  # on the side with room, once the x extent is known
+        if place is not None:
+            add_marker(fig, place[0], focus["step"], colors[focus["run"]])
         self._layout(fig, tag, xmode, logs, rng, state["grouped"], has_data or bool(problems),
-                     rank_mode)  # fmt: skip
+                     rank_mode, state["focus"])  # fmt: skip
         problems_note(fig, problems)
         return fig, state
+
+    def _focus_place(self, tag, focus, names, xmode, grouped):
+        """Where the focused step lies on this chart (:func:`scalars_focus.focus_place`), or
+        None: no focus, its run not drawn here (or grouped away), or unreadable."""
+        if not focus or grouped or focus["run"] not in names:
+            return None
+        try:
+            return focus_place(self.reads, tag, focus, xmode)
+        except RUN_ERRORS:
+            return None  # the run's own line says why it is missing
 
     def run_lines(self, tag, names, runs_info, rank_mode, problems: dict) -> list[Line]:
         """The chart's lines, run by run: a run whose tags cannot be read is left out, and
@@ -239,7 +261,7 @@ class ScalarsView:
             legendgroup=label,
             line=dict(color=color, width=1.5 if w == 0 else 1),
             opacity=1.0 if w == 0 else 0.25,
-            meta=[line.run, line.tag],
+            meta=row_meta(line.run, line.tag, "plain" if w == 0 else None),
         )
         if w == 0:
             raw.update(
@@ -265,40 +287,17 @@ class ScalarsView:
                     customdata=np.column_stack([st, v]),
                     hovertemplate=f"{head}<br>step %{{customdata[0]}}<br>"
                     "value %{customdata[1]:.6g}<br>smoothed %{y:.6g}<extra></extra>",
-                    meta=[line.run, line.tag],
+                    meta=row_meta(line.run, line.tag, "smooth"),
                 )
             )
         bad = ~np.isfinite(v)
         if bad.any():  # no empty marker trace: each trace costs plotly.js a layout pass
             kinds = np.where(np.isnan(v[bad]), "NaN", np.where(v[bad] > 0, "+Inf", "-Inf"))
-            entry["nf"] = len(fig.data)
-            self._nonfinite_trace(fig, line, color, x[bad], st[bad], kinds)
+            entry["nf"] = self._nonfinite_trace(fig, line, color, x[bad], st[bad], kinds, x, st)
         state["runs"][line.key] = entry
 
-    def _nonfinite_trace(self, fig, line: Line, color, x, st, kinds):
-        """Markers for NaN/±Inf points on the hidden [0, 1] overlay axis: top edge +Inf,
-        bottom -Inf, just under the top NaN (a line cannot be drawn through them)."""
-        where = "in a rank's bucket" if line.ranks else ""
-        fig.add_trace(
-            scatter(
-                x=x,
-                y=np.array([NONFINITE_MARKER_Y[k] for k in kinds.tolist()]),
-                yaxis="y2",
-                mode="markers",
-                name=f"{escape(line.name)} non-finite",
-                showlegend=False,
-                marker=dict(
-                    color=color,
-                    size=9,
-                    symbol=np.array([NONFINITE_SYMBOLS[k] for k in kinds.tolist()]),
-                    line=dict(width=1, color="#222"),
-                ),
-                customdata=np.column_stack([st, kinds]),
-                hovertemplate=f"{_hover_head(line)}<br>step %{{customdata[0]}}<br>"
-                f"value %{{customdata[1]}} {where}<extra></extra>",
-                meta=[line.run, line.tag],
-            )
-        )
+    def _nonfinite_trace(self, fig, line: Line, color, x, st, kinds, line_x, line_st):
+        return nonfinite_trace(fig, line, _hover_head(line), color, x, st, kinds, line_x, line_st)
 
     def _band_traces(self, fig, state, line: Line, color, how):
         """A mean line over ranks: the min-max band across ranks (of their bucket means), the
@@ -362,7 +361,9 @@ class ScalarsView:
                     + stats
                     + ("<br>smoothed %{y:.6g}" if smooth else "")
                     + "<extra></extra>",
-                    meta=[line.run, line.tag],
+                    meta=row_meta(
+                        line.run, line.tag, ("smooth" if smooth else "band") if bold else None
+                    ),
                 )
             )
             if not bold:  # the faint raw mean: the smoothed line's hover tells its value
@@ -370,127 +371,27 @@ class ScalarsView:
                 fig.data[-1]["hoverinfo"] = "skip"
         bad, kinds = nonfinite_kinds(b["nan"], b["posinf"], b["neginf"])
         if bad.any():
-            entry["nf"] = len(fig.data)
-            self._nonfinite_trace(fig, line, color, b["x"][bad], b["st"][bad], kinds)
+            entry["nf"] = self._nonfinite_trace(
+                fig, line, color, b["x"][bad], b["st"][bad], kinds, b["x"], b["st"]
+            )
         _rank_ends(fig, b, color)
         return {"x": b["x"], "st": b["st"], "first_step": int(b["st"][0]),
                 "last_step": int(b["st"][-1])}  # fmt: skip
 
     def _numerics_marker(self, fig, name, color, pts):
-        findings = self.reads.numerics(name)
-        if not findings or pts["first_step"] is None or not pts["st"].size:
-            return
-        first = min(findings, key=lambda f: f["step"])
-        if not pts["first_step"] <= first["step"] <= pts["last_step"]:
-            return  # the finding lies outside this tag's steps: nothing to point at here
-        # x of that step (exact on the step axis; interpolated between drawn points on time axes)
-        xv = float(np.interp(first["step"], pts["st"], pts["x"]))
-        node = str(first["node"])
-        # label on the side with room: a late finding's label would run off the chart's right edge
-        late = first["step"] > (pts["first_step"] + pts["last_step"]) / 2
-        fig.add_shape(
-            type="line",
-            xref="x",
-            yref="paper",
-            x0=xv,
-            x1=xv,
-            y0=0,
-            y1=1,
-            line=dict(color=color, dash="dash", width=1.5),
-        )
-        fig.add_trace(
-            scatter(
-                x=[xv],
-                y=[0.9],
-                yaxis="y2",
-                mode="markers+text",
-                text=[escape(f"first NaN/Inf: {node}")],
-                textposition="middle left" if late else "middle right",
-                textfont=dict(color=color, size=11),
-                marker=dict(
-                    symbol="diamond", size=12, color=color, line=dict(color="#222", width=1)
-                ),
-                showlegend=False,
-                customdata=[["numerics", name, int(first["step"]), node]],
-                hovertemplate=escape(f"{name}: first non-finite value at step {first['step']}")
-                + "<br>"
-                + escape(f"node {node} ({first.get('phase', '')}) — click to open in Graph")
-                + "<extra></extra>",
-                meta=["numerics", name],
-            )
-        )
+        numerics_marker(fig, name, color, pts, self.reads.numerics(name))
 
-    def _grouped(self, fig, chart, names, weight, mode, key, problems: dict) -> bool:
-        """Mean and std band per group of runs and per key of the chart (a run written by
-        several ranks takes part with the first rank that has the tag). A run that fails to
-        read takes no part, and ``problems`` says why."""
-        tags, hp, loaded_by = {}, {}, {}
-        for n in names:
-            try:
-                tags[n] = self.reads.chart_tags(n, chart)
-                hp[n] = self.reads.hparams(n) if mode == "hparam" and tags[n] else {}
-                loaded_by[n] = {t.tag: self.reads.series(n, t.tag) for t in tags[n]}
-            except RUN_ERRORS as exc:
-                problems[n] = untrusted.problem(n, exc, self.reads.data)
-                tags[n] = []
-        present = [n for n in names if tags[n]]
-        groups = group_runs(present, mode, key, hp)
-        keys: list[str | None] = []
-        for n in present:
-            keys += [t.series for t in tags[n] if t.series not in keys]
-        gi, points = 0, line_buckets(len(groups) * max(len(keys), 1), True)  # payload budget
-        for label, members in sorted(groups.items()):
-            for series in keys:
-                loaded = [
-                    got
-                    for m in members
-                    for t in tags[m]
-                    if t.series == series and (got := loaded_by[m][t.tag]) is not None
-                ]
-                if loaded:
-                    color = color_for_index(gi)
-                    self._group_traces(fig, label, series, loaded, weight, color, points)
-                    gi += 1
-        return bool(present)
+    def _grouped(self, fig, chart, names, weight, mode, key, problems, colors) -> bool:
+        """Mean and std band per group of runs and per key of the chart (scalars_groups; a
+        run written by several ranks takes part with the first rank that has the tag)."""
+        return draw_groups(self.reads, fig, chart, names, weight, mode, key, problems, colors,
+                           group_points)  # fmt: skip
 
-    def _group_traces(self, fig, label, series, loaded, weight, color, points):
-        xs = [got[0] for got in loaded]
-        ys = [ema(got[2], weight) if weight > 0 else got[2] for got in loaded]
-        grid, mean, std, n = group_stats(xs, ys, points=points)
-        title = label if series is None else f"{label} · {series}"
-        name = escape(f"{title} (n={n})")
-        fig.add_trace(
-            scatter(
-                x=np.r_[grid, grid[::-1]],
-                y=np.r_[mean + std, (mean - std)[::-1]],
-                fill="toself",
-                fillcolor=rgba(color, 0.18),
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-            )
-        )
-        fig.add_trace(
-            scatter(
-                x=grid,
-                y=mean,
-                mode="lines",
-                name=name,
-                legendgroup=name,
-                line=dict(color=color, width=2),
-                customdata=std,
-                hovertemplate=f"<b>{name}</b><br>step %{{x:.0f}}<br>mean %{{y:.6g}}"
-                "<br>± std %{customdata:.3g}<extra></extra>",
-            )
-        )
-
-    def _layout(self, fig, tag, xmode, logs, rng, grouped, has_data, rank_mode="each"):
+    def _layout(self, fig, tag, xmode, logs, rng, grouped, has_data, rank_mode="each", focus=None):
         logs = logs or []
         xtype = "log" if "logx" in logs else ("date" if xmode == "wall" and not grouped else None)
-        xaxis = dict(title=dict(text="step" if grouped else X_TITLES[xmode]), gridcolor="#eceef1")
-        if xtype:
-            xaxis["type"] = xtype
+        title = dict(text="step" if grouped else X_TITLES[xmode])
+        xaxis = axis_style(xtype, decades_of(fig.data, "x"), title=title, **HOVER_SPIKE)
         if rng is not None and xtype != "log":
             xaxis["range"] = list(rng)
             xaxis["autorange"] = False
@@ -498,11 +399,15 @@ class ScalarsView:
             title=chart_title(tag),
             height=CHART_HEIGHT,
             xaxis=xaxis,
-            yaxis=dict(type="log" if "logy" in logs else "linear", gridcolor="#eceef1"),
+            yaxis=axis_style("log" if "logy" in logs else "linear", decades_of(fig.data)),
             yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
             **legend_layout([t["name"] for t in fig.data if t.get("showlegend", True)]),
+            # the nearest point anywhere in the plot: the all-runs tooltip follows the cursor
             hovermode="closest",
-            uirevision=f"{tag}|{xmode}|{grouped}|{rank_mode}|{'/'.join(sorted(logs))}",
+            hoverdistance=-1,
+            # a new focus is a new view: its zoom wins over the user's earlier one
+            uirevision=f"{tag}|{xmode}|{grouped}|{rank_mode}|{'/'.join(sorted(logs))}"
+            + (f"|focus {focus['run']}@{focus['step']}" if focus else ""),
             font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"),
         )
         if not has_data:
@@ -585,6 +490,7 @@ class ScalarsView:
 def last_steps(runs_info) -> dict[tuple[str, int | None], int]:
     """``{(run, rank or None): last step}`` from RUNS_INFO (it comes back from the browser:
     only whole-number steps count)."""
+
     def step(v) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
@@ -649,5 +555,7 @@ def placeholder_figure(tag: str) -> dict:
             "paper_bgcolor": "#fff",
             "plot_bgcolor": "#fff",
             "meta": AFTER_PAINT,
+            # not a blank card while it is read and built
+            "annotations": [LOADING_NOTE],
         },
     }

@@ -26,6 +26,7 @@ import numpy as np
 from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import untrusted
+from flowlog.dashboard.chart_axes import axis_style, decades_of
 from flowlog.dashboard.chart_budget import draws_markers, draws_raw, line_buckets
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config
@@ -35,8 +36,6 @@ from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.scalars_charts import (
     CHART_HEIGHT,
     LEGEND_ROW_PX,
-    NONFINITE_MARKER_Y,
-    NONFINITE_SYMBOLS,
     X_AXIS_PX,
     chart_title,
     legend_layout,
@@ -44,6 +43,7 @@ from flowlog.dashboard.scalars_charts import (
 )
 from flowlog.dashboard.scalars_checks import problems_note
 from flowlog.dashboard.scalars_data import X_TITLES, to_x
+from flowlog.dashboard.scalars_markers import NONFINITE_MARKER_Y, NONFINITE_SYMBOLS
 from flowlog.dashboard.series import align_rank_buckets
 from flowlog.dashboard.smoothing import ema
 from flowlog.dashboard.untrusted import RUN_ERRORS
@@ -222,16 +222,13 @@ def _line_traces(fig: Fig, run, tag, k, color, pts, weight, raw_too, buckets) ->
 
 def _finish(fig: Fig, title: str, xmode: str, logs, has_data: bool, problems: dict, empty: str):
     logs = untrusted.names(logs)
-    xaxis = dict(title=dict(text=X_TITLES[xmode]), gridcolor="#eceef1")
-    if "logx" in logs:
-        xaxis["type"] = "log"
-    elif xmode == "wall":
-        xaxis["type"] = "date"
+    xtype = "log" if "logx" in logs else ("date" if xmode == "wall" else None)
+    title_x = dict(text=X_TITLES[xmode])
     fig.update_layout(
         title=chart_title(title),
         height=CHART_HEIGHT,
-        xaxis=xaxis,
-        yaxis=dict(type="log" if "logy" in logs else "linear", gridcolor="#eceef1"),
+        xaxis=axis_style(xtype, decades_of(fig.data, "x"), title=title_x),  # (chart_axes)
+        yaxis=axis_style("log" if "logy" in logs else "linear", decades_of(fig.data)),
         yaxis2=dict(overlaying="y", range=[-0.02, 1.04], visible=False, fixedrange=True),
         **legend_layout([t["name"] for t in fig.data if t.get("showlegend", True)]),
         hovermode="closest",

@@ -86,9 +86,10 @@ def nonfinite_points(x, y):
 def group_stats(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 1000):
     """Mean and std over runs of ``ys`` resampled onto a common grid of ``points`` x values.
 
-    Runs log at different steps, so each is linearly interpolated onto the grid spanning the
-    steps all runs cover; non-finite values are ignored (nanmean), a grid point with no finite
-    value is NaN. Returns ``(grid, mean, std, n)``.
+    Runs log at different steps, so each is linearly interpolated onto a grid spanning the
+    steps any run covers (a run that stops early no longer cuts the others short: past its
+    end the statistics are over the runs still going); non-finite values are ignored
+    (nanmean), a grid point with no finite value is NaN. Returns ``(grid, mean, std, n)``.
     """
     if not xs:
         raise ValueError("group_stats needs at least one series")
@@ -100,10 +101,7 @@ def group_stats(xs: list[np.ndarray], ys: list[np.ndarray], points: int = 1000):
     if not pairs:
         empty = np.empty(0)
         return empty, empty, empty, 0
-    lo = max(x[0] for x, _ in pairs)
-    hi = min(x[-1] for x, _ in pairs)
-    if hi < lo:  # no common range: use the union so something is drawn
-        lo, hi = min(x[0] for x, _ in pairs), max(x[-1] for x, _ in pairs)
+    lo, hi = min(x[0] for x, _ in pairs), max(x[-1] for x, _ in pairs)
     grid = np.linspace(lo, hi, points) if hi > lo else np.array([lo], np.float64)
     stack = np.vstack(
         [

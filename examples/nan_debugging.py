@@ -75,19 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-name", default="nan_debugging", help="name of the run to write")
     parser.add_argument("--steps", type=int, default=40, help="training steps at most")
     parser.add_argument("--glitch-step", type=int, default=25, help="step of the corrupt batch")
-    parser.add_argument("--learning-rate", type=float, default=0.02)
+    # --lr as in the other examples; --learning-rate, its old spelling, still works
+    parser.add_argument("--lr", "--learning-rate", dest="lr", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
 
     fl.reset_default_graph()
-    x, y, loss, train_op = build_model(args.learning_rate, args.seed)
+    x, y, loss, train_op = build_model(args.lr, args.seed)
     data_x, data_y = make_data(1024, np.random.default_rng(args.seed + 1))
     feed = batches(data_x, data_y, 32, args.glitch_step)
 
     writer = SummaryWriter(os.path.join(args.logdir, args.run_name))
-    writer.add_hparams({"learning_rate": args.learning_rate, "seed": args.seed}, {})
+    writer.add_hparams({"lr": args.lr, "seed": args.seed}, {})
     writer.add_graph(fl.get_default_graph())
     sess = fl.Session(check_numerics=True)
     writer.watch(sess, every=1)

@@ -9,13 +9,16 @@ with a one-line ``flowlog: error: …`` on stderr and exit status 1; usage error
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 import warnings
 
+import flowlog
 from flowlog import export, render
 from flowlog.backends import open_logdir, run_location
 from flowlog.provider import DataProvider, ReadError
@@ -63,7 +66,9 @@ def _no_runs(path: str, ld: DataProvider) -> CliError:
         why = f" ({len(unreadable)} run(s) found but unreadable: {first.name}: {first.reason})"
         return CliError(f"no readable runs under {path}{why}")
     found = ld.warnings()
-    skipped = f" ({len(found)} unreadable file(s) skipped: {found[0]})" if found else ""
+    # the reader's warnings read "skipped PATH: why": say "skipped" once
+    first = found[0].removeprefix("skipped ") if found else ""
+    skipped = f" (skipped {len(found)} unreadable file(s): {first})" if found else ""
     return CliError(f"no flowlog runs under {path}{skipped}")
 
 
@@ -124,6 +129,24 @@ def _status_cell(row: dict) -> str:
     return f"{row['status']} ({detail})"
 
 
+def user_tags_first(labels: list[str]) -> list[str]:
+    """The user's own tags, then those ``writer.watch`` logs (``watch/...``): a table cut at 60
+    characters otherwise showed only watch tags."""
+    return sorted(labels, key=lambda t: t.startswith("watch/"))
+
+
+def unknown_tag(tag: str, known: set[str], path: str) -> CliError:
+    """No such tag: the closest few by name (difflib), not every tag the runs hold."""
+    near = difflib.get_close_matches(tag, sorted(known), n=3, cutoff=0.5)
+    if near:
+        hint = "did you mean " + ", ".join(repr(t) for t in near) + "?"
+    elif known:
+        hint = f"the runs hold {len(known)} tags: `flowlog runs {shlex.quote(path)}` lists them"
+    else:
+        hint = "the selected runs logged no scalars"
+    return CliError(f"no scalar tag {tag!r} in the selected runs; {hint}")
+
+
 def cmd_runs(args) -> int:
     ld, names = _pick_runs(args.path, None)
     rows = []
@@ -139,7 +162,7 @@ def cmd_runs(args) -> int:
                 "ranks": [{"rank": r.rank, "status": r.status, "host": r.host} for r in info.ranks],
                 "steps": steps,
                 "last_step": info.last_step,
-                "tags": [t.label for t in tags],
+                "tags": user_tags_first([t.label for t in tags]),
                 "graph": ld.graph(name) is not None,
             }
         )
@@ -171,6 +194,39 @@ def cmd_runs(args) -> int:
     for w in ld.warnings():
         sys.stderr.write(f"flowlog: warning: {w}\n")
     return 0
+
+
+def _graph_overlay(ld, name: str, desc, args) -> dict:
+    """Renderer options for --color-by/--step and --mark-nan: the Graph view's colouring (one
+    scale over the whole run, from flowlog.render_style) and its NaN-origin marks."""
+    options: dict = {}
+    if args.color_by:
+        series = {}
+        for node in ld.watched_nodes(name):
+            stat = ld.watch_stats(name, node).get(args.color_by)
+            if stat is not None and len(stat.step):
+                series[node] = (list(stat.step), list(stat.value))
+        if not series:
+            raise CliError(f"run {name!r} logged no {args.color_by} (writer.watch)")
+        steps = sorted({int(s) for st, _ in series.values() for s in st})
+        step = steps[-1] if args.step is None else args.step
+        names = {n["name"] for n in desc["nodes"]}
+        values, scale = render.stat_overlay(series, args.color_by, step)
+        values = {k: v for k, v in values.items() if k in names}
+        if values:  # nothing logged by that step: drawn plain, as the Graph view does
+            options.update(values=values, scale=scale, value_label=f"{args.color_by} @ step {step}")
+    elif args.step is not None:
+        raise CliError("--step needs --color-by STAT")
+    if args.mark_nan:
+        findings = ld.numerics(name)
+        if not findings:
+            sys.stderr.write(f"flowlog: run {name!r} has no non-finite value to mark\n")
+        else:
+            first = min(enumerate(findings), key=lambda p: (p[1].get("step") or 0, p[0]))[1]
+            node = first.get("node")
+            if node in {n["name"] for n in desc["nodes"]}:
+                options.update(marked=(node, *render.feeders(desc, node)), highlight=(node,))
+    return options
 
 
 def cmd_export_graph(args) -> int:
@@ -206,6 +262,7 @@ def cmd_export_graph(args) -> int:
         "show_gradients": args.show_gradients,
         "legend": not args.no_legend,
         "rankdir": args.rankdir,
+        **_graph_overlay(ld, name, desc, args),
     }
     if args.depth is None and args.max_nodes:
         # dot's time grows steeply with size: fold big graphs unless asked not to.
@@ -246,8 +303,7 @@ def cmd_export_scalars(args) -> int:
                 selected.append((name, info.tag))
     for tag in args.tag or ():
         if tag not in all_tags:
-            known = ", ".join(sorted(all_tags)) or "(none)"
-            raise CliError(f"no scalar tag {tag!r} in the selected runs; tags: {known}")
+            raise unknown_tag(tag, all_tags, args.path)
 
     series = []
     for name, tag in selected:
@@ -307,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowlog", description="Inspect and export flowlog training logs."
     )
+    p.add_argument("--version", action="version", version=f"flowlog {flowlog.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("runs", help="list runs with start time, status, steps and tags")
@@ -339,6 +396,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB")
     g.add_argument("--no-legend", action="store_true", help="leave the legend out")
+    g.add_argument(
+        "--color-by",
+        choices=render.COLOR_STATS,
+        help="colour nodes by this watch statistic, on one scale over the whole run",
+    )
+    g.add_argument(
+        "--step", type=int, help="with --color-by: the step shown (default: the last watched)"
+    )
+    g.add_argument(
+        "--mark-nan",
+        action="store_true",
+        help="mark the first non-finite value's node and everything feeding it",
+    )
     g.set_defaults(func=cmd_export_graph)
 
     s = sub.add_parser("export-scalars", help="export scalar series to CSV or JSON")

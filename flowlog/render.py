@@ -39,7 +39,9 @@ from flowlog.render_fold import (
     resolve_marks,
 )
 from flowlog.render_style import (
+    COLOR_STATS,
     HIGHLIGHT_COLOR,
+    LOG_STATS,
     MARK_COLOR,
     NAN_COLOR,
     ColorScale,
@@ -47,6 +49,8 @@ from flowlog.render_style import (
     color_scale,
     format_value,
     overlay,
+    run_scale,
+    stat_overlay,
 )
 from flowlog.render_syntax import Raw
 
@@ -55,6 +59,8 @@ from flowlog.render_syntax import Raw
 READABLE_NODES = 50
 
 __all__ = [
+    "COLOR_STATS",
+    "LOG_STATS",
     "DOT_TIMEOUT",
     "FAST_LAYOUT",
     "FAST_THRESHOLD",
@@ -79,6 +85,8 @@ __all__ = [
     "render",
     "resolve",
     "run_dot",
+    "run_scale",
+    "stat_overlay",
     "scopes",
     "shape_label",
     "to_dot",
@@ -110,6 +118,7 @@ class DotError(RuntimeError):
 # skip spline routing, which dominates (minutes) on dense expanded graphs. mclimit and
 # remincross=false were measured too and do not pay off (remincross=false is 4× slower).
 FAST_LAYOUT = {"nslimit": 0.2}
+COMPACT = {"ranksep": 0.3}  # with compact=True (edge labels then take no rank of their own)
 FAST_THRESHOLD = 300  # visible nodes above which FAST_LAYOUT applies when fast=None
 LINE_THRESHOLD = 400  # ... and above which fast layouts use splines=line
 
@@ -137,6 +146,7 @@ def to_dot(
     values: Mapping[str, float] | None = None,
     value_label: str = "",
     value_log: bool = False,
+    scale: ColorScale | None = None,
     marked=(),
     highlight=(),
     legend: bool = True,
@@ -145,10 +155,12 @@ def to_dot(
     edge_labels: bool = True,
     fast: bool | None = None,
     max_fan: int | None = 12,
+    compact: bool = False,
 ) -> str:
     """DOT text for a graph description; the same arguments always give the same text.
 
-    ``values`` (node name → float) colours nodes on a viridis scale (``value_log`` for log10);
+    ``values`` (node name → float) colours nodes on a viridis scale spanning them (``value_log``
+    for log10) or on ``scale`` when given (:func:`run_scale`: fixed over a run's steps);
     a folded scope shows the largest finite value inside, or NaN/Inf if any is non-finite.
     ``marked`` (e.g. a NaN origin and its feeders) is drawn red and doubled; ``highlight``
     (e.g. the selected node) gets a thick blue outline; both accept node names or scope paths
@@ -159,7 +171,8 @@ def to_dot(
     edges are laid out reversed (drawn with ``dir=back``) so each gradient sits next to the
     forward op it belongs to instead of below the whole model. ``fast`` applies
     ``FAST_LAYOUT`` (default: when more than ``FAST_THRESHOLD`` nodes are drawn), plus straight
-    edges above ``LINE_THRESHOLD`` drawn nodes.
+    edges above ``LINE_THRESHOLD`` drawn nodes. ``compact`` (the dashboard's drawing) places
+    edge labels after layout and ranks closer, so a graph is about a quarter less tall.
     """
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"rankdir must be TB, LR, BT or RL, got {rankdir!r}")
@@ -168,7 +181,7 @@ def to_dot(
     marks = Marks(
         resolve_marks("marked", marked, plan), resolve_marks("highlight", highlight, plan)
     )
-    ov = overlay(values, plan, value_log)
+    ov = overlay(values, plan, value_log, scale)
     lay = layout(plan)
     return render_emit.dot_text(
         plan,
@@ -177,10 +190,11 @@ def to_dot(
         ov,
         marks,
         rankdir=rankdir,
-        layout_attrs=_layout_attrs(fast, lay.visible_count),
+        layout_attrs={**_layout_attrs(fast, lay.visible_count), **(COMPACT if compact else {})},
         edge_labels=edge_labels,
         value_label=value_label,
         show_legend=legend,
+        compact=compact,
     )
 
 

@@ -64,12 +64,14 @@ def clusters(
         out.append(f"{indent}}}")
 
 
-def edge_line(e: Edge, lay: Layout, edge_labels: bool) -> str:
+def edge_line(e: Edge, lay: Layout, edge_labels: bool, compact: bool = False) -> str:
+    """One edge; ``compact`` makes its label an ``xlabel``, placed after layout, so labels do
+    not get ranks of their own (which doubles the height of a drawing)."""
     src, dst = (e.dst, e.src) if e.reverse else (e.src, e.dst)
-    return (
-        f"  {dot_id(lay.dot_name(src))} -> {dot_id(lay.dot_name(dst))}"
-        f" {attrs(edge_attrs(e, edge_labels))};"
-    )
+    a = edge_attrs(e, edge_labels)
+    if compact and "label" in a:
+        a["xlabel"] = a.pop("label")
+    return f"  {dot_id(lay.dot_name(src))} -> {dot_id(lay.dot_name(dst))} {attrs(a)};"
 
 
 # --------------------------------------------------------------------------- legend
@@ -108,17 +110,9 @@ def _scale_rows(scale: ColorScale, value_label: str) -> list[str]:
     return rows
 
 
-def _legend_rows(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks):
-    """Table rows: kinds actually drawn, folded scopes, marks and the value scale if used."""
-    drawn = {nd.kind for nd in plan.nodes if not plan.owner[nd.name]}
+def _table_rows(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks):
+    """Table rows: marks and the value scale if used (kinds are drawn as real nodes)."""
     rows = []
-    for k in KINDS:
-        if k in drawn:
-            # with an overlay on, every unvalued node is white whatever its kind
-            fill = KIND_STYLE[k]["fillcolor"] if scale is None else NO_VALUE_FILL
-            rows.append(_swatch(fill, f"{k} ({_SHAPE_NAMES[k]})"))
-    if plan.folded:
-        rows.append(_swatch(SCOPE_STYLE["fillcolor"], "folded scope (3-D box, op count)"))
     if marks.marked:
         rows.append(_outline(MARK_COLOR, "marked"))
     if marks.highlight:
@@ -128,10 +122,28 @@ def _legend_rows(plan: Plan, scale: ColorScale | None, value_label: str, marks: 
     return rows
 
 
+def _kind_samples(plan: Plan, scale: ColorScale | None) -> list[tuple[str, dict]]:
+    """``(kind, attributes)`` of one sample node per kind drawn (and folded scopes), in the
+    true shape and fill, so the legend shows what the drawing shows."""
+    drawn = {nd.kind for nd in plan.nodes if not plan.owner[nd.name]}
+    out = []
+    for k in KINDS:
+        if k in drawn:
+            style = dict(KIND_STYLE[k])
+            if scale is not None:  # with an overlay on, every unvalued node is grey
+                style["fillcolor"] = NO_VALUE_FILL
+            out.append((k, {**style, "label": f"{k} ({_SHAPE_NAMES[k]})"}))
+    if plan.folded:
+        out.append(("scope", {**SCOPE_STYLE, "label": "folded scope (op count)"}))
+    return out
+
+
 def legend(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks) -> list[str]:
-    """One HTML-table node in its own cluster, named so it cannot clash with a graph node."""
-    rows = _legend_rows(plan, scale, value_label, marks)
-    if not rows:
+    """A cluster holding an HTML table (title, marks, value scale) above one sample node per
+    kind drawn, named so nothing can clash with a graph node."""
+    samples = _kind_samples(plan, scale)
+    rows = _table_rows(plan, scale, value_label, marks)
+    if not rows and not samples:
         return []
     table = (
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
@@ -139,15 +151,27 @@ def legend(plan: Plan, scale: ColorScale | None, value_label: str, marks: Marks)
     )
     taken = plan.by_name.keys() | plan.folded
     lid = "fl-legend"
-    while lid in taken:
+    while lid in taken or any(n.startswith(lid + "/") for n in taken):
         lid += "_"
-    return [
+    out = [
         f"  subgraph {dot_id('cluster:' + lid)} {{",
         '    graph [label="" style="rounded" color="#c8c8c8" id="fl-legend" class="fl-legend"];',
         f'    {dot_id(lid)} [shape=plaintext style="" id="fl-legend-table" class="fl-legend"'
         f" label={table}];",
-        "  }",
     ]
+    chain = [lid]
+    for kind, style in samples:
+        name = f"{lid}/{kind}"
+        extra = {"id": f"fl-legend-kind-{kind}", "class": "fl-legend fl-legend-kind"}
+        out.append(f"    {dot_id(name)} {attrs({**style, **extra})};")
+        chain.append(name)
+    # invisible edges stack the samples under the table, one per row
+    out.extend(
+        f"    {dot_id(a)} -> {dot_id(b)} [style=invis];"
+        for a, b in zip(chain[:-1], chain[1:], strict=True)
+    )
+    out.append("  }")
+    return out
 
 
 def dot_text(
@@ -162,11 +186,12 @@ def dot_text(
     edge_labels: bool,
     value_label: str,
     show_legend: bool,
+    compact: bool = False,
 ) -> str:
     """The whole DOT document."""
     out = ["digraph flowlog {", *header(rankdir, layout_attrs)]
     clusters(out, "", "  ", plan, lay, ov, marks)
-    out.extend(edge_line(e, lay, edge_labels) for e in edges)
+    out.extend(edge_line(e, lay, edge_labels, compact) for e in edges)
     if show_legend:
         out.extend(legend(plan, ov.scale, value_label, marks))
     out.append("}")

@@ -8,8 +8,9 @@ promise.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flowlog.render_desc import shape_label, short_name
@@ -27,7 +28,7 @@ KIND_STYLE = {
 SCOPE_STYLE = {"shape": "box3d", "style": "filled", "fillcolor": "#d5e3f5"}
 MARK_COLOR = "#d62728"
 HIGHLIGHT_COLOR = "#1f5fd6"
-NO_VALUE_FILL = "#ffffff"
+NO_VALUE_FILL = "#d3d6db"  # grey: a node with no value for the coloured statistic
 NAN_COLOR = "#ff3fa4"  # non-finite values: far from every viridis colour
 # Viridis (perceptually uniform, colour-blind safe), 9 evenly spaced stops.
 _VIRIDIS = (
@@ -124,6 +125,53 @@ def color_scale(values: Mapping[str, float] | Iterable[float], *, log: bool = Fa
     return ColorScale(min(finite), max(finite), log)
 
 
+#: A log scale is used when the finite positive values span at least this ratio (2 decades).
+LOG_SPAN = 100.0
+
+
+def run_scale(values: Iterable[float], *, prefer_log: bool = True) -> ColorScale:
+    """One scale for a statistic over a whole run (every node, every step), so the same value
+    has the same colour at every step and 20 % apart never looks like the full range.
+
+    Log10 when ``prefer_log`` and the positive finite values span ``LOG_SPAN`` or more (values
+    ≤ 0 then clamp to the low end); otherwise linear over the finite values. Shared by the
+    dashboard and ``flowlog export-graph --color-by``.
+    """
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    positive = [v for v in finite if v > 0]
+    if prefer_log and positive and max(positive) >= LOG_SPAN * min(positive):
+        return ColorScale(min(positive), max(positive), log=True)
+    return color_scale(finite)
+
+
+#: Watch statistics a graph can be coloured by (``writer.watch``), and those spanning decades,
+#: which get a log scale when their values do (:func:`run_scale`).
+COLOR_STATS = ("grad_norm", "value_norm", "update_ratio", "grad_nan")
+LOG_STATS = frozenset({"grad_norm", "value_norm", "update_ratio"})
+
+
+def value_at(steps: Sequence[int], values: Sequence[float], step: int) -> float | None:
+    """The value logged at ``step``, else the latest one before it; None if nothing by then.
+    ``steps`` ascending."""
+    i = bisect.bisect_right(list(steps), step) - 1
+    return None if i < 0 else float(values[i])
+
+
+def stat_overlay(
+    series: Mapping[str, tuple[Sequence[int], Sequence[float]]], stat: str, step: int
+) -> tuple[dict[str, float], ColorScale | None]:
+    """Per-node values of ``stat`` at ``step`` (node → (steps, values) of that statistic) and
+    the scale over every value of the run (:func:`run_scale`), as the Graph view colours."""
+    values = {}
+    for node, (steps, vals) in series.items():
+        v = value_at(steps, vals, step)
+        if v is not None:
+            values[node] = v
+    every = [float(v) for _, vals in series.values() for v in vals]
+    scale = run_scale(every, prefer_log=stat in LOG_STATS) if every else None
+    return values, scale
+
+
 def format_value(v: float) -> str:
     v = float(v)
     if math.isnan(v):
@@ -148,9 +196,15 @@ class Overlay:
 NO_OVERLAY = Overlay(None, {}, {})
 
 
-def overlay(values: Mapping[str, float] | None, plan: Plan, log: bool = False) -> Overlay:
+def overlay(
+    values: Mapping[str, float] | None,
+    plan: Plan,
+    log: bool = False,
+    scale: ColorScale | None = None,
+) -> Overlay:
     """Check ``values`` against the graph and give each folded scope its value: the first
-    non-finite one inside (a NaN must not hide behind a fold), else the max."""
+    non-finite one inside (a NaN must not hide behind a fold), else the max. ``scale`` (e.g.
+    :func:`run_scale`) replaces the default one spanning just these values."""
     if values is None:
         return NO_OVERLAY
     if not isinstance(values, Mapping):
@@ -171,7 +225,9 @@ def overlay(values: Mapping[str, float] | None, plan: Plan, log: bool = False) -
     for s, vs in inside.items():
         bad = [v for v in vs if not math.isfinite(v)]
         scope_values[s] = bad[0] if bad else max(vs)
-    return Overlay(color_scale(node_values, log=log), node_values, scope_values)
+    if scale is None:
+        scale = color_scale(node_values, log=log)
+    return Overlay(scale, node_values, scope_values)
 
 
 @dataclass(frozen=True)
@@ -205,7 +261,7 @@ def element_attrs(el: Element, plan: Plan, ov: Overlay, marks: Marks) -> dict[st
     attrs["id"] = f"{kind}:{key}"
     attrs["class"] = cls + (" fl-marked" if marked else "") + (" fl-highlight" if lit else "")
     if ov.scale is not None:
-        # with an overlay on, unvalued nodes go white so the colour only ever means a value
+        # with an overlay on, unvalued nodes go grey so the colour only ever means a value
         if v is None:
             attrs["fillcolor"] = NO_VALUE_FILL
         else:

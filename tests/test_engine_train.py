@@ -143,8 +143,8 @@ def test_minimize_errors():
     assert unused.trainable
 
 
-def test_example_computation_graph(capsys):
-    result = load_example("computation_graph").main([])
+def test_example_computation_graph(capsys, tmp_path):
+    result = load_example("computation_graph").main(["--logdir", str(tmp_path)])
     assert result["value"] == 23.0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "23.0"

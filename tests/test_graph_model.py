@@ -211,13 +211,14 @@ def test_clicks_search_links_and_fold_buttons(data):
     target = next(n["name"] for n in desc["nodes"] if n["name"].startswith("GradientDescent/"))
     found = gm.navigate(desc, folded, "search", target.upper())
     assert found.selected == target and found.folded == ["gradients"]
-    assert found.status.startswith(f"found {target}")
+    assert found.status == f"found {target}"
     several = gm.navigate(desc, folded, "search", "hidden/")
-    assert several.status.endswith("more)")
+    n = len(several.hits["names"])
+    assert n > 1 and several.status == f"1 of {n}: {several.selected}"
     assert gm.navigate(desc, folded, "search", "zzz") == gm.Navigation(
-        status="no node matches 'zzz'"
+        status="no node matches 'zzz'", hits={"names": [], "i": 0}
     )
-    assert gm.navigate(desc, folded, "search", None) == gm.Navigation(status="")
+    assert gm.navigate(desc, folded, "search", None).status == ""
     grad = next(n["name"] for n in desc["nodes"] if n["name"].startswith("gradients/"))
     assert gm.navigate(desc, folded, "nav", grad) == gm.Navigation(grad, ["GradientDescent"])
     assert gm.navigate(desc, [], "nav", "hidden/w") == gm.Navigation("hidden/w", [])
@@ -253,7 +254,7 @@ def test_drawing_colours_by_statistic_at_a_step_and_marks_the_origin(data, origi
     assert at_nan.step_label == f"step {origin['step']}"
     assert (
         at_nan.legend[0]
-        == f"colour: gradient norm at step {origin['step']} (4 nodes; grey = not logged)"
+        == f"colour: gradient norm at step {origin['step']} (4 nodes; grey = no value)"
     )
     assert at_nan.legend[1].startswith(" · non-finite at this step: ")
     assert at_nan.svg[
@@ -273,7 +274,10 @@ def test_drawing_colours_by_statistic_at_a_step_and_marks_the_origin(data, origi
     by_value = gm.draw(data, NAN, opened.folded, "value_norm", 0, None, opened.steps)
     assert "value norm at step 0" in by_value.legend[0]
     assert not any("fl-marked" in c for c, _ in _nodes(by_value.svg["svg"]).values())
-    assert by_value.cli == gm.cli_command(data.location, NAN, opened.folded, data.graph(NAN))
+    # the command under the graph writes what is shown: folds, and the colouring at the step
+    collapse = gm.render_options(opened.folded, data.graph(NAN))["collapse"]
+    expected = gm.export_command(data.location, NAN, collapse, ("value_norm", 0))
+    assert by_value.cli == expected and "--color-by value_norm --step 0" in expected
 
 
 def test_drawing_copes_with_odd_controls_from_the_browser(data):
@@ -313,3 +317,19 @@ def test_jump_to_scalars_focus(origin):
     focus = gm.jump_focus(NAN, {**origin, "tag": "loss"})
     assert focus == {"run": NAN, "tag": "loss", "step": origin["step"], "node": origin["node"]}
     assert gm.jump_focus(NAN, None) is None and gm.jump_focus(NAN, "junk") is None
+
+
+def test_search_next_and_previous_step_through_the_matches(data):
+    desc = data.graph(NAN)
+    first = gm.navigate(desc, [], "search", "hidden/")
+    names = first.hits["names"]
+    assert len(names) > 2 and first.selected == names[0]
+    second = gm.navigate(desc, [], "next", first.hits)
+    assert second.selected == names[1] and second.status == f"2 of {len(names)}: {names[1]}"
+    back = gm.navigate(desc, [], "prev", first.hits)  # wraps to the last match
+    assert back.selected == names[-1] and back.hits["i"] == len(names) - 1
+    hidden = gm.navigate(desc, ["hidden"], "next", first.hits)
+    assert hidden.folded == []  # a match inside a folded scope is unfolded
+    for junk in (None, {"names": "x"}, {"names": ["../etc"]}, {"names": names, "i": "1"}):
+        nav = gm.navigate(desc, [], "next", junk)
+        assert nav is None or nav.selected in names

@@ -157,3 +157,14 @@ def test_navigation_events_from_trigger_ids():
     assert view.nav_event({"type": view.NAV, "node": "a"}, None, None) == ("nav", "a")
     assert view.nav_event({"type": view.FOLD, "scope": "s"}, None, None) == ("fold", "s")
     assert view.nav_event("other", None, None) == ("", None)
+
+
+def test_panel_shows_the_folded_scope_that_hides_the_selection(data):
+    panel = gp.panel_for(data, NAN, "hidden/w", None, ["GradientDescent", "hidden"])
+    names = [c.children for c in panel if getattr(c, "className", "") == "fl-graph-fullname"]
+    assert names == ["hidden"]  # the scope drawn, not the node it hides
+    assert {"type": "graph-nav", "node": "hidden/w"} in buttons(panel)  # opens it on the node
+    drawn = gp.panel_for(data, NAN, "hidden/w", None, ["GradientDescent"])
+    assert "hidden/w" in [
+        c.children for c in drawn if getattr(c, "className", "") == "fl-graph-fullname"
+    ]

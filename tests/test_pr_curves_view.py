@@ -188,7 +188,7 @@ def test_crafted_requests_and_damaged_runs_never_fail_the_callbacks(tmp_path):
     problems = {}
     by_tag, version = pr_data.collect(data, runs, sel, None, problems)
     assert by_tag == {"pr/val": ["a"]} and "malformed" in problems["bad"]
-    assert version == [["a", "pr/val", 2, 10]]
+    assert version == [["a", "pr/val", 2, 10, "#1f77b4"]]
     with pytest.raises(PatternError):
         pr_data.collect(data, runs, sel, "(", {})
     assert pr_data.collect(data, runs, sel, "nothing", {})[0] == {}

@@ -386,7 +386,7 @@ def test_value_overlay_colours_nodes_on_the_scale():
     assert fill(nodes["node:x"]) == scale.color(1.0) == "#440154"
     assert fill(nodes["node:layer1/w"]) == scale.color(3.0) == "#fde725"
     assert fill(nodes["node:loss/Mean"]) == NAN_COLOR
-    assert fill(nodes["node:layer1/MatMul"]) == "#ffffff"  # no value
+    assert fill(nodes["node:layer1/MatMul"]) == "#d3d6db"  # no value: grey
     assert texts(nodes["node:loss/Mean"])[-1] == "NaN"
     scope = groups(root, "fl-scope")["scope:gradients"]
     assert fill(scope) == scale.color(2.0) and texts(scope)[-1] == "max 2"

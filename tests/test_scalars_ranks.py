@@ -268,12 +268,12 @@ def test_a_click_on_a_mean_line_focuses_its_run_and_a_rank_line_its_rank(logdir)
     _fig, mean = view.build("loss", info, ["ddp"], 0.6, "step", [], "none", None, None, "mean")
     click = {"points": [{"curveNumber": 2, "customdata": [12, 0.5, 0.4, 0.6, 2, 12]}]}
     assert focus_from_click(trig, click, [mean]) == (
-        {"run": "ddp", "tag": "loss", "step": 12},
+        {"run": "ddp", "tag": "loss", "step": 12, "from": "scalars"},
         None,
     )
     _fig, each = view.build("loss", info, ["ddp"], 0.0, "step", [], "none", None, None)
     click = {"points": [{"curveNumber": 1, "customdata": 7}]}
     assert focus_from_click(trig, click, [each]) == (
-        {"run": "ddp", "tag": "loss", "rank": 1, "step": 7},
+        {"run": "ddp", "tag": "loss", "rank": 1, "step": 7, "from": "scalars"},
         None,
     )

@@ -242,7 +242,7 @@ def test_a_click_on_a_series_line_focuses_its_run_and_stored_tag(logdir):
     b_val = next(e for e in state["runs"].values() if e["run"] == "b" and e["tag"].endswith("val"))
     click = {"points": [{"curveNumber": b_val["raw"], "customdata": 12}]}
     got = focus_from_click({"type": "sc-graph", "tag": "Loss"}, click, [state])
-    assert got == ({"run": "b", "tag": "Loss\x1fval", "step": 12}, None)
+    assert got == ({"run": "b", "tag": "Loss\x1fval", "step": 12, "from": "scalars"}, None)
 
 
 def test_line_colors_are_distinct_keep_run_colours_and_shade_ranks():

@@ -269,7 +269,11 @@ def test_a_click_on_a_point_or_a_nan_marker_sets_the_focus():
     states = [{"tag": "loss", "runs": {"a": {"raw": 0, "smooth": 1}, "b": {"raw": 2}}}]
     trig = {"type": "sc-graph", "tag": "loss"}
     click = {"points": [{"curveNumber": 2, "customdata": 41}]}
-    assert focus_from_click(trig, click, states) == ({"run": "b", "tag": "loss", "step": 41}, None)
+    # marked as the view's own: the Scalars charts do not zoom onto a clicked point
+    assert focus_from_click(trig, click, states) == (
+        {"run": "b", "tag": "loss", "step": 41, "from": "scalars"},
+        None,
+    )
     nan = {"points": [{"customdata": ["numerics", "a", 7, "loss/log"]}]}
     assert focus_from_click(trig, nan, states) == (
         {"run": "a", "step": 7, "node": "loss/log"},

@@ -109,7 +109,13 @@ def test_step_helpers_take_hostile_values():
     for bad in (None, [], "x", [3, 1], [1, "2"], [True], {"a": 1}):
         assert media_tags.chosen_step(0, bad) is None
     assert media_tags.mark_indices(3) == [0, 1, 2]
-    assert media_tags.mark_indices(1000) == [0, 200, 400, 599, 799, 999]
+    assert media_tags.mark_indices(1000) == [0, 200, 400, 600, 800, 999]
+    assert media_tags.mark_indices(7) == list(range(7))  # no gap at 3 (was 0 1 2 _ 4 5 6)
+    for n in range(9, 400):  # evenly spaced labels, the last always labelled
+        marks = media_tags.mark_indices(n)
+        gaps = {b - a for a, b in zip(marks[:-2], marks[1:-1], strict=True)}
+        assert len(marks) <= media_tags.MAX_MARKS + 1 and marks[-1] == n - 1 and len(gaps) <= 1
+        assert marks[-1] - marks[-2] > (marks[1] - marks[0]) / 2
     sliders = [{"id": {"type": "s", "tag": "moved"}, "value": 0},
                {"id": {"type": "s", "tag": "latest"}, "value": 2},
                {"id": "junk", "value": 0}, 5, {"id": {"tag": 7}, "value": 0}]  # fmt: skip
@@ -129,8 +135,10 @@ def test_collect_filters_tags_and_names_runs_that_cannot_be_read():
     by_tag, version = media_tags.collect(data, info, ["a", "b", "ghost", 5], "^no", "text",
                                          problems)  # fmt: skip
     assert list(by_tag) == ["notes"] and sorted(by_tag["notes"]) == ["a", "b"]
-    assert version == [["a", "notes", 1, 0], ["b", "notes", 1, 1]]
+    assert version == [["a", "notes", 1, 0, "#123456"], ["b", "notes", 1, 1, "#123456"]]
     assert list(problems) == ["ghost"] and "no run named 'ghost'" in problems["ghost"]
+    info[0]["color"] = "#abcdef"  # the user picked a colour for 'a': its cards redraw
+    assert media_tags.collect(data, info, ["a", "b"], "^no", "text")[1] != version
 
 
 def test_a_tag_group_starts_at_the_latest_step_and_lists_at_most_100_steps():

@@ -13,8 +13,10 @@
 
   var CANVAS = "graph-canvas";
   var DANGEROUS = ["script", "foreignObject", "iframe", "object", "embed", "handler", "listener"];
+  var MIN_FONT = 10.5;  // px: the smallest node label a fit may draw
+  var MAX_FIT = 1.5;  // a small graph is not blown up beyond this
   var state = {
-    key: null, svg: "", selected: null, shownKey: null,
+    key: null, svg: "", selected: null, shownKey: null, w: 0, h: 0, anchor: null,
     scale: 1, tx: 0, ty: 0, drag: null, suppressClick: false,
   };
 
@@ -47,30 +49,65 @@
     return c ? c.querySelector(".fl-graph-viewport") : null;
   }
 
-  function applyTransform() {
+  function drawing() {
     var vp = viewport();
-    if (vp) {
-      vp.style.transform =
-        "translate(" + state.tx + "px," + state.ty + "px) scale(" + state.scale + ")";
-    }
+    return vp && vp.querySelector("svg");
   }
 
-  function fit() {
-    var c = canvas();
+  // Zoom resizes the SVG itself (it has a viewBox) instead of scaling a bitmap of it with a
+  // CSS transform, so text is redrawn crisp at every zoom; only the pan is a transform.
+  function applyTransform() {
     var vp = viewport();
-    var svg = vp && vp.querySelector("svg");
-    if (!c || !svg) { return; }
-    var w = svg.width.baseVal.value || svg.getBoundingClientRect().width / state.scale;
-    var h = svg.height.baseVal.value || svg.getBoundingClientRect().height / state.scale;
+    var svg = drawing();
+    if (!vp || !svg || !state.w) { return; }
+    svg.style.width = state.w * state.scale + "px";
+    svg.style.height = state.h * state.scale + "px";
+    vp.style.transform = "translate(" + state.tx + "px," + state.ty + "px)";
+  }
+
+  // Smallest node label, in px at scale 1: the zoom at which every label reads >= MIN_FONT px.
+  function smallestLabel(svg) {
+    var vb = svg.viewBox && svg.viewBox.baseVal;
+    var perUnit = vb && vb.width ? state.w / vb.width : 1;
+    var min = Infinity;
+    svg.querySelectorAll("g.fl-node text, g.fl-scope text").forEach(function (t) {
+      var f = parseFloat(t.getAttribute("font-size"));
+      if (f > 0 && f < min) { min = f; }
+    });
+    return (min === Infinity ? 14 : min) * perUnit;
+  }
+
+  function readableScale() {
+    var svg = drawing();
+    return svg ? MIN_FONT / smallestLabel(svg) : 1;
+  }
+
+  // The partial-view badge: says when the drawing is bigger than the canvas at readable size.
+  function markPartial(partial) {
+    var c = canvas();
+    var stage = c && c.parentNode;
+    if (stage) { stage.classList.toggle("fl-partial", partial); }
+  }
+
+  // Fit the drawing to the canvas, but never below the zoom at which labels read MIN_FONT px:
+  // a bigger graph then opens at readable size on its selected node (or its top) and is panned.
+  // whole=true (the "all" button) fits everything whatever the label size.
+  function fit(whole) {
+    var c = canvas();
+    var svg = drawing();
+    if (!c || !svg || !state.w) { return; }
     var cw = c.clientWidth, ch = c.clientHeight;
-    if (!w || !h || !cw || !ch) { return; }
-    // fit the whole drawing, but never shrink labels below readable size as long as the width
-    // fits: a tall graph then starts at its top and is scrolled by dragging
-    var whole = Math.min((cw - 24) / w, (ch - 24) / h);
-    state.scale = Math.min(Math.max(whole, Math.min(0.8, (cw - 24) / w)), 1.5);
-    state.tx = (cw - w * state.scale) / 2;
-    state.ty = Math.max((ch - h * state.scale) / 2, 12);
+    if (!cw || !ch) { return; }
+    var all = Math.min((cw - 24) / state.w, (ch - 24) / state.h);
+    var readable = readableScale();
+    state.scale = whole === true ? Math.min(all, MAX_FIT) : Math.min(Math.max(all, readable), Math.max(MAX_FIT, readable));
+    state.tx = (cw - state.w * state.scale) / 2;
+    state.ty = Math.max((ch - state.h * state.scale) / 2, 12);
+    var overflowX = state.w * state.scale > cw - 24;
+    if (overflowX) { state.tx = 12; }
     applyTransform();
+    markPartial(overflowX || state.h * state.scale > ch - 24);
+    if (whole !== true && state.selected) { centreOn(selectedElement()); }
   }
 
   function zoomAt(factor, cx, cy) {
@@ -81,10 +118,42 @@
     applyTransform();
   }
 
+  // Centre of an element in canvas coordinates (null when it is not drawn).
+  function centreOf(el) {
+    var c = canvas();
+    if (!el || !c) { return null; }
+    var r = el.getBoundingClientRect();
+    var cr = c.getBoundingClientRect();
+    return {x: r.left + r.width / 2 - cr.left, y: r.top + r.height / 2 - cr.top};
+  }
+
+  function byId(id) {
+    var vp = viewport();
+    var el = id && document.getElementById(id);
+    return el && vp && vp.contains(el) ? el : null;
+  }
+
+  // Folding re-lays out the graph: keep the scale and move the new drawing so that what was
+  // acted on (the clicked scope, now an open cluster, or the node folded away, now its scope)
+  // stays where it was on screen.
+  function keepPlace(anchor) {
+    var el = null;
+    for (var i = 0; i < anchor.ids.length && !el; i++) { el = byId(anchor.ids[i]); }
+    var at = centreOf(el);
+    if (!at) { return false; }
+    state.tx += anchor.x - at.x;
+    state.ty += anchor.y - at.y;
+    applyTransform();
+    return true;
+  }
+
   function insert() {
     var c = canvas();
     if (!c) { return false; }
     if (state.shownKey === state.key && viewport()) { return true; }
+    // without a clicked anchor (the fold list edited), the selected node keeps its place
+    var anchor = state.anchor || selectionAnchor();
+    state.anchor = null;
     while (c.firstChild) { c.removeChild(c.firstChild); }
     state.shownKey = state.key;
     if (!state.svg) { return true; }
@@ -100,15 +169,61 @@
     }
     var vp = document.createElement("div");
     vp.className = "fl-graph-viewport";
-    vp.appendChild(document.importNode(sanitize(root), true));
+    var svg = document.importNode(sanitize(root), true);
+    vp.appendChild(svg);
     c.appendChild(vp);
-    // refit when the run or the folding changed (the drawing's size did); keep the user's
-    // zoom when only the colouring changed
-    var layoutKey = state.key.split("|").slice(0, 2).join("|");
-    var first = c.dataset.fitted !== layoutKey;
-    c.dataset.fitted = layoutKey;
-    if (first) { fit(); } else { applyTransform(); }
+    state.w = svg.width.baseVal.value;
+    state.h = svg.height.baseVal.value;
+    // a new run refits; a new folding keeps the user's place (anchored on what was clicked);
+    // a new colouring keeps everything
+    var parts = state.key.split("|");
+    var runKey = parts[0], layoutKey = parts.slice(0, 2).join("|");
+    if (c.dataset.run !== runKey) {
+      c.dataset.run = runKey;
+      c.dataset.fitted = layoutKey;
+      fit();
+    } else if (c.dataset.fitted !== layoutKey) {
+      c.dataset.fitted = layoutKey;
+      applyTransform();
+      if (anchor) { keepPlace(anchor); }
+    } else {
+      applyTransform();
+    }
     return true;
+  }
+
+  // The selected node's element, or the folded scope hiding it.
+  function selectedElement() {
+    var sel = state.selected;
+    if (!sel) { return null; }
+    var el = byId("node:" + sel);
+    if (el) { return el; }
+    var parts = sel.split("/");
+    for (var i = parts.length - 1; i > 0 && !el; i--) {
+      el = byId("scope:" + parts.slice(0, i).join("/"));
+    }
+    return el;
+  }
+
+  // Bring an element into view at a readable zoom (search results, links, a NaN origin).
+  function centreOn(el) {
+    var c = canvas();
+    if (!el || !c) { return; }
+    var readable = readableScale();
+    if (state.scale < readable) {
+      var at0 = centreOf(el);
+      zoomAt(readable / state.scale, at0.x, at0.y);
+    }
+    var at = centreOf(el);
+    var margin = 24;
+    var r = el.getBoundingClientRect();
+    var inside = at.x - r.width / 2 >= margin && at.x + r.width / 2 <= c.clientWidth - margin &&
+      at.y - r.height / 2 >= margin && at.y + r.height / 2 <= c.clientHeight - margin;
+    if (!inside) {
+      state.tx += c.clientWidth / 2 - at.x;
+      state.ty += c.clientHeight / 2 - at.y;
+      applyTransform();
+    }
   }
 
   function highlight(center) {
@@ -117,28 +232,43 @@
     Array.prototype.slice.call(vp.querySelectorAll(".fl-selected")).forEach(function (el) {
       el.classList.remove("fl-selected");
     });
-    if (!state.selected) { return; }
-    var el = document.getElementById("node:" + state.selected);
-    if (!el || !vp.contains(el)) { return; }
+    var el = selectedElement();
+    if (!el) { return; }
     el.classList.add("fl-selected");
     if (center) {
-      var c = canvas();
-      var r = el.getBoundingClientRect();
-      var cr = c.getBoundingClientRect();
-      var inside = r.left >= cr.left && r.right <= cr.right &&
-        r.top >= cr.top && r.bottom <= cr.bottom;
-      if (!inside) {
-        state.tx += (cr.left + cr.width / 2) - (r.left + r.width / 2);
-        state.ty += (cr.top + cr.height / 2) - (r.top + r.height / 2);
-        applyTransform();
-      }
-      c.scrollIntoView({block: "nearest"});
+      centreOn(el);
+      canvas().scrollIntoView({block: "nearest"});
     }
+  }
+
+  // Remember where the element that a click will fold or unfold is, before the redraw.
+  function anchorFor(ids, el) {
+    var at = centreOf(el);
+    state.anchor = at ? {ids: ids, x: at.x, y: at.y} : null;
+  }
+
+  function selectionAnchor() {
+    var el = selectedElement();
+    var at = centreOf(el);
+    return at ? {ids: [el.id, "node:" + state.selected], x: at.x, y: at.y} : null;
+  }
+
+  function foldButton(t) {
+    var b = t.closest("button[id]");
+    if (!b || b.id.charAt(0) !== "{") { return null; }
+    try {
+      var id = JSON.parse(b.id);
+      return id.type === "graph-fold" ? id.scope : null;
+    } catch (e) { return null; }
   }
 
   function report(target) {
     var g = target.closest("g.fl-node, g.fl-scope");
     if (!g || !window.dash_clientside || !window.dash_clientside.set_props) { return; }
+    if (g.classList.contains("fl-scope")) {
+      var path = g.id.slice("scope:".length);
+      anchorFor(["cluster:" + path], g);
+    }
     var title = g.querySelector("title");
     window.dash_clientside.set_props("graph-click", {
       data: {id: g.id, title: title ? title.textContent : "", t: Date.now()},
@@ -157,6 +287,18 @@
       return;
     }
     if (t.closest("#graph-zoom-reset")) { fit(); return; }
+    if (t.closest("#graph-zoom-all")) { fit(true); return; }
+    if (t.closest("#graph-panel-toggle")) {
+      var body = t.closest(".fl-graph-body");
+      if (body) { body.classList.toggle("fl-panel-hidden"); }
+      return;
+    }
+    var scope = foldButton(t);
+    if (scope !== null) {
+      // the panel's "fold" button: the scope's box takes the place of the node folded away
+      anchorFor(["scope:" + scope], selectedElement() || byId("cluster:" + scope));
+      return;
+    }
     if (c && c.contains(t)) {
       if (state.suppressClick) { state.suppressClick = false; return; }
       report(t);
@@ -221,5 +363,6 @@
       return state.key;
     },
     fit: fit,
+    readableScale: readableScale,
   };
 })();

@@ -9,12 +9,18 @@
  * figure meanwhile.
  *
  * SVG and PNG downloads: charts configured with toImageButtonOptions.format "svg" (controls.py
- * image_config) get two modebar buttons, "Download plot as SVG" and "... as PNG", instead of
- * plotly's one camera. They are made here because a modebar button's click handler cannot
+ * image_config) get two modebar buttons, "Download plot as SVG" (a vector-curve icon) and
+ * "... as PNG" (the camera), instead of plotly's one camera. They are made here because a modebar button's click handler cannot
  * travel in dcc.Graph's JSON config.
  */
 (function () {
   const AFTER_PAINT = "fl-after-paint";
+  // the SVG download's icon: a curve between two handles (a vector drawing); PNG keeps the camera
+  const VECTOR_ICON = {
+    width: 24,
+    height: 24,
+    path: "M2 16h5v5H2z M17 3h5v5h-5z M6 17C8 10 11 7.5 17 5.5V8C12.5 9.5 10.5 12 8.5 18.5Z",
+  };
 
   function afterPaint(fn) {
     requestAnimationFrame(() => setTimeout(fn, 0)); // rAF runs before a paint, the timeout after
@@ -28,7 +34,7 @@
     const button = (format) => ({
       name: `flowlog-${format}`,
       title: `Download plot as ${format.toUpperCase()}`,
-      icon: plotly.Icons.camera,
+      icon: format === "svg" ? VECTOR_ICON : plotly.Icons.camera, // vector vs photo: told apart
       click: (gd) =>
         plotly.downloadImage(gd, {
           format,
@@ -50,15 +56,24 @@
   function hook(plotly) {
     if (!plotly || plotly.__flHooked) return plotly;
     const react = plotly.react;
+    const drawn = (gd, result) => {
+      // window.flowlogAfterDraw: functions other assets add, called with each drawn chart
+      Promise.resolve(result).then(() => {
+        for (const fn of window.flowlogAfterDraw || []) fn(gd);
+      });
+      return result;
+    };
     plotly.react = function (gd, spec, ...rest) {
       const call = (gd.__flCall = (gd.__flCall || 0) + 1);
       const args = [gd, withDownloadButtons(plotly, spec), ...rest];
       const layout = spec && spec.layout;
       if (!layout || layout.meta !== AFTER_PAINT || gd._fullLayout) {
-        return react.apply(plotly, args);
+        return drawn(gd, react.apply(plotly, args));
       }
       return new Promise((resolve) =>
-        afterPaint(() => resolve(gd.__flCall === call ? react.apply(plotly, args) : gd)),
+        afterPaint(() =>
+          resolve(gd.__flCall === call ? drawn(gd, react.apply(plotly, args)) : gd),
+        ),
       );
     };
     plotly.__flHooked = true;

@@ -40,6 +40,10 @@
     const gen = card.dataset.flGen;
     const dc = window.dash_clientside;
     if (!gen || flagged.get(card) === gen || !dc || !dc.set_props) return;
+    // a card the server has just replaced (runs or tag filter) may linger in the DOM: flagging
+    // it would run its chart's callback on stores Dash no longer has
+    const graph = document.getElementById(JSON.stringify({ tag: card.dataset.flTag, type: "sc-graph" }));
+    if (!card.isConnected || !graph || !card.contains(graph)) return;
     flagged.set(card, gen);
     // a card the server sent with its figure (views/scalars.py first_charts) is built already
     if (card.dataset.flBuilt === gen) return;
@@ -158,12 +162,29 @@
 
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   flowlog_scalars: {
-    zoom: function (relayout) {
-      // the x-range part of a relayout event, or no_update (autosize, y-only, legend clicks)
+    zoom: function (relayout, id) {
+      // the x-range part of a relayout event, or no_update (autosize, y-only, legend clicks).
+      // A chart whose card was just replaced (runs filter, tag filter) still reports its last
+      // relayout: its zoom store is gone, and Dash would fail on the chart's callback input.
+      const holder = id && document.getElementById(JSON.stringify({ tag: id.tag, type: "sc-graph" }));
+      if (!holder || !holder.isConnected) return window.dash_clientside.no_update;
       const keys = ["xaxis.range[0]", "xaxis.range[1]", "xaxis.range", "xaxis.autorange"];
       const out = {};
       for (const k of keys) if (relayout && k in relayout) out[k] = relayout[k];
       return Object.keys(out).length ? out : window.dash_clientside.no_update;
+    },
+    smoothing: function (slider, box) {
+      // the slider and the number box show one weight; a typed value out of [0, 0.999] is
+      // clamped (the charts' callback refuses weights >= 1)
+      const nu = window.dash_clientside.no_update;
+      const trig = (window.dash_clientside.callback_context.triggered[0] || {}).prop_id || "";
+      if (trig.startsWith("sc-smoothing-box")) {
+        const v = Number(box);
+        if (box === null || box === undefined || box === "" || !Number.isFinite(v)) return [nu, nu];
+        const w = Math.min(0.999, Math.max(0, Math.round(v * 1000) / 1000));
+        return [w === slider ? nu : w, w === v ? nu : w];
+      }
+      return [nu, slider === box ? nu : slider];
     },
     extend: function (ext, id) {
       if (!ext || !ext.update || !ext.traces || !ext.traces.length) {

@@ -22,6 +22,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
+from flowlog.dashboard import graph_legend as gl
 from flowlog.dashboard import graph_model as gm
 from flowlog.dashboard import graph_panel as gp
 from flowlog.dashboard.controls import image_config
@@ -47,7 +48,13 @@ BANNER_TEXT = "graph-banner-text"
 JUMP = "graph-jump-scalars"
 SEARCH = "graph-search"
 SEARCH_STATUS = "graph-search-status"
+SEARCH_PREV = "graph-search-prev"
+SEARCH_NEXT = "graph-search-next"
+HITS = "graph-search-hits"  # {"names", "i"} of the last search, for next/previous
 LEGEND = "graph-legend-note"
+KEY = "graph-key"  # the HTML legend beside the drawing
+SHOWN = "graph-shown"  # everything but the toolbar: hidden when there is no graph
+TOOLS = "graph-tools"  # the toolbar but the run chooser: hidden with it
 CLI = "graph-cli"
 DOWNLOAD_BTN = "graph-download-btn"
 DOWNLOAD = "graph-download"
@@ -91,17 +98,28 @@ def _toolbar() -> html.Div:
         allow_direct_input=False,
         updatemode="mouseup",
     )
+    finder = html.Div(
+        [
+            search,
+            html.Button("‹", id=SEARCH_PREV, title="previous match", className="fl-graph-hit"),
+            html.Button("›", id=SEARCH_NEXT, title="next match", className="fl-graph-hit"),
+        ],
+        className="fl-graph-finder",
+    )
+    find = html.Label(
+        ["Find node", finder, html.Span(id=SEARCH_STATUS, className="fl-graph-search-status")],
+        className="fl-graph-find",
+    )
+    step = html.Div(
+        className="fl-graph-step",
+        children=[html.Span(id=STEP_LABEL, className="fl-graph-step-label"), slider],
+    )
+    tools = [find, _labelled("Colour by", stat), step]
     return html.Div(
         className="fl-graph-toolbar",
         children=[
             _labelled("Run", dcc.Dropdown(id=RUN, clearable=False, className="fl-graph-run")),
-            _labelled("Find node", search),
-            html.Span(id=SEARCH_STATUS, className="fl-graph-search-status"),
-            _labelled("Colour by", stat),
-            html.Div(
-                className="fl-graph-step",
-                children=[html.Span(id=STEP_LABEL, className="fl-graph-step-label"), slider],
-            ),
+            html.Div(id=TOOLS, className="fl-graph-tools", children=tools),
         ],
     )
 
@@ -124,8 +142,11 @@ def _stage() -> html.Div:
     buttons = [
         html.Button("+", id="graph-zoom-in", title="zoom in"),
         html.Button("−", id="graph-zoom-out", title="zoom out"),
-        html.Button("fit", id="graph-zoom-reset", title="fit the graph"),
+        html.Button("fit", id="graph-zoom-reset", title="fit at readable size"),
+        html.Button("all", id="graph-zoom-all", title="show the whole graph, however small"),
         html.Button("Download SVG", id=DOWNLOAD_BTN, title="same SVG as the command below"),
+        html.Button("panel", id="graph-panel-toggle", title="hide or show the node panel"),
+        html.Span("drag to pan · “all” fits it whole", className="fl-graph-partial"),
     ]
     folded = dcc.Dropdown(
         id=FOLDED, multi=True, value=[], placeholder="none folded", className="fl-graph-folded"
@@ -140,6 +161,7 @@ def _stage() -> html.Div:
         children=[
             html.Div(buttons, className="fl-graph-controls"),
             html.Div(id=CANVAS, className="fl-graph-canvas"),
+            html.Div(id=KEY, className="fl-graph-key"),
             html.Div(footer, className="fl-graph-footer"),
         ],
     )
@@ -158,6 +180,7 @@ def layout(ctx):
         dcc.Store(id=SVG),
         dcc.Store(id=SVG_DONE),
         dcc.Store(id=SELECTED),
+        dcc.Store(id=HITS),
         dcc.Store(id=STEPS, data=[]),
         dcc.Store(id=NUMERICS),
         dcc.Store(id=LOADED),
@@ -178,10 +201,8 @@ def layout(ctx):
         children=[
             *stores,
             _toolbar(),
-            _banner(),
             html.Div(id=MESSAGE, className="fl-graph-message"),
-            body,
-            flow,
+            html.Div(id=SHOWN, className="fl-graph-shown", children=[_banner(), body, flow]),
         ],
     )
 
@@ -205,15 +226,19 @@ def load_outputs(opened: gm.Opened) -> tuple:
         opened.selected,
         opened.flow,
         opened.message,
+        opened.message is not None,
+        opened.message is not None,
     )
 
 
-def nav_event(trigger, click, query) -> tuple[str, object]:
+def nav_event(trigger, click, query, hits=None) -> tuple[str, object]:
     """``(event, value)`` for :func:`gm.navigate` from the id of what was clicked or typed."""
     if trigger == CLICK:
         return "click", click
     if trigger == SEARCH:
         return "search", query
+    if trigger in (SEARCH_NEXT, SEARCH_PREV):
+        return ("next" if trigger == SEARCH_NEXT else "prev"), hits
     if isinstance(trigger, dict) and trigger.get("type") == NAV:
         return "nav", trigger.get("node")
     if isinstance(trigger, dict) and trigger.get("type") == FOLD:
@@ -270,6 +295,8 @@ def _load_run(app, ctx):
         Output(SELECTED, "data"),
         Output(FLOW, "figure"),
         Output(MESSAGE, "children"),
+        Output(SHOWN, "hidden"),
+        Output(TOOLS, "hidden"),
         Input(RUN, "value"),
         Input(FOCUS, "data"),
         Input(TABS, "value"),
@@ -321,28 +348,35 @@ def _navigate(app, ctx):
         Output(SELECTED, "data", allow_duplicate=True),
         Output(FOLDED, "value", allow_duplicate=True),
         Output(SEARCH_STATUS, "children"),
+        Output(SEARCH_STATUS, "title"),
+        Output(HITS, "data"),
         Input(CLICK, "data"),
         Input(SEARCH, "value"),
+        Input(SEARCH_NEXT, "n_clicks"),
+        Input(SEARCH_PREV, "n_clicks"),
         Input({"type": NAV, "node": ALL}, "n_clicks"),
         Input({"type": FOLD, "scope": ALL}, "n_clicks"),
         State(RUN, "value"),
         State(FOLDED, "value"),
+        State(HITS, "data"),
         prevent_initial_call=True,
     )
-    def navigate(click, query, _nav, _fold, name, folded):
+    def navigate(click, query, _next, _prev, _nav, _fold, name, folded, hits):
         if not dash.ctx.triggered or dash.ctx.triggered[0].get("value") in (None, 0):
             raise SKIP  # a link or button (re)created, not clicked
-        event, value = nav_event(dash.ctx.triggered_id, click, query)
+        event, value = nav_event(dash.ctx.triggered_id, click, query, hits)
         nav = gm.navigate(gm.graph_or_none(ctx.data, name), folded, event, value)
         if nav is None:
             raise SKIP
-        return tuple(NO if v is None else v for v in (nav.selected, nav.folded, nav.status))
+        out = (nav.selected, nav.folded, nav.status, nav.status, nav.hits)
+        return tuple(NO if v is None else v for v in out)
 
 
 def _draw(app, ctx):
     @app.callback(
         Output(SVG, "data"),
         Output(LEGEND, "children"),
+        Output(KEY, "children"),
         Output(CLI, "children"),
         Output(STEP_LABEL, "children"),
         Input(RUN, "value"),
@@ -358,7 +392,7 @@ def _draw(app, ctx):
         if tab != TAB_ID:
             raise SKIP  # hidden: drawn when the tab is opened
         d = gm.draw(ctx.data, name, folded, stat, step_index, origin, steps)
-        return d.svg, d.legend, d.cli, d.step_label
+        return d.svg, d.legend, gl.legend(d.key), d.cli, d.step_label
 
     app.clientside_callback(
         ClientsideFunction(namespace="flowlogGraph", function_name="show"),
@@ -373,11 +407,12 @@ def _panel(app, ctx):
         Output(PANEL, "children"),
         Input(SELECTED, "data"),
         Input(RUN, "value"),
+        Input(FOLDED, "value"),
         State(NUMERICS, "data"),
         prevent_initial_call=True,  # the layout holds the hint
     )
-    def panel(selected, name, origin):
-        return gp.panel_for(ctx.data, name, selected, origin)
+    def panel(selected, name, folded, origin):
+        return gp.panel_for(ctx.data, name, selected, origin, folded)
 
 
 def _jump(app, ctx):
@@ -404,10 +439,16 @@ def _download(app, ctx):
         Input(DOWNLOAD_BTN, "n_clicks"),
         State(RUN, "value"),
         State(FOLDED, "value"),
+        State(STAT, "value"),
+        State(STEP, "value"),
+        State(STEPS, "data"),
+        State(NUMERICS, "data"),
         prevent_initial_call=True,
     )
-    def download(n, name, folded):
-        found = gm.download(ctx.data, name, folded) if n else None
+    def download(n, name, folded, stat, step_index, steps, origin):
+        """What is on screen, coloured and marked: the command under the graph writes it."""
+        step = gm.step_at(steps, step_index)
+        found = gm.download(ctx.data, name, folded, stat, step, origin) if n else None
         if found is None:
             raise SKIP
         svg, filename = found

@@ -7,6 +7,7 @@ step x value heatmap on a shared value axis. Charts refresh when a run logs a ne
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import dash
@@ -32,6 +33,7 @@ VERSION = "hist-version"
 
 MAX_RIDGES = 40  # steps drawn as ridgelines; evenly spaced over the run, always the last one
 HEATMAP_BINS = 80
+SINGLE_STEP_HALF = 0.3  # half the width, in steps, of the bands of a run of one step
 # TensorBoard's distribution bands: min, 7%, 16%, 31%, median, 69%, 84%, 93%, max
 QUANTILES = [0.0, 0.07, 0.16, 0.31, 0.5, 0.69, 0.84, 0.93, 1.0]
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif")
@@ -50,8 +52,12 @@ def percentile_figure(tag: str, per_run: dict[str, tuple[str, list]]) -> go.Figu
     for name, (color, hists) in per_run.items():
         if not hists:
             continue
-        steps = np.array([h.step for h in hists])
+        steps = np.array([h.step for h in hists], dtype=np.float64)
         q = np.array([histogram_percentiles(h.edges, h.counts, QUANTILES) for h in hists])
+        logged = steps
+        if steps.size == 1:  # one step: a band of zero width is invisible; give it some
+            steps, q = steps[0] + np.array([-SINGLE_STEP_HALF, SINGLE_STEP_HALF]), np.r_[q, q]
+            logged = np.r_[logged, logged]
         label = escape(name)
         for k, alpha in ((0, 0.10), (1, 0.16), (2, 0.24), (3, 0.32)):
             lo, hi = q[:, k], q[:, -1 - k]
@@ -59,6 +65,7 @@ def percentile_figure(tag: str, per_run: dict[str, tuple[str, list]]) -> go.Figu
                 go.Scatter(
                     x=np.r_[steps, steps[::-1]],
                     y=np.r_[hi, lo[::-1]],
+                    mode="lines",  # plotly's default for few points adds markers, in its colours
                     fill="toself",
                     fillcolor=rgba(color, alpha),
                     line=dict(width=0),
@@ -76,14 +83,43 @@ def percentile_figure(tag: str, per_run: dict[str, tuple[str, list]]) -> go.Figu
                 line=dict(color=color, width=2),
                 name=label,
                 legendgroup=label,
-                customdata=np.column_stack([q[:, 0], q[:, 2], q[:, 6], q[:, 8]]),
-                hovertemplate=f"<b>{label}</b><br>step %{{x}}<br>median %{{y:.4g}}"
+                customdata=np.column_stack([q[:, 0], q[:, 2], q[:, 6], q[:, 8], logged]),
+                hovertemplate=f"<b>{label}</b><br>step %{{customdata[4]}}<br>median %{{y:.4g}}"
                 "<br>16–84%: %{customdata[1]:.4g} … %{customdata[2]:.4g}"
                 "<br>min/max: %{customdata[0]:.4g} … %{customdata[3]:.4g}<extra></extra>",
             )
         )
     _style(fig, f"{tag} — distribution over steps", "step", "value", 300)
+    steps = sorted({h.step for _c, hists in per_run.values() for h in hists})
+    if len(steps) == 1:  # the one step in the middle, labelled alone (no "-0.5")
+        fig.update_xaxes(range=[steps[0] - 0.5, steps[0] + 0.5], tickvals=steps)
+    elif steps and steps[0] >= 0:
+        fig.update_xaxes(rangemode="nonnegative")  # the median's markers pad it below step 0
     return fig
+
+
+def int_ticks(lo: int, hi: int, target: int = 5) -> list[int]:
+    """About ``target`` round integers (1/2/5 x 10^k apart) from ``lo`` to ``hi``."""
+    raw = max((hi - lo) / target, 1.0)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = int(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+    return list(range(-(-lo // step) * step, hi + 1, step)) or [lo]
+
+
+def step_axis(steps, top_pad: float, bottom_pad: float) -> dict:
+    """A y axis of steps, the first at the top as in TensorBoard's offset view (older behind),
+    with ``top_pad``/``bottom_pad`` of room beyond the first/last step for what is drawn there
+    (a ridge's peak, a heatmap row's half). Ticks only at steps inside the logged range: the
+    room above step 0 is no "step -5"."""
+    lo, hi = float(min(steps)), float(max(steps))
+    ticks = int_ticks(int(lo), int(hi))
+    return dict(
+        range=[hi + bottom_pad, lo - top_pad],  # reversed: steps grow downwards
+        autorange=False,
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=[str(t) for t in ticks],
+    )
 
 
 def ridge_figure(tag: str, name: str, color: str, hists: list) -> go.Figure:
@@ -118,7 +154,8 @@ def ridge_figure(tag: str, name: str, color: str, hists: list) -> go.Figure:
                 )
             )
     _style(fig, f"{tag} — {name}", "value", "step", 300)
-    fig.update_yaxes(autorange="reversed")
+    if hists:
+        fig.update_yaxes(**step_axis(steps, height * 1.05, 0.05 * spacing))
     return fig
 
 
@@ -144,6 +181,10 @@ def heatmap_figure(tag: str, name: str, color: str, hists: list) -> go.Figure:
             )
         )
     _style(fig, f"{tag} — {name}", "value", "step", 300)
+    if hists:
+        steps = np.array([h.step for h in hists], dtype=np.float64)
+        half = (float(np.median(np.diff(steps))) if steps.size > 1 else 1.0) / 2
+        fig.update_yaxes(**step_axis(steps, half, half))  # as the ridgelines: first at the top
     return fig
 
 
@@ -262,7 +303,10 @@ def register(app, ctx):
             by_tag, version = collect(ctx.data, info, selected, pattern, problems)
         except PatternError as e:
             return html.Div(str(e), className="fl-message"), dash.no_update
-        key = [version, mode, pattern if isinstance(pattern, str) else None, sorted(problems)]
+        colors = [[run, c] for t in by_tag.values() for run, (c, _t) in t.items()]
+        # run colours too: a colour picked in the runs panel redraws the charts in it
+        key = [version, mode, pattern if isinstance(pattern, str) else None, sorted(problems),
+               sorted(colors)]  # fmt: skip
         if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
             return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
         notes = [html.Div(problem_notes(problems), className="fl-message")] if problems else []

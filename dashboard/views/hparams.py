@@ -29,6 +29,7 @@ from flowlog.dashboard.hparams_figures import (
     RUN_COLORS,
     color_options,
     initial_color_by,
+    no_match_figure,
     parcoords_figure,
 )
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
@@ -44,6 +45,9 @@ PARCOORDS = "hp-parcoords"
 METRIC_TAGS = "hp-metric-tags"
 COLOR_BY = "hp-color-by"
 MESSAGE = "hp-message"
+TABLE_CARD = "hp-table-card"  # hidden, with the parcoords card, while there is no row at all
+PARCOORDS_CARD = "hp-parcoords-card"
+HIDDEN = {"display": "none"}
 
 HINT = (
     "One row per add_hparams call (trial). Tick a row to select its run everywhere. "
@@ -56,9 +60,15 @@ NO = dash.no_update
 
 def empty_message(info: list[dict], table: Table):
     """What to say above the grid: no runs, no hparams logged (and how to), unreadable runs."""
-    if not info:
-        return "No runs yet."
     parts = []
+    if not info:
+        return html.Div(
+            [
+                html.Span("No runs yet. Each trial a run logs with "),
+                html.Code('writer.add_hparams({"lr": 0.01, "batch": 64}, {"final_loss": 0.12})'),
+                html.Span(" becomes a row here, to sort, filter and compare."),
+            ]
+        )
     if not table.hkeys:
         parts += [
             html.Span(
@@ -108,6 +118,7 @@ def layout(ctx):
             toolbar(),
             html.Div(id=MESSAGE, className="fl-message"),
             html.Div(
+                id=TABLE_CARD,
                 className="fl-table-card",
                 children=[
                     html.P(HINT, className="fl-hint"),
@@ -127,6 +138,7 @@ def layout(ctx):
             ),
             html.Div(
                 dcc.Graph(id=PARCOORDS, config=image_config("hparams parallel coordinates")),
+                id=PARCOORDS_CARD,
                 className="fl-card",
             ),
         ],
@@ -161,6 +173,8 @@ def register(app, ctx):
         Output(COLOR_BY, "options"),
         Output(COLOR_BY, "value"),
         Output(MESSAGE, "children"),
+        Output(TABLE_CARD, "style"),
+        Output(PARCOORDS_CARD, "style"),
         Input(RUNS_INFO, "data"),
         Input(METRIC_TAGS, "value"),
         Input(TABS, "value"),
@@ -172,7 +186,7 @@ def register(app, ctx):
     )
     def table(info, metric_tags, tab, selected, current, color_by, old_colors):
         if tab != TAB_ID:
-            return (NO,) * 8  # hidden: do the work when the tab is opened
+            return (NO,) * 10  # hidden: do the work when the tab is opened
         # every value below comes from the browser: only names, dicts and lists go on
         info, metric_tags = untrusted.runs_info(info), untrusted.names(metric_tags)
         color_by = color_by if isinstance(color_by, str) else None
@@ -184,7 +198,8 @@ def register(app, ctx):
         colors = color_options(g.kinds)
         color = initial_color_by(g.table, g.kinds, color_by, old_colors)
         color = NO if color is None else color
-        return g.rows, g.columns, selection, g.style, meta, colors, color, message
+        card = {} if g.rows else HIDDEN  # no row: the message says what to log, no header row
+        return g.rows, g.columns, selection, g.style, meta, colors, color, message, card, card
 
     @app.callback(
         Output(TABLE, "selectedRows", allow_duplicate=True),
@@ -208,6 +223,7 @@ def register(app, ctx):
     @app.callback(
         Output(PARCOORDS, "figure"),
         Input(TABLE, "rowData"),
+        Input(TABLE, "virtualRowData"),  # the rows the grid's filters let through
         Input(COLOR_BY, "value"),
         Input(SELECTED_RUNS, "data"),
         State(TABS, "value"),  # not an Input: opening the tab rebuilds the grid (rowData)
@@ -215,12 +231,14 @@ def register(app, ctx):
         State(GRID_META, "data"),  # written with rowData, so current when it changes
         prevent_initial_call=True,  # drawn once the grid is built
     )
-    def parcoords(rows, color_by, selected, tab, defs, meta):
+    def parcoords(all_rows, shown_rows, color_by, selected, tab, defs, meta):
         if not defs or tab != TAB_ID:  # grid not built yet, or hidden: drawn when opened
             return NO
-        rows = grid.rows_of(rows)
+        rows = grid.filtered_rows(all_rows, shown_rows)
         colors = {r["run"]: r["color"] for r in rows if isinstance(r.get("color"), str)}
         domains = grid.domains_of(meta)
         keys = grid.data_columns(defs)
         color_by = color_by if isinstance(color_by, str) else RUN_COLORS
+        if not rows and grid.rows_of(all_rows):
+            return no_match_figure()
         return parcoords_figure(rows, keys, colors, color_by, untrusted.names(selected), domains)

@@ -26,8 +26,9 @@ from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog import export
 from flowlog.dashboard import scalars_custom, untrusted
-from flowlog.dashboard.controls import image_config, tag_filter_input
+from flowlog.dashboard.controls import image_config
 from flowlog.dashboard.ids import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.scalars_cards import CARD_EXPORT, card_export, card_tools
 from flowlog.dashboard.scalars_charts import (
     AFTER_PAINT,
     UNCHANGED,
@@ -35,27 +36,40 @@ from flowlog.dashboard.scalars_charts import (
     compile_regex,
     placeholder_figure,
 )
-from flowlog.dashboard.scalars_checks import range_of, step_of, valid_state
+from flowlog.dashboard.scalars_checks import range_of, valid_state
 from flowlog.dashboard.scalars_data import axis_range, chart_names, parse_x, ranks_of
+from flowlog.dashboard.scalars_focus import focus_from_click as focus_from_click  # (tests)
+from flowlog.dashboard.scalars_focus import focus_label, focus_of, own_click
+from flowlog.dashboard.scalars_toolbar import (
+    DEFAULT_RANK_MODE,
+    DEFAULT_SMOOTHING,
+    DEFAULT_XAXIS,
+    DOWNLOAD,
+    EXPORT_CSV,
+    EXPORT_JSON,
+    GROUP_KEY,
+    GROUP_MODE,
+    LOGSCALE,
+    RANK_BOX,
+    RANK_MODE,
+    SMOOTHING,
+    SMOOTHING_BOX,
+    TAG_FILTER,
+    XAXIS,
+    rank_box_style,
+    toolbar,
+)
 from flowlog.provider import ReadError
 
 TAB_ID = "scalars"
 TAB_LABEL = "Scalars"
 
-TAG_FILTER = "sc-tag-filter"
-SMOOTHING = "sc-smoothing"
-XAXIS = "sc-xaxis"
-LOGSCALE = "sc-log"
-GROUP_MODE = "sc-group-mode"
-GROUP_KEY = "sc-group-key"
-RANK_MODE = "sc-rank-mode"  # "each" rank its own line | "mean" ± range across ranks
-RANK_BOX = "sc-rank-box"  # the control's box: shown while some run has several ranks
 CHARTS = "sc-charts"
 TAGS = "sc-tags"
-EXPORT_CSV = "sc-export-csv"
-EXPORT_JSON = "sc-export-json"
-DOWNLOAD = "sc-download"
 MESSAGE = "sc-message"
+FOCUS_BAR = "sc-focus-bar"  # "step N of run R" while charts follow a FOCUS, and a way back
+FOCUS_TEXT = "sc-focus-text"
+FOCUS_CLEAR = "sc-focus-clear"
 GRAPH = "sc-graph"  # pattern id type: {"type": GRAPH, "tag": tag}
 STATE = "sc-state"
 EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
@@ -73,9 +87,6 @@ COLLAPSED_PREFIXES = ("watch",)  # writer.watch() statistics: many tags, opened 
 # itself shows at once.
 LEAD_READ_POINTS = 200_000
 FIRST_CHARTS = 2  # built into the page layout: the first row of cards
-DEFAULT_SMOOTHING = 0.6
-DEFAULT_XAXIS = "step"
-DEFAULT_RANK_MODE = "each"
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -94,78 +105,17 @@ def layout(ctx):
     return html.Div(
         className="fl-view fl-scalars",
         children=[
+            toolbar(init["info"]),
+            html.Div(initial_message(init, shown), id=MESSAGE, className="fl-message"),
             html.Div(
-                className="fl-toolbar",
+                id=FOCUS_BAR,
+                className="fl-focus-bar",
+                hidden=True,
                 children=[
-                    tag_filter_input(TAG_FILTER),
-                    html.Label(
-                        className="fl-control fl-smoothing",
-                        children=[
-                            html.Span("Smoothing"),
-                            dcc.Slider(
-                                id=SMOOTHING,
-                                min=0,
-                                max=0.99,
-                                step=0.01,
-                                value=DEFAULT_SMOOTHING,
-                                marks={0: "0", 0.5: "0.5", 0.99: "0.99"},
-                                tooltip={"placement": "bottom", "always_visible": False},
-                                updatemode="mouseup",
-                            ),
-                        ],
-                    ),
-                    dcc.RadioItems(
-                        id=XAXIS,
-                        options=[
-                            {"label": "Step", "value": "step"},
-                            {"label": "Relative", "value": "relative"},
-                            {"label": "Wall", "value": "wall"},
-                        ],
-                        value=DEFAULT_XAXIS,
-                        inline=True,
-                        className="fl-segmented",
-                    ),
-                    dcc.Checklist(
-                        id=LOGSCALE,
-                        options=[
-                            {"label": "log x", "value": "logx"},
-                            {"label": "log y", "value": "logy"},
-                        ],
-                        value=[],
-                        inline=True,
-                        className="fl-segmented",
-                    ),
-                    dcc.Dropdown(
-                        id=GROUP_MODE,
-                        options=[
-                            {"label": "No grouping", "value": "none"},
-                            {"label": "Group by name regex", "value": "regex"},
-                            {"label": "Group by hparam", "value": "hparam"},
-                        ],
-                        value="none",
-                        clearable=False,
-                        searchable=False,
-                        className="fl-dropdown",
-                    ),
-                    dcc.Input(
-                        id=GROUP_KEY,
-                        type="text",
-                        placeholder="e.g. (.*)-seed\\d+  or  lr",
-                        debounce=0.3,
-                        className="fl-input fl-group-key",
-                    ),
-                    rank_control(init["info"]),
-                    html.Div(
-                        className="fl-actions",
-                        children=[
-                            html.Button("Export CSV", id=EXPORT_CSV, className="fl-button"),
-                            html.Button("Export JSON", id=EXPORT_JSON, className="fl-button"),
-                            dcc.Download(id=DOWNLOAD),
-                        ],
-                    ),
+                    html.Span(id=FOCUS_TEXT),
+                    html.Button("show all steps", id=FOCUS_CLEAR, className="fl-link-button"),
                 ],
             ),
-            html.Div(id=MESSAGE, className="fl-message"),
             scalars_custom.section(),  # add_custom_scalars layouts: filled by its callback
             dcc.Store(id=TAGS, data=shown),
             html.Div(
@@ -177,32 +127,12 @@ def layout(ctx):
     )
 
 
-def rank_control(info) -> html.Div:
-    """ "Ranks: each rank | mean ± range", shown while a run has several ranks."""
-    return html.Div(
-        id=RANK_BOX,
-        className="fl-control fl-rank-mode",
-        style=rank_box_style(info),
-        title="runs written by several torch.distributed ranks: a line per rank, or the mean "
-        "across ranks with a band from the lowest to the highest rank",
-        children=[
-            html.Span("Ranks"),
-            dcc.RadioItems(
-                id=RANK_MODE,
-                options=[
-                    {"label": "each rank", "value": "each"},
-                    {"label": "mean ± range", "value": "mean"},
-                ],
-                value=DEFAULT_RANK_MODE,
-                inline=True,
-                className="fl-segmented",
-            ),
-        ],
-    )
-
-
-def rank_box_style(info) -> dict:
-    return {} if ranks_of(info) else {"display": "none"}
+def initial_message(init: dict, shown: list[str] | None) -> str:
+    """The page's first word on an empty chart area (the callback says it on later changes)."""
+    if shown is None:
+        return ""
+    names = [r.get("name") for r in init["info"] if isinstance(r, dict)]
+    return chart_message(names, init["selected"], shown, shown, None)
 
 
 def first_charts(view, shown: list[str], init: dict, limit_read: bool = True) -> dict:
@@ -279,6 +209,7 @@ def _chart(tag: str, generation: int, built: tuple | None = None):
             dcc.Store(id={"type": STATE, "tag": tag}, data=built[1] if built else None),
             dcc.Store(id={"type": EXTEND, "tag": tag}),
             dcc.Store(id={"type": EXTENDED, "tag": tag}),
+            card_tools(tag),  # (last: the graph stays the card's first child)
         ],
     )
 
@@ -378,14 +309,18 @@ def _filter_tags(tags: list[str], pattern: str | None) -> list[str]:
 
 
 def chart_message(names, sel, tags, shown, pattern) -> str:
+    """Why the chart area is empty (never a blank page): no runs, none selected, no scalars
+    in the selected runs, or a tag filter that hides every chart (named, with what it hides)."""
     if not names:
-        return ""
+        return "No runs in the logdir yet: charts appear as soon as a run logs a scalar."
     if not sel:
         return "No runs selected — tick runs in the panel on the left."
     if not tags:
-        return "The selected runs have no scalar tags yet."
+        n = len(sel)
+        return f"The {n} selected run{'s' if n != 1 else ''} have no scalars (yet)."
     if not shown:
-        return f"No tag matches {pattern!r}."
+        hidden = f"{len(tags)} chart{'s' if len(tags) != 1 else ''}"
+        return f"The tag filter {pattern!r} matches none of the {hidden}: change or clear it."
     return ""
 
 
@@ -433,8 +368,16 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
         return UNCHANGED  # off screen: built when scrolled to
     # (a card that came built with the page (first_charts) has a state but no visible flag)
     xmode, rng = controls["xmode"], None
-    kind = trigger.get("type") if isinstance(trigger, dict) else None
-    if kind == VISIBLE:
+    kind = (
+        FOCUS if trigger == FOCUS else (trigger.get("type") if isinstance(trigger, dict) else None)
+    )
+    got = chart_focus(controls.get("focus"), kind == FOCUS, old)
+    if got is UNCHANGED:
+        return UNCHANGED
+    focus, focus_zoom = got
+    if kind == FOCUS:
+        pass  # the focus's window, or (a cleared focus) the whole range
+    elif kind == VISIBLE:
         if old and old.get("visible") == visible:
             return UNCHANGED  # remounted (tab switch): already built
     elif kind == ZOOM:
@@ -448,12 +391,37 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
             fig, state = view.build(
                 tag, info, controls["selected"], controls["weight"] or 0.0, xmode,
                 untrusted.names(controls["logs"]), controls["gmode"], controls["gkey"], rng,
-                controls.get("ranks") or DEFAULT_RANK_MODE,
+                controls.get("ranks") or DEFAULT_RANK_MODE, focus, focus_zoom,
             )  # fmt: skip
     except ValueError as e:  # bad group regex or control value: say so in the chart
         return error_figure(str(e)), None
     state["visible"] = visible
     return fig, state
+
+
+def chart_focus(value, moved: bool, old):
+    """``(focus, zoom onto it)`` for a chart from the FOCUS store's ``value`` (``moved``: it
+    just changed), or UNCHANGED when the chart has nothing to redo for it."""
+    focus = focus_of(value)
+    if own_click(value):
+        if moved:
+            return UNCHANGED  # a click on a curve (for the Graph view): the charts stay
+        focus = focus_of(old.get("focus")) if old else None  # the focus it had stays
+    if not moved:
+        return focus, old is None and focus is not None  # built after the focus moved: zoom
+    if not old or not (old.get("focus") or (focus and focus["run"] in runs_of(old))):
+        return UNCHANGED  # neither focused before nor drawing the focused run
+    return focus, True  # (a cleared focus: back to the whole range)
+
+
+def runs_of(state: dict) -> set:
+    """The runs a chart's state draws lines of."""
+    runs = state.get("runs")
+    return (
+        {e.get("run") for e in runs.values() if isinstance(e, dict)}
+        if isinstance(runs, dict)
+        else set()
+    )
 
 
 def live_update(view, state, info, selected, logs, gkey):
@@ -487,41 +455,6 @@ def live_update(view, state, info, selected, logs, gkey):
     )  # fmt: skip
     new["visible"] = state.get("visible")
     return None, fig, new
-
-
-def focus_from_click(trigger, data, states) -> tuple[dict, str | None] | None:
-    """``(FOCUS value, tab to open or None)`` for a click on a chart point, or None."""
-    if not isinstance(trigger, dict) or not isinstance(data, dict):
-        return None
-    points = data.get("points")
-    pt = points[0] if isinstance(points, list) and points else None
-    if not isinstance(pt, dict):
-        return None
-    cd = pt.get("customdata")
-    if isinstance(cd, list) and len(cd) == 4 and cd[0] == "numerics":
-        if not (untrusted.is_name(cd[1]) and step_of(cd[2]) is not None):
-            return None
-        return {"run": cd[1], "step": step_of(cd[2]), "node": cd[3]}, "graph"
-    states = [s for s in states if isinstance(s, dict)] if isinstance(states, list) else []
-    state = next((s for s in states if s.get("tag") == trigger.get("tag")), None)
-    runs = state.get("runs") if state else None
-    curve = pt.get("curveNumber")
-    hit = None
-    for key, entry in runs.items() if isinstance(runs, dict) else ():
-        if not isinstance(entry, dict):
-            continue
-        if curve in (entry.get("raw"), entry.get("smooth"), entry.get("nf"), entry.get("band")):
-            run, tag = entry.get("run", key), entry.get("tag", trigger.get("tag"))
-            if not (untrusted.is_name(run) and isinstance(tag, str)):
-                continue
-            hit = {"run": run, "tag": tag}
-            rank = entry.get("rank")
-            if isinstance(rank, int) and not isinstance(rank, bool):
-                hit["rank"] = rank
-    step = step_of(cd[0] if isinstance(cd, list) and cd else cd)
-    if hit is None or step is None:
-        return None
-    return {**hit, "step": step}, None
 
 
 def export_file(view, fmt: str, selected, tags, weight, states, info=None) -> dict:
@@ -624,16 +557,18 @@ def _register_charts(app, view):
         Input(RANK_MODE, "value"),
         Input({"type": ZOOM, "tag": MATCH}, "data"),
         Input({"type": VISIBLE, "tag": MATCH}, "data"),
+        Input(FOCUS, "data"),
         State({"type": GRAPH, "tag": MATCH}, "id"),
         State({"type": STATE, "tag": MATCH}, "data"),
         State(RUNS_INFO, "data"),
         # nothing is built until the browser flags the chart visible (assets/scalars.js)
         prevent_initial_call=True,
     )
-    def chart(selected, weight, xmode, logs, gmode, gkey, ranks, zoom, visible, gid, old, info):
+    def chart(selected, weight, xmode, logs, gmode, gkey, ranks, zoom, visible, focus, gid, old,
+              info):  # fmt: skip
         controls = dict(
             selected=selected, weight=weight, xmode=xmode, logs=logs, gmode=gmode, gkey=gkey,
-            ranks=ranks, zoom=zoom, visible=visible,
+            ranks=ranks, zoom=zoom, visible=visible, focus=focus,
         )  # fmt: skip
         got = build_chart(view, controls, dash.ctx.triggered_id, gid, old, info)
         if got is UNCHANGED:
@@ -662,6 +597,17 @@ def _register_charts(app, view):
         ClientsideFunction(namespace="flowlog_scalars", function_name="zoom"),
         Output({"type": ZOOM, "tag": MATCH}, "data"),
         Input({"type": GRAPH, "tag": MATCH}, "relayoutData"),
+        State({"type": GRAPH, "tag": MATCH}, "id"),
+        prevent_initial_call=True,
+    )
+
+    # slider and number box show one weight: whichever moved sets the other
+    app.clientside_callback(
+        ClientsideFunction(namespace="flowlog_scalars", function_name="smoothing"),
+        Output(SMOOTHING, "value", allow_duplicate=True),
+        Output(SMOOTHING_BOX, "value"),
+        Input(SMOOTHING, "value"),
+        Input(SMOOTHING_BOX, "value"),
         prevent_initial_call=True,
     )
 
@@ -690,6 +636,26 @@ def _register_clicks_and_export(app, view):
         return got[0], _or_keep(got[1])
 
     @app.callback(
+        Output(FOCUS_BAR, "hidden"),
+        Output(FOCUS_TEXT, "children"),
+        Input(FOCUS, "data"),
+        prevent_initial_call=True,
+    )
+    def focus_bar(focus):
+        if own_click(focus):
+            return dash.no_update, dash.no_update  # (a curve click: the bar stays as it is)
+        text = focus_label(focus_of(focus))
+        return text is None, text or ""
+
+    @app.callback(
+        Output(FOCUS, "data", allow_duplicate=True),
+        Input(FOCUS_CLEAR, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def clear_focus(n):
+        return None if n else dash.no_update  # every chart back to its whole range
+
+    @app.callback(
         Output(DOWNLOAD, "data"),
         Input(EXPORT_CSV, "n_clicks"),
         Input(EXPORT_JSON, "n_clicks"),
@@ -703,3 +669,20 @@ def _register_clicks_and_export(app, view):
     def export_scalars(_csv, _json, selected, tags, weight, states, info):
         fmt = "json" if dash.ctx.triggered_id == EXPORT_JSON else "csv"
         return export_file(view, fmt, selected, tags, weight, states, info or [])
+
+    @app.callback(
+        Output(DOWNLOAD, "data", allow_duplicate=True),
+        Input({"type": CARD_EXPORT, "tag": ALL, "fmt": ALL}, "n_clicks"),
+        State(SELECTED_RUNS, "data"),
+        State(SMOOTHING, "value"),
+        State({"type": STATE, "tag": ALL}, "data"),
+        State(RUNS_INFO, "data"),
+        prevent_initial_call=True,
+    )
+    def export_card(_clicks, selected, weight, states, info):
+        got = card_export(dash.ctx.triggered_id, dash.ctx.triggered)
+        if got is None:
+            return dash.no_update  # (new cards' buttons arriving, not a click)
+        tag, fmt = got
+        out = export_file(view, fmt, selected, [tag], weight, states, info or [])
+        return {**out, "filename": f"{image_config(tag)['toImageButtonOptions']['filename']}.{fmt}"}
