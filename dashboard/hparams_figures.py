@@ -310,14 +310,7 @@ def parcoords_figure(
         font=dict(family=FONT, size=12),
     )
     if not fig.data:
-        fig.add_annotation(
-            text="no hparams logged yet — call writer.add_hparams({...}, {...})",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-        )
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
+        _message(fig, "no hparams logged yet — call writer.add_hparams({...}, {...})")
     return fig
 
 
@@ -325,12 +318,12 @@ def no_match_figure() -> go.Figure:
     """Parcoords when the table's filters let no trial through: say so instead of blank axes."""
     fig = go.Figure()
     fig.update_layout(template="plotly_white", height=400, font=dict(family=FONT, size=13))
-    fig.add_annotation(
-        text="No trial matches the table's filters — clear a box in its filter row.",
-        showarrow=False,
-        xref="paper",
-        yref="paper",
-    )
+    return _message(fig, "No trial matches the table's filters — clear a box in its filter row.")
+
+
+def _message(fig: go.Figure, text: str) -> go.Figure:
+    """``text`` in the middle of ``fig`` instead of empty axes."""
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig

@@ -15,6 +15,7 @@ from html import escape
 import numpy as np
 
 from flowlog.dashboard import media_tags, untrusted
+from flowlog.dashboard.chart_axes import STANDOFF_PX
 from flowlog.dashboard.figure_json import Fig, scatter
 from flowlog.dashboard.scalars_charts import legend_rows
 from flowlog.dashboard.scalars_checks import problems_note
@@ -29,7 +30,7 @@ LEGEND_WIDTH_PX = 300  # the plot area's width in the narrowest PR card
 MAX_MARK_LABELS = 6  # step labels under a slider; every step is still a stop
 AXIS = dict(
     range=[-0.02, 1.02], dtick=0.2, gridcolor="#eceef1", zeroline=False, showline=True,
-    linecolor="#c9ced6", mirror=True, constrain="domain",
+    linecolor="#c9ced6", mirror=True, constrain="domain", ticklabelstandoff=STANDOFF_PX,
 )  # fmt: skip
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif")
 

@@ -3,6 +3,7 @@ that several test modules import."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -57,6 +58,19 @@ def page(browser):
     pg.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield pg
     context.close()
+
+
+@contextlib.contextmanager
+def page_of_size(browser, size, url):
+    """A page of window ``size`` (width, height) opened on ``url``, closed on exit."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    pg = context.new_page()
+    pg.set_default_timeout(BROWSER_TIMEOUT_MS)
+    try:
+        pg.goto(url)
+        yield pg
+    finally:
+        context.close()
 
 
 class DashServer:

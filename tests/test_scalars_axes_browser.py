@@ -5,7 +5,7 @@ decades or 1-2-5 steps (chart_axes). Real logs by the real SummaryWriter, the re
 from __future__ import annotations
 
 import pytest
-from conftest import BROWSER_TIMEOUT_MS
+from conftest import page_of_size
 
 from flowlog.dashboard.chart_axes import axis_style, decades_of, is_log_label_ok, log_nticks
 
@@ -80,12 +80,7 @@ def test_axis_style_asks_for_few_log_ticks():
 
 @pytest.mark.parametrize("size", [(1400, 1000), (1024, 768)])
 def test_tick_labels_never_overlap_and_log_axes_show_decades(browser, dash_server, logdir, size):
-    url = dash_server(logdir, reload_interval=30)
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    try:
-        page.goto(url)
+    with page_of_size(browser, size, dash_server(logdir, reload_interval=30)) as page:
         page.locator(".fl-card").nth(2).scroll_into_view_if_needed()
         for chart in _charts(page, "linear"):
             assert _overlaps(chart["labels"]) == [], chart["tag"]
@@ -107,5 +102,3 @@ def test_tick_labels_never_overlap_and_log_axes_show_decades(browser, dash_serve
         page.get_by_label("Wall").check()  # long date labels
         for chart in _charts(page, "linear", "date"):
             assert _overlaps(chart["labels"]) == [], chart["tag"]
-    finally:
-        context.close()

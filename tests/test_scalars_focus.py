@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BROWSER_TIMEOUT_MS, N, write_two_runs
+from conftest import N, page_of_size, write_two_runs
 from test_scalars_view import _controls, _view
 
 STEP = 1200
@@ -73,12 +73,7 @@ def _sel(tag):
 
 @pytest.mark.browser
 def test_show_this_step_in_scalars_centres_and_marks_the_step(browser, dash_server, logdir):
-    url = dash_server(logdir, reload_interval=30)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    try:
-        page.goto(url)
+    with page_of_size(browser, (1400, 1000), dash_server(logdir, reload_interval=30)) as page:
         page.wait_for_function(
             "s => document.querySelector(s)?._fullLayout", arg=_sel("loss/train")
         )
@@ -113,5 +108,3 @@ def test_show_this_step_in_scalars_centres_and_marks_the_step(browser, dash_serv
             arg=[_sel("loss/train"), N],
         )
         page.wait_for_selector(".fl-focus-bar", state="hidden")
-    finally:
-        context.close()

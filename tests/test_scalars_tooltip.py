@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BROWSER_TIMEOUT_MS
+from conftest import page_of_size
 
 pytestmark = pytest.mark.browser
 RUNS = {"low": 1.0, "high": 3.0, "mid": 2.0, "top": 4.0}  # run -> level of its curve
@@ -45,12 +45,7 @@ def _hover(page, fx, fy=0.5):
 
 
 def test_hover_lists_every_run_at_the_step_sorted_by_value(browser, dash_server, logdir):
-    url = dash_server(logdir, reload_interval=30)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    try:
-        page.goto(url)
+    with page_of_size(browser, (1400, 1000), dash_server(logdir, reload_interval=30)) as page:
         page.wait_for_function(
             "s => { const gd = document.querySelector(s); return gd && gd._fullLayout &&"
             " gd.data.length >= 8; }",
@@ -85,20 +80,13 @@ def test_hover_lists_every_run_at_the_step_sorted_by_value(browser, dash_server,
         _hover(page, 0.2)
         page.wait_for_function(f"() => ({ROWS})().length === {len(RUNS)}")
         assert int(page.evaluate(ROWS)[0]["step"]) < 60  # following the cursor again
-    finally:
-        context.close()
 
 
 def test_toolbar_has_no_select_tools_and_tells_svg_from_png(browser, dash_server, logdir):
     from flowlog.dashboard.controls import image_config
 
     assert {"select2d", "lasso2d"} <= set(image_config("x")["modeBarButtonsToRemove"])
-    url = dash_server(logdir, reload_interval=30)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    try:
-        page.goto(url)
+    with page_of_size(browser, (1400, 1000), dash_server(logdir, reload_interval=30)) as page:
         page.wait_for_function("s => document.querySelector(s)?._fullLayout", arg=SEL)
         page.locator(SEL).hover()
         buttons = page.locator(SEL + " .modebar-btn").evaluate_all(
@@ -108,5 +96,3 @@ def test_toolbar_has_no_select_tools_and_tells_svg_from_png(browser, dash_server
         assert not {"Box Select", "Lasso Select"} & set(titles)
         svg, png = titles["Download plot as SVG"], titles["Download plot as PNG"]
         assert svg != png  # two different icons, not two cameras
-    finally:
-        context.close()

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import media_tags, untrusted
+from flowlog.dashboard.chart_axes import axis_style
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
@@ -194,8 +195,8 @@ def _style(fig, title, xtitle, ytitle, height):
         template="plotly_white",
         height=height,
         margin=dict(l=55, r=15, t=40, b=40),
-        xaxis=dict(title=dict(text=xtitle), gridcolor="#eceef1"),
-        yaxis=dict(title=dict(text=ytitle), gridcolor="#eceef1"),
+        xaxis=axis_style(title=dict(text=xtitle)),  # the charts' one tick policy
+        yaxis=axis_style(title=dict(text=ytitle)),
         legend=dict(orientation="h", y=-0.25, font=dict(size=11)),
         font=FONT,
     )
