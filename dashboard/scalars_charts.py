@@ -174,6 +174,7 @@ class ScalarsView:
             "appended": 0,
         }
         names = [n for n in untrusted.names(selected) if n in colors]
+        state["colors"] = {n: colors[n] for n in names}  # a user's pick redraws (live_update)
         place = self._focus_place(tag, focus, names, xmode, state["grouped"])
         if place is not None and focus_zoom:
             rng = place[1]

@@ -37,6 +37,24 @@ def test_a_new_run_keeps_every_existing_runs_colour(tmp_path):
     assert [after[n] for n in ("m_run", "z_run", "a_run")] == PALETTE[:3]
 
 
+def test_a_picked_colour_redraws_the_scalars_charts_of_that_run(tmp_path):
+    from flowlog.dashboard.views.scalars import live_update
+
+    d = tmp_path / "runs"
+    write_run(d, "a_run", n=20)
+    write_run(d, "b_run", n=20)
+    ctx = create_app(d).flowlog_context
+    view, (info, _w, _p) = ctx.extra["scalars"], runs_panel.discover(ctx, 0)
+    names = [r["name"] for r in info]
+    _fig, state = view.build("loss/train", info, names, 0.0, "step", [], "none", None, None)
+    assert live_update(view, state, info, names, [], None) == (None, None, None)
+    picked = [{**r, "color": "#123456"} if r["name"] == "a_run" else r for r in info]
+    _spec, fig, state = live_update(view, state, picked, names, [], None)
+    colours = {t["name"]: t["line"]["color"] for t in fig.data if "line" in t and t.get("name")}
+    assert colours["a_run"] == "#123456" and colours["b_run"] == _colors(ctx)["b_run"]
+    assert live_update(view, state, picked, names, [], None) == (None, None, None)
+
+
 def test_colours_follow_start_order_and_ignore_bad_picks():
     starts = {"b": 10.0, "a": 20.0, "c": 10.0}
     # the same start: by name; no start: the newest

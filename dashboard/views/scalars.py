@@ -441,6 +441,7 @@ def live_update(view, state, info, selected, logs, gkey):
     still = {r for r in known if r in failed or r in current}
     has_new_line = any(ln.key not in state["runs"] and ln.run not in still for ln in lines)
     has_new_line |= bool(set(failed) - set(known))  # a run broke since the chart was drawn
+    has_new_line |= _recoloured(state, info)
     try:
         res = None if has_new_line else view.extend(state, info)
     except untrusted.RUN_ERRORS:
@@ -455,6 +456,15 @@ def live_update(view, state, info, selected, logs, gkey):
     )  # fmt: skip
     new["visible"] = state.get("visible")
     return None, fig, new
+
+
+def _recoloured(state, info) -> bool:
+    """Whether a drawn run's colour changed since the chart was drawn (the user picked one)."""
+    drawn = state.get("colors")
+    if not isinstance(drawn, dict):
+        return False
+    now = {r["name"]: r["color"] for r in info}
+    return any(name in now and now[name] != color for name, color in drawn.items())
 
 
 def export_file(view, fmt: str, selected, tags, weight, states, info=None) -> dict:
