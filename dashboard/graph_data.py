@@ -137,15 +137,7 @@ def trainable_order(desc, watched: Iterable[str] = ()) -> list[str]:
     return order + [w for w in watched if w not in ordered]
 
 
-def value_at_step(steps: np.ndarray, values: np.ndarray, step: int) -> float | None:
-    """The value logged at ``step``, else the latest one before it; None if nothing by then."""
-    steps = np.asarray(steps)
-    if steps.size == 0:
-        return None
-    i = int(np.searchsorted(steps, step, side="right")) - 1
-    if i < 0:
-        return None
-    return float(np.asarray(values)[i])
+value_at_step = render_style.value_at  # the value at or before a step, as export-graph's
 
 
 def overlay_values(

@@ -22,7 +22,7 @@ from flowlog import render
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard import untrusted
-from flowlog.provider import SERIES_SEP, ReadError
+from flowlog.provider import SERIES_SEP, ReadError, first_finding
 
 MAX_DRAWN = render.READABLE_NODES  # nodes drawn when a run opens; bigger ones start folded
 NO_RUNS = (
@@ -83,9 +83,9 @@ def run_steps(data, name: str) -> list[int]:
 
 def first_numerics(findings: list[dict]) -> dict | None:
     """The earliest non-finite finding (lowest step, then logged order), as a new dict."""
-    if not findings:
+    first = first_finding(findings)
+    if first is None:
         return None
-    first = min(enumerate(findings), key=lambda p: (p[1].get("step") or 0, p[0]))[1]
     return {k: first.get(k) for k in ("node", "op", "phase", "step", "kind", "inputs")}
 
 

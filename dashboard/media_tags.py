@@ -15,14 +15,15 @@ import bisect
 from collections.abc import Iterable, Sequence
 
 import dash
-from dash import dcc, html
+from dash import MATCH, Input, Output, State, dcc, html
 
 from flowlog.dashboard import untrusted
-from flowlog.dashboard.ids import RUNS_INFO, TABS
+from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
 MAX_MARKS = 6  # labelled steps under a slider
+NO_RUNS = "No runs selected — tick runs in the panel on the left."
 
 
 def collect(data, info, selected, pattern, kind: str, problems: dict | None = None):
@@ -235,6 +236,46 @@ def matched_tag() -> str | None:
     except (IndexError, KeyError, TypeError):
         return None
     return tag if untrusted.is_name(tag) else None
+
+
+def empty_message(kind: str, nothing):
+    """The tab's message when nothing is drawn: ``(selected, pattern) -> text``; ``nothing``
+    says what to log when the selected runs have no ``kind`` tag at all."""
+
+    def message(selected, pattern):
+        if not untrusted.names(selected):
+            return NO_RUNS
+        if isinstance(pattern, str) and pattern:
+            return f"No {kind} tag of the selected runs matches the filter '{pattern[:60]}'."
+        return nothing
+
+    return message
+
+
+def register_step_slider(app, data, kind: str, ids: dict, read, render) -> None:
+    """The callback a tag's step slider drives: its run cards and step label at the chosen
+    step. ``ids``: the view's pattern-id types ``step``, ``steps``, ``body``, ``label``;
+    ``read(tag, runs)`` -> ``(per run, problems)``; ``render(tag, per_run, problems, step)``
+    -> the cards."""
+
+    @app.callback(
+        Output({"type": ids["body"], "tag": MATCH}, "children"),
+        Output({"type": ids["label"], "tag": MATCH}, "children"),
+        Input({"type": ids["step"], "tag": MATCH}, "value"),
+        State({"type": ids["steps"], "tag": MATCH}, "data"),
+        State(RUNS_INFO, "data"),
+        State(SELECTED_RUNS, "data"),
+        prevent_initial_call=True,  # the group is built with its cards
+    )
+    def at_step(index, steps, info, selected):
+        tag = matched_tag()
+        step = chosen_step(index, steps)
+        if tag is None or step is None:
+            return dash.no_update, dash.no_update
+        # a run whose tags cannot be read is named by the whole view's message already
+        runs = collect(data, info, selected, None, kind)[0].get(tag, {})
+        per_run, problems = read(tag, runs)
+        return render(tag, per_run, problems, step), step_label(step, len(steps))
 
 
 def rebuild(data, kind: str, info, selected, pattern, old_version, extra_key, make_group,

@@ -16,6 +16,7 @@ import numpy as np
 
 from flowlog.dashboard.chart_axes import trace_values
 from flowlog.dashboard.figure_json import scatter
+from flowlog.provider import first_finding
 
 NONFINITE_SYMBOLS = {"NaN": "x", "+Inf": "triangle-up", "-Inf": "triangle-down"}
 NONFINITE_MARKER_Y = {"NaN": 0.96, "+Inf": 1.0, "-Inf": 0.0}
@@ -92,7 +93,7 @@ def numerics_marker(fig, name: str, color, pts, findings) -> None:
     the drawn steps; its label's side is chosen later (:func:`place_numerics_labels`)."""
     if not findings or pts["first_step"] is None or not pts["st"].size:
         return
-    first = min(findings, key=lambda f: f["step"])
+    first = first_finding(findings)
     if not pts["first_step"] <= first["step"] <= pts["last_step"]:
         return  # the finding lies outside this tag's steps: nothing to point at here
     # x of that step (exact on the step axis; interpolated between drawn points on time axes)

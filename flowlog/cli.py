@@ -21,7 +21,7 @@ import warnings
 import flowlog
 from flowlog import export, render
 from flowlog.backends import open_logdir, run_location
-from flowlog.provider import DataProvider, ReadError
+from flowlog.provider import DataProvider, ReadError, first_finding
 
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
@@ -205,7 +205,7 @@ def _graph_overlay(ld, name: str, desc, args) -> dict:
         for node in ld.watched_nodes(name):
             stat = ld.watch_stats(name, node).get(args.color_by)
             if stat is not None and len(stat.step):
-                series[node] = (list(stat.step), list(stat.value))
+                series[node] = (stat.step, stat.value)
         if not series:
             raise CliError(f"run {name!r} logged no {args.color_by} (writer.watch)")
         steps = sorted({int(s) for st, _ in series.values() for s in st})
@@ -218,11 +218,10 @@ def _graph_overlay(ld, name: str, desc, args) -> dict:
     elif args.step is not None:
         raise CliError("--step needs --color-by STAT")
     if args.mark_nan:
-        findings = ld.numerics(name)
-        if not findings:
+        first = first_finding(ld.numerics(name))
+        if first is None:
             sys.stderr.write(f"flowlog: run {name!r} has no non-finite value to mark\n")
         else:
-            first = min(enumerate(findings), key=lambda p: (p[1].get("step") or 0, p[0]))[1]
             node = first.get("node")
             if node in {n["name"] for n in desc["nodes"]}:
                 options.update(marked=(node, *render.feeders(desc, node)), highlight=(node,))

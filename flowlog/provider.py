@@ -118,6 +118,14 @@ class TagInfo:
         return tag_label(self.tag)
 
 
+def first_finding(findings: list[dict]) -> dict | None:
+    """The earliest of a run's check_numerics findings (:meth:`DataProvider.numerics`): lowest
+    step, then logged order — the NaN origin every view and ``export-graph`` point at."""
+    if not findings:
+        return None
+    return min(enumerate(findings), key=lambda p: (p[1].get("step") or 0, p[0]))[1]
+
+
 def tag_label(tag: str) -> str:
     """A stored tag as users read it: an add_scalars series ``main U+001F key`` is ``main/key``."""
     return tag.replace(SERIES_SEP, "/")

@@ -152,8 +152,8 @@ LOG_STATS = frozenset({"grad_norm", "value_norm", "update_ratio"})
 
 def value_at(steps: Sequence[int], values: Sequence[float], step: int) -> float | None:
     """The value logged at ``step``, else the latest one before it; None if nothing by then.
-    ``steps`` ascending."""
-    i = bisect.bisect_right(list(steps), step) - 1
+    ``steps`` ascending: a list or a numpy array, searched in place (no copy per lookup)."""
+    i = bisect.bisect_right(steps, step) - 1
     return None if i < 0 else float(values[i])
 
 

@@ -14,9 +14,9 @@ no callback answer holds image bytes, and the browser caches each PNG.
 from __future__ import annotations
 
 import dash
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
-from flowlog.dashboard import image_route, media_tags, untrusted
+from flowlog.dashboard import image_route, media_tags
 from flowlog.dashboard import images_data as imd
 from flowlog.dashboard.controls import tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
@@ -36,7 +36,7 @@ LABEL = "img-step-label"
 
 CARD_MIN, CARD_MAX = 220, 460  # CSS px: a card's column width range in a tag's grid
 
-NO_RUNS = "No runs selected — tick runs in the panel on the left."
+NO_RUNS = media_tags.NO_RUNS
 NO_IMAGES = [
     "No images logged in the selected runs — call ",
     html.Code("writer.add_image(tag, img, step)"),
@@ -182,12 +182,7 @@ def layout(ctx):
     )
 
 
-def empty_message(selected, pattern):
-    if not untrusted.names(selected):
-        return NO_RUNS
-    if isinstance(pattern, str) and pattern:
-        return f"No image tag of the selected runs matches the filter '{pattern[:60]}'."
-    return NO_IMAGES
+empty_message = media_tags.empty_message("image", NO_IMAGES)
 
 
 def register(app, ctx):
@@ -214,23 +209,10 @@ def register(app, ctx):
             lambda tag, runs, previous: tag_group(source, tag, runs, previous), empty_message,
         )  # fmt: skip
 
-    @app.callback(
-        Output({"type": BODY, "tag": MATCH}, "children"),
-        Output({"type": LABEL, "tag": MATCH}, "children"),
-        Input({"type": STEP, "tag": MATCH}, "value"),
-        State({"type": STEPS, "tag": MATCH}, "data"),
-        State(RUNS_INFO, "data"),
-        State(SELECTED_RUNS, "data"),
-        prevent_initial_call=True,  # the group is built with its cards
-    )
-    def at_step(index, steps, info, selected):
-        tag = media_tags.matched_tag()
-        step = media_tags.chosen_step(index, steps)
-        if tag is None or step is None:
-            return dash.no_update, dash.no_update
-        # a run whose tags cannot be read is named by the whole view's message already
-        runs = media_tags.collect(ctx.data, info, selected, None, "image")[0].get(tag, {})
-        per_run, problems = read_runs(ctx.data, tag, runs)
-        source = Source(ctx.data, base)
-        label = media_tags.step_label(step, len(steps))
-        return cards_at(source, tag, per_run, problems, step), label
+    def render(tag, per_run, problems, step):
+        return cards_at(Source(ctx.data, base), tag, per_run, problems, step)
+
+    media_tags.register_step_slider(
+        app, ctx.data, "image", {"step": STEP, "steps": STEPS, "body": BODY, "label": LABEL},
+        lambda tag, runs: read_runs(ctx.data, tag, runs), render,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dash
 from dash import ALL, MATCH, Input, Output, State, dcc, html
 
-from flowlog.dashboard import pr_data, untrusted
+from flowlog.dashboard import media_tags, pr_data, untrusted
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.patterns import PatternError
@@ -27,7 +27,7 @@ GRAPH = "pr-graph"  # pattern id types: {"type": ..., "tag": tag}
 STEP = "pr-step"  # the slider: its value indexes the tag's steps
 STEPS = "pr-steps"  # the steps the slider stops at
 
-NO_RUNS = "No runs selected — tick runs in the panel on the left."
+NO_RUNS = media_tags.NO_RUNS
 NO_CURVES = (
     "No PR curves logged in the selected runs — call "
     "`writer.add_pr_curve(tag, labels, predictions, step)` (labels 0/1, predictions in [0, 1])."
@@ -140,16 +140,8 @@ def step_figure(data, gid, index, steps, selected, info):
     tag = gid.get("tag") if isinstance(gid, dict) else None
     if not untrusted.is_name(tag):
         return dash.no_update
-    names = {r["name"] for r in untrusted.runs_info(info)}
-    runs = list(dict.fromkeys(n for n in untrusted.names(selected) if n in names))
     problems: dict[str, str] = {}
-    having = []
-    for name in runs:
-        try:
-            if tag in data.tags(name, kind="pr_curve"):
-                having.append(name)
-        except untrusted.RUN_ERRORS as exc:
-            problems[name] = untrusted.problem(name, exc, data)
+    having = pr_data.collect(data, info, selected, None, problems)[0].get(tag, [])
     curves = pr_data.read_curves(data, tag, having, problems)
     step = pr_data.step_at(pr_data.valid_steps(steps), index)
     if step is None:

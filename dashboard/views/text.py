@@ -15,9 +15,9 @@ the page as HTML.
 from __future__ import annotations
 
 import dash
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from dash import ALL, Input, Output, State, dcc, html
 
-from flowlog.dashboard import media_tags, untrusted
+from flowlog.dashboard import media_tags
 from flowlog.dashboard import text_data as td
 from flowlog.dashboard.controls import tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
@@ -35,7 +35,7 @@ STEPS = "text-steps"  # dcc.Store: the tag's steps (the union over the runs show
 BODY = "text-body"  # the tag's run cards
 LABEL = "text-step-label"
 
-NO_RUNS = "No runs selected — tick runs in the panel on the left."
+NO_RUNS = media_tags.NO_RUNS
 NO_TEXT = [
     "No text logged in the selected runs — call ",
     html.Code("writer.add_text(tag, text, step)"),
@@ -169,12 +169,7 @@ def layout(ctx):
     )
 
 
-def empty_message(selected, pattern):
-    if not untrusted.names(selected):
-        return NO_RUNS
-    if isinstance(pattern, str) and pattern:
-        return f"No text tag of the selected runs matches the filter '{pattern[:60]}'."
-    return NO_TEXT
+empty_message = media_tags.empty_message("text", NO_TEXT)
 
 
 def register(app, ctx):
@@ -201,22 +196,8 @@ def register(app, ctx):
             empty_message,
         )  # fmt: skip
 
-    @app.callback(
-        Output({"type": BODY, "tag": MATCH}, "children"),
-        Output({"type": LABEL, "tag": MATCH}, "children"),
-        Input({"type": STEP, "tag": MATCH}, "value"),
-        State({"type": STEPS, "tag": MATCH}, "data"),
-        State(RUNS_INFO, "data"),
-        State(SELECTED_RUNS, "data"),
-        prevent_initial_call=True,  # the group is built with its cards
-    )
-    def at_step(index, steps, info, selected):
-        tag = media_tags.matched_tag()
-        step = media_tags.chosen_step(index, steps)
-        if tag is None or step is None:
-            return dash.no_update, dash.no_update
-        # a run whose tags cannot be read is named by the whole view's message already
-        runs = media_tags.collect(ctx.data, info, selected, None, "text")[0].get(tag, {})
-        per_run, problems = read_runs(ctx.data, tag, runs)
-        label = media_tags.step_label(step, len(steps))
-        return cards_at(per_run, problems, step), label
+    media_tags.register_step_slider(
+        app, ctx.data, "text", {"step": STEP, "steps": STEPS, "body": BODY, "label": LABEL},
+        lambda tag, runs: read_runs(ctx.data, tag, runs),
+        lambda _tag, per_run, problems, step: cards_at(per_run, problems, step),
+    )  # fmt: skip
