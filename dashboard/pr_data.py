@@ -41,11 +41,9 @@ def steps_of(curves_by_run: dict) -> list[int]:
 
 
 def slider_marks(steps: list[int]) -> dict:
-    """The marks of a slider over ``steps`` by index: every step a stop, at most
-    MAX_MARK_LABELS evenly spaced ones labelled with their step, the first and last included."""
-    n, limit = len(steps), MAX_MARK_LABELS
-    labelled = set(range(n)) if n <= limit else {round(i * (n - 1) / (limit - 1))
-                                                 for i in range(limit)}  # fmt: skip
+    """The marks of a slider over ``steps`` by index: every step a stop, the evenly spaced
+    ones of :func:`media_tags.mark_indices` labelled with their step."""
+    labelled = set(media_tags.mark_indices(len(steps), MAX_MARK_LABELS))
     return {i: (str(s) if i in labelled else "") for i, s in enumerate(steps)}
 
 
