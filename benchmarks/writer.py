@@ -2,8 +2,9 @@
 
 Workload (issue 3): 10 tags x 100,000 steps, one ``add_scalar`` call per point, then close.
 Baseline: raw ``sqlite3.executemany`` of the same 1M prebuilt tuples in one transaction into a
-table declared exactly like flowlog's ``scalars`` (WAL, synchronous=NORMAL, ``WITHOUT ROWID``
-keyed (tag, step)); the baseline writes no rollups and does no validation or buffering.
+table declared exactly like flowlog's ``scalars`` of schema v2, one row per point (WAL,
+synchronous=NORMAL, ``WITHOUT ROWID`` keyed (tag, step)); the baseline does no validation or
+buffering. flowlog itself (schema v3) stores each tag's points as chunks of numpy arrays.
 Wall time is what a training loop feels; flowlog's WAL checkpoints run on its flush thread, so
 its CPU time (all threads of the process) is the like-for-like cost and is printed too.
 tensorboardX is included when importable. Then one 1M-point tag is read downsampled to 2,000

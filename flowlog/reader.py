@@ -64,7 +64,6 @@ def _parts_of(run) -> list[tuple[int | None, Run]]:
 
 
 _SERIALS = itertools.count(1)
-_SERIES_DTYPE = np.dtype([("step", np.int64), ("wall", np.float64), ("value", np.float64)])
 
 
 class UnreadableRunError(ReadError, KeyError):
@@ -244,12 +243,12 @@ class Run:
         )
 
     @staticmethod
-    def _series(cursor) -> Series:
-        arr = np.fromiter(cursor, dtype=_SERIES_DTYPE)
+    def _series(arrays) -> Series:
+        step, wall, value = arrays
         return Series(
-            np.ascontiguousarray(arr["step"]),
-            np.ascontiguousarray(arr["wall"]),
-            np.ascontiguousarray(arr["value"]),
+            np.ascontiguousarray(step),
+            np.ascontiguousarray(wall),
+            np.ascontiguousarray(value),
         )
 
     def scalars_downsampled(

@@ -1,6 +1,6 @@
-"""What a logged value becomes: input checks with errors naming the tag, histogram records
-and the rollup rows of a batch of scalars. Pure functions (numpy, no SQL, no engine), so bad
-input is refused before anything reaches the writer's buffer.
+"""What a logged value becomes: input checks with errors naming the tag, and histogram
+records. Pure functions (numpy, no SQL, no engine), so bad input is refused before anything
+reaches the writer's buffer.
 """
 
 from __future__ import annotations
@@ -256,73 +256,6 @@ def histogram_record(tag: str, values: object, bins: object) -> tuple:
         posinf,
         neginf,
     )
-
-
-def rollup_rows(
-    tids: np.ndarray, before: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray
-) -> tuple[list[tuple], list[tuple]]:
-    """Rollup rows (see :func:`flowlog.schema.merge_rollups`) for new points of many tags.
-
-    The points are sorted by tag (``tids``) and, within a tag, strictly increasing in step, all
-    beyond ``before`` (per point: its tag's highest stored step, -1 if none). One numpy pass per
-    level groups by (tag, bucket); level k+1 is reduced from level k's groups. Returns
-    ``(new, merge)``: per tag and level only the first bucket can already exist (when it also
-    holds ``before``), so only those rows need an upsert.
-    """
-    finite = np.isfinite(values)
-    if finite.all():  # the usual batch: no counts of non-finite values to carry
-        vsum = vmin = vmax = values
-        special = None
-    else:
-        vsum = np.where(finite, values, 0.0)
-        vmin = np.where(finite, values, np.inf)
-        vmax = np.where(finite, values, -np.inf)
-        special = [
-            np.isnan(values).astype(np.int64),
-            (values == np.inf).astype(np.int64),
-            (values == -np.inf).astype(np.int64),
-        ]
-    count = np.ones(len(steps), np.int64)
-    s_first = s_last = keys = steps
-    w_last = walls
-    out: list[list[np.ndarray]] = []
-    merge_mask: list[np.ndarray] = []
-    shift = schema.ROLLUP_BASE_SHIFT
-    for level in range(1, schema.ROLLUP_LEVELS + 1):
-        keys = keys >> (shift if level == 1 else schema.ROLLUP_SHIFT)
-        new_tag = np.empty(len(keys), bool)
-        new_tag[0] = True
-        np.not_equal(tids[1:], tids[:-1], out=new_tag[1:])
-        starts = np.flatnonzero(new_tag | np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(keys)] - 1
-        count = np.add.reduceat(count, starts)
-        vsum = np.add.reduceat(vsum, starts)
-        vmin = np.minimum.reduceat(vmin, starts)
-        vmax = np.maximum.reduceat(vmax, starts)
-        w_last = np.maximum.reduceat(w_last, starts)
-        s_first, s_last, keys = s_first[starts], s_last[ends], keys[starts]
-        tids, before, first = tids[starts], before[starts], new_tag[starts]
-        width_shift = shift + schema.ROLLUP_SHIFT * (level - 1)
-        merge_mask.append(first & (before >= 0) & ((before >> width_shift) == keys))
-        m = len(keys)
-        if special is None:
-            zeros = np.zeros(m, np.int64)
-            nan = posinf = neginf = zeros
-        else:
-            special = [np.add.reduceat(c, starts) for c in special]
-            nan, posinf, neginf = special
-        out.append(
-            [tids, np.full(m, level), keys, count, nan, posinf, neginf]
-            + [vmin, vmax, vsum, s_first, s_last, w_last]
-        )
-    columns = [np.concatenate(c) for c in zip(*out, strict=True)]
-    is_merge = np.concatenate(merge_mask)
-    if not is_merge.any():
-        return list(zip(*(c.tolist() for c in columns), strict=True)), []
-    keep = ~is_merge
-    new = list(zip(*(c[keep].tolist() for c in columns), strict=True))
-    merge = list(zip(*(c[is_merge].tolist() for c in columns), strict=True))
-    return new, merge
 
 
 def check_mapping(what: str, value: object) -> dict:

@@ -9,15 +9,11 @@ event log").
 
 Design points (figures in /work/shared/MEASURED.md and benchmarks/writer.py):
 
-* ``scalars`` is a ``WITHOUT ROWID`` table keyed ``(tag_id, step)``: one B-tree, step-ordered
-  reads per tag, ~24 bytes/point, and ``INSERT OR REPLACE`` gives "last write wins" for free.
-* NaN is stored as SQL ``NULL`` (SQLite turns a NaN REAL into NULL anyway; ``None`` is rejected
-  at input, so NULL is unambiguous). ±Inf survive as REAL.
-* ``scalar_rollups`` holds per-bucket summaries at ``ROLLUP_LEVELS`` resolutions (bucket widths
-  32, 128, 512, ... steps), written with the points: merged from numpy summaries of new points,
-  or recomputed from the raw rows for buckets whose points were rewritten, so they are always
-  exact. Downsampling a 1M-point tag reads ~8k summary rows instead of 1M points (aggregating
-  raw rows in SQLite costs ~1-2 µs/row, mostly the GROUP BY sorter).
+* Scalar points (schema v3, :mod:`flowlog.schema_chunks`) are step-ordered chunks of
+  contiguous arrays per tag, ~24 bytes/point: a full series reads with ``numpy.frombuffer`` at
+  memory speed, a zoom decodes only the chunks it touches, NaN/±Inf keep their IEEE bits, and
+  a rewritten step takes the last value written. Logs of versions 1 and 2 (one row per point
+  plus rollups, :mod:`flowlog.schema_legacy`) read as they are; a resuming writer migrates them.
 """
 
 from __future__ import annotations
@@ -27,12 +23,15 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from flowlog import schema_chunks as _chunks
+from flowlog import schema_legacy as _legacy
 from flowlog.provider import SERIES_SEP as _SERIES_SEP
 from flowlog.provider import ReadError
 from flowlog.schema_records import DDL_V2 as _DDL_V2
 from flowlog.schema_records import add_columns as _add_columns
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CHUNKED_VERSION = 3  # scalar points in chunks from this version on
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
 APPLICATION_ID = 0x666C6F67
 RUN_SUFFIX = ".flowlog.db"  # the single-file layout: <logdir>/<run>.flowlog.db
@@ -40,16 +39,6 @@ RUN_SUFFIX = ".flowlog.db"  # the single-file layout: <logdir>/<run>.flowlog.db
 SERIES_SEP = _SERIES_SEP
 RUN_FILE = "flowlog.db"  # a run directory's database (one writing process)
 RANK_FILE = "flowlog.rank{rank}.db"  # one per torch.distributed rank
-ROLLUP_BASE_SHIFT = 5  # level-1 buckets are 2**5 = 32 steps wide (rows written: ~n/24)
-ROLLUP_SHIFT = 2  # each level is 2**2 = 4 times wider than the one below
-ROLLUP_LEVELS = 9  # widths 32, 128, 512, ..., 2097152 steps
-
-
-def rollup_width(level: int) -> int:
-    """Steps per bucket at rollup ``level`` (1-based); bucket key = ``step >> log2(width)``."""
-    return 1 << (ROLLUP_BASE_SHIFT + ROLLUP_SHIFT * (level - 1))
-
-
 MAX_STEP = 2**53  # steps are 0 <= step < MAX_STEP: exact as float64 (numpy, JavaScript)
 BUSY_TIMEOUT_MS = 10_000
 TAG_KINDS = ("scalar", "histogram", "text", "image", "pr_curve")
@@ -61,11 +50,6 @@ KIND_TABLES = {
     "image": "images",
     "pr_curve": "pr_curves",
 }
-
-# finite part of a value: NULL for NaN (stored NULL) and for ±Inf
-_FINITE = (
-    "CASE WHEN value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308 THEN value END"
-)
 
 _DDL_V1 = """
 CREATE TABLE run (
@@ -161,12 +145,23 @@ CREATE TABLE numerics (
 );
 """
 
-#: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only).
-MIGRATIONS: dict[int, str] = {0: _DDL_V1, 1: _DDL_V2}
+
+def _to_chunks(conn: sqlite3.Connection) -> None:
+    """v2 -> v3: every scalar tag's rows become chunks; the row and rollup tables go."""
+    for statement in _chunks.DDL_V3.split(";"):
+        conn.execute(statement)
+    _chunks.convert_rows(conn, lambda tag_id: _legacy.read_series(conn, tag_id))
+    conn.execute("DROP TABLE scalars")
+    conn.execute("DROP TABLE scalar_rollups")
+
+
+#: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only): SQL
+#: statements, or a function of the connection for a step SQL alone cannot do.
+MIGRATIONS: dict[int, object] = {0: _DDL_V1, 1: _DDL_V2, 2: _to_chunks}
 
 #: tables (and columns) the reader needs; checked when a file is opened for reading. The v2
 #: tables (:mod:`flowlog.schema_records`) are optional: a version-1 file has none and reads as
-#: having no such records.
+#: having no such records. A version-3 file has chunks instead of the two scalar tables.
 REQUIRED_COLUMNS = {
     "run": {"name", "start_time", "end_time", "heartbeat", "status", "host", "pid", "cmdline"},
     "tags": {"id", "tag", "kind", "node"},
@@ -178,6 +173,15 @@ REQUIRED_COLUMNS = {
     "graphs": {"version", "description"},
     "numerics": {"node", "step", "kind"},
 }
+_ROW_TABLES = ("scalars", "scalar_rollups")
+REQUIRED_COLUMNS_V3 = {
+    **{t: c for t, c in REQUIRED_COLUMNS.items() if t not in _ROW_TABLES},
+    **_chunks.REQUIRED_COLUMNS,
+}
+
+
+def required_columns(version: int) -> dict[str, set[str]]:
+    return REQUIRED_COLUMNS_V3 if version >= CHUNKED_VERSION else REQUIRED_COLUMNS
 
 
 class LogFileError(ReadError, ValueError):
@@ -286,9 +290,13 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             # re-read under the write lock: another writer may have migrated meanwhile
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                step = MIGRATIONS[version]
+                if callable(step):
+                    step(conn)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
                 version += 1
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {version}")
@@ -328,7 +336,7 @@ def open_for_read(path: str, *, immutable: bool = False) -> sqlite3.Connection:
             )
         if version < 1:
             raise LogFileError(f"{path}: schema not initialised (user_version {version})")
-        for table, columns in REQUIRED_COLUMNS.items():
+        for table, columns in required_columns(version).items():
             present = table_columns(conn, table)
             if not present:
                 raise LogFileError(f"{path}: damaged flowlog log, table {table!r} is missing")
@@ -355,8 +363,14 @@ def table_names(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
+def chunked(conn: sqlite3.Connection) -> bool:
+    """Whether the file keeps scalar points in chunks (v3) rather than rows (v1, v2)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0] >= CHUNKED_VERSION
+
+
 def present_kind_tables(conn: sqlite3.Connection) -> dict[str, str]:
-    """``KIND_TABLES`` restricted to the tables this file has (a v1 file lacks the v2 ones)."""
+    """``KIND_TABLES`` restricted to the tables this file has (a v1 file lacks the v2 ones; a
+    v3 file keeps its scalar points in chunks, not in a table of rows)."""
     names = table_names(conn)
     return {kind: table for kind, table in KIND_TABLES.items() if table in names}
 
@@ -453,6 +467,8 @@ def last_steps(conn: sqlite3.Connection) -> dict[int, int]:
             )
             if step is not None
         )
+    if chunked(conn):
+        out.update(_chunks.last_steps(conn))
     return out
 
 
@@ -461,14 +477,11 @@ def tag_stats(
 ) -> tuple[int, int | None, int | None]:
     """``(count, first_step, last_step)`` of a tag, cheap at any size.
 
-    Scalar counts come from the coarsest rollup level (a handful of rows) instead of a scan.
+    Scalar counts come from the chunks' counts (v3) or the coarsest rollup level (v1, v2).
     """
     if kind == "scalar":
         first, last = step_range(conn, tag_id)
-        count = conn.execute(
-            "SELECT ifnull(sum(n), 0) FROM scalar_rollups WHERE tag_id = ? AND level = ?",
-            (tag_id, ROLLUP_LEVELS),
-        ).fetchone()[0]
+        count = (_chunks if chunked(conn) else _legacy).count(conn, tag_id)
         return count, first, last
     table = present_kind_tables(conn).get(kind)
     if table is None:
@@ -495,101 +508,23 @@ def tags_of_node(conn: sqlite3.Connection, node: str) -> list[tuple[int, str, st
 
 # --------------------------------------------------------------------------- scalars (write)
 
-_INSERT_SCALARS = "INSERT OR REPLACE INTO scalars (tag_id, step, wall, value) VALUES (?, ?, ?, ?)"
-
-
-def insert_scalars(conn: sqlite3.Connection, rows: Iterable[tuple]) -> None:
-    """Rows ``(tag_id, step, wall, value)``; an existing ``(tag_id, step)`` is replaced."""
-    conn.executemany(_INSERT_SCALARS, rows)
-
-
-def update_rollups(conn: sqlite3.Connection, tag_id: int, lo: int, hi: int) -> None:
-    """Recompute, from the raw rows, every rollup bucket that overlaps steps ``lo..hi``.
-
-    Level 1 aggregates raw points, level k aggregates level k-1 rows; buckets left empty (by a
-    purge) disappear. Cost is proportional to the points in the touched buckets.
-    """
-    shift = ROLLUP_BASE_SHIFT
-    b_lo, b_hi = lo >> shift, hi >> shift
-    conn.execute(
-        "DELETE FROM scalar_rollups WHERE tag_id = ? AND level = 1 AND bucket BETWEEN ? AND ?",
-        (tag_id, b_lo, b_hi),
-    )
-    conn.execute(
-        "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, "
-        "vsum, step_first, step_last, wall_last) "
-        f"SELECT ?1, 1, step >> {shift}, count(*), total(value IS NULL), "
-        "total(value IS 9e999), total(value IS -9e999), ifnull(min(fv), 9e999), "
-        "ifnull(max(fv), -9e999), total(fv), min(step), max(step), max(wall) "
-        f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
-        "WHERE tag_id = ?1 AND step BETWEEN ?2 AND ?3) "
-        f"GROUP BY step >> {shift}",
-        (tag_id, b_lo << shift, ((b_hi + 1) << shift) - 1),
-    )
-    for level in range(2, ROLLUP_LEVELS + 1):
-        c_lo, c_hi = b_lo >> ROLLUP_SHIFT, b_hi >> ROLLUP_SHIFT
-        conn.execute(
-            "DELETE FROM scalar_rollups WHERE tag_id = ? AND level = ? AND bucket BETWEEN ? AND ?",
-            (tag_id, level, c_lo, c_hi),
-        )
-        conn.execute(
-            "INSERT INTO scalar_rollups (tag_id, level, bucket, n, nan, posinf, neginf, vmin, "
-            "vmax, vsum, step_first, step_last, wall_last) "
-            f"SELECT tag_id, ?2, bucket >> {ROLLUP_SHIFT}, sum(n), sum(nan), sum(posinf), "
-            "sum(neginf), min(vmin), max(vmax), sum(vsum), min(step_first), max(step_last), "
-            "max(wall_last) FROM scalar_rollups "
-            "WHERE tag_id = ?1 AND level = ?2 - 1 AND bucket BETWEEN ?3 AND ?4 "
-            f"GROUP BY bucket >> {ROLLUP_SHIFT}",
-            (tag_id, level, c_lo << ROLLUP_SHIFT, ((c_hi + 1) << ROLLUP_SHIFT) - 1),
-        )
-        b_lo, b_hi = c_lo, c_hi
-
-
-_ROLLUP_COLUMNS = (
-    "(tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, vsum, step_first, step_last, "
-    "wall_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_MERGE_ROLLUPS = (
-    f"INSERT INTO scalar_rollups {_ROLLUP_COLUMNS} "
-    "ON CONFLICT (tag_id, level, bucket) DO UPDATE SET n = n + excluded.n, "
-    "nan = nan + excluded.nan, posinf = posinf + excluded.posinf, "
-    "neginf = neginf + excluded.neginf, vmin = min(vmin, excluded.vmin), "
-    "vmax = max(vmax, excluded.vmax), vsum = vsum + excluded.vsum, "
-    "step_first = min(step_first, excluded.step_first), "
-    "step_last = max(step_last, excluded.step_last), "
-    "wall_last = max(wall_last, excluded.wall_last)"
-)
-
-
-def merge_rollups(conn: sqlite3.Connection, new: Sequence[tuple], merge: Sequence[tuple]) -> None:
-    """Add summaries of *new* points (steps beyond everything stored for their tag).
-
-    Rows ``(tag_id, level, bucket, n, nan, posinf, neginf, vmin, vmax, vsum, step_first,
-    step_last, wall_last)``, vmin = +inf / vmax = -inf when a bucket has no finite value.
-    ``new`` rows are buckets that cannot exist yet (plain INSERT, the bulk); ``merge`` rows may
-    extend an existing bucket (counts and sums add, min/max combine). This is the writer's fast
-    path; rewritten steps go through :func:`update_rollups` instead.
-    """
-    if new:
-        conn.executemany(f"INSERT INTO scalar_rollups {_ROLLUP_COLUMNS}", new)
-    if merge:
-        conn.executemany(_MERGE_ROLLUPS, merge)
-
 
 def purge_from(conn: sqlite3.Connection, step: int) -> None:
-    """Delete every record (and hparams trial) at ``step`` or later (``purge_step``)."""
-    affected = conn.execute(
-        "SELECT tag_id, max(step) FROM scalars WHERE step >= ? GROUP BY tag_id", (step,)
-    ).fetchall()
-    conn.execute("DELETE FROM scalars WHERE step >= ?", (step,))
-    for tag_id, hi in affected:
-        update_rollups(conn, tag_id, step, hi)
+    """Delete every record (and hparams trial) at ``step`` or later (``purge_step``).
+
+    Only a writer calls it, on a file it has migrated to this version (chunked scalars)."""
+    _chunks.truncate_from(conn, step)
     for kind, table in present_kind_tables(conn).items():
         if kind != "scalar":
             conn.execute(f"DELETE FROM {table} WHERE step >= ?", (step,))
     conn.execute("DELETE FROM numerics WHERE step >= ?", (step,))
     if "trials" in table_names(conn):
         conn.execute("DELETE FROM trials WHERE step >= ?", (step,))
+
+
+def write_scalars(conn: sqlite3.Connection, tag_id: int, steps, walls, values) -> None:
+    """Store one tag's points (numpy arrays, in write order; last write wins per step)."""
+    _chunks.write(conn, tag_id, (steps, walls, values))
 
 
 # --------------------------------------------------------------------------- other records
@@ -636,53 +571,20 @@ def read_series(
     start: int | None = None,
     end: int | None = None,
     after: int | None = None,
-) -> sqlite3.Cursor:
-    """Raw points ``(step, wall, value)`` in step order, as a cursor to stream from.
-
-    NaN (stored NULL) comes back as the text ``'NaN'`` so that ``numpy.fromiter`` can convert
-    rows straight into float64 (it rejects ``None``); that is ~2x faster than fetchall + zip
-    at 1M points. ``start``/``end`` are inclusive; ``after`` keeps only steps strictly greater.
-    """
-    lo = -1 if start is None else start - 1
+) -> tuple:
+    """Points ``(step, wall, value)`` as arrays in step order; ``start``/``end`` inclusive,
+    ``after`` keeps only steps strictly greater."""
+    if not chunked(conn):
+        return _legacy.read_series(conn, tag_id, start, end, after)
+    lo = start
     if after is not None:
-        lo = max(lo, after)
-    hi = MAX_STEP if end is None else end
-    return conn.execute(
-        "SELECT step, wall, ifnull(value, 'NaN') FROM scalars "
-        "WHERE tag_id = ? AND step > ? AND step <= ? ORDER BY step",
-        (tag_id, lo, hi),
-    )
+        lo = after + 1 if lo is None else max(lo, after + 1)
+    return _chunks.read(conn, tag_id, lo, end)
 
 
 def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int | None]:
-    # two subqueries: SQLite answers a lone min() or max() from the index in O(log n), but
-    # "SELECT min(step), max(step)" scans every row of the tag
-    return conn.execute(
-        "SELECT (SELECT min(step) FROM scalars WHERE tag_id = ?1), "
-        "(SELECT max(step) FROM scalars WHERE tag_id = ?1)",
-        (tag_id,),
-    ).fetchone()
-
-
-_RAW_PART = (
-    "SELECT step AS s0, step AS s1, wall AS w1, 1 AS n, value IS NULL AS nan, "
-    "value IS 9e999 AS posinf, value IS -9e999 AS neginf, ifnull(fv, 9e999) AS vmin, "
-    "ifnull(fv, -9e999) AS vmax, ifnull(fv, 0.0) AS vsum "
-    f"FROM (SELECT step, wall, value, {_FINITE} AS fv FROM scalars "
-    "WHERE tag_id = :tag AND ({where}))"
-)
-_ROLLUP_PART = (
-    "SELECT step_first AS s0, step_last AS s1, wall_last AS w1, n, nan, "
-    "posinf, neginf, vmin, vmax, vsum FROM scalar_rollups WHERE tag_id = :tag AND level = :level "
-    "AND bucket BETWEEN :b0 AND :b1"
-)
-_BUCKETS = (
-    "SELECT min(s0), max(s1), max(w1), nullif(min(vmin), 9e999), "
-    "nullif(max(vmax), -9e999), "
-    "sum(vsum) / nullif(sum(n) - sum(nan) - sum(posinf) - sum(neginf), 0), "
-    "sum(n), sum(nan), sum(posinf), sum(neginf) "
-    "FROM ({parts}) GROUP BY (s0 - :start) / :per ORDER BY 1"
-)
+    """``(first, last)`` step of a scalar tag (``(None, None)`` when it has none)."""
+    return (_chunks if chunked(conn) else _legacy).step_range(conn, tag_id)
 
 
 def downsample(
@@ -693,37 +595,10 @@ def downsample(
     Each row is ``(first_step, last_step, last_wall, min, max, mean, count, nan, posinf,
     neginf)``; min/max/mean are over finite values (``None`` when a bucket has none), counts
     include every point. Output bucket ``i`` takes the points whose step is in ``[start + i*per,
-    start + (i+1)*per)``, ``per = ceil(span / buckets)``. Wide ranges read the rollup level with
-    the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior, and raw
-    points for the two ragged ends: each point is counted exactly once, and a rollup bucket
-    goes wholly to the output bucket holding its first step (boundaries move by < ``w``).
-    Narrow ranges (``per < 32``) aggregate raw points.
+    start + (i+1)*per)``, ``per = ceil(span / buckets)`` (exact on chunked files; a v1/v2 file
+    answers wide ranges from its rollups, whose boundaries move by less than a rollup bucket).
     """
-    span = end - start + 1
-    per = -(-span // buckets)  # integer width: no overflow for huge steps
-    params = {"tag": tag_id, "start": start, "end": end, "per": per}
-    level = 0
-    for candidate in range(ROLLUP_LEVELS, 0, -1):
-        if 2 * rollup_width(candidate) <= per:
-            level = candidate
-            break
-    if level == 0 and rollup_width(1) <= per:
-        level = 1
-    if level == 0:
-        parts = _RAW_PART.format(where="step BETWEEN :start AND :end")
-    else:
-        width = rollup_width(level)
-        b0 = -(-start // width)  # first bucket fully inside
-        b1 = (end + 1) // width - 1  # last bucket fully inside
-        params.update(level=level, b0=b0, b1=b1, e0=b0 * width - 1, s1=(b1 + 1) * width)
-        parts = " UNION ALL ".join(
-            (
-                _ROLLUP_PART,
-                _RAW_PART.format(where="step BETWEEN :start AND :e0"),
-                _RAW_PART.format(where="step BETWEEN :s1 AND :end"),
-            )
-        )
-    return conn.execute(_BUCKETS.format(parts=parts), params).fetchall()
+    return (_chunks if chunked(conn) else _legacy).downsample(conn, tag_id, buckets, start, end)
 
 
 def read_histograms(conn: sqlite3.Connection, tag_id: int) -> list[tuple]:
@@ -767,6 +642,8 @@ def last_logged_step(conn: sqlite3.Connection) -> int | None:
                 (kind,),
             )
         ]
+    if chunked(conn):
+        steps += list(_chunks.last_steps(conn).values())
     steps = [s for s in steps if s is not None]
     return max(steps) if steps else None
 

@@ -1,11 +1,11 @@
 """``SummaryWriter``: the torch.utils.tensorboard API, writing one SQLite database per run.
 
-Points are validated on the caller's thread, appended to an in-memory buffer and inserted in
-one transaction (``executemany``) when the buffer holds ``max_queue`` points, when a daemon
-thread sees ``flush_secs`` pass, on ``flush()`` and on ``close()`` (also run at interpreter
-exit). A killed process loses at most the unflushed buffer; the database stays consistent.
-The rollup summaries of a batch are computed with numpy before its transaction, and the WAL is
-checkpointed by the flush thread, so the caller's thread only pays for the inserts themselves.
+Points are validated on the caller's thread, appended to an in-memory buffer and written in
+one transaction when the buffer holds ``max_queue`` points, when a daemon thread sees
+``flush_secs`` pass, on ``flush()`` and on ``close()`` (also run at interpreter exit). A killed
+process loses at most the unflushed buffer; the database stays consistent. A batch becomes
+per-tag numpy arrays, stored as chunks (:mod:`flowlog.schema_chunks`), and the WAL is
+checkpointed by the flush thread, so the caller's thread only pays for the copies.
 What a failing flush does is :mod:`flowlog.writer_flush`'s policy.
 
 Importing this module does not import the flowlog engine (``add_graph`` and ``watch`` load what
@@ -246,10 +246,6 @@ class SummaryWriter(WriterFlush, WriterMedia):
             if kind == "scalar":
                 self._scalar_ids[tag] = tid
             self._last[tid] = last.get(tid, -1)
-        # highest step stored per scalar tag: decides whether a flush may merge rollups
-        self._stored: dict[int, int] = {
-            tid: last[tid] for tid in self._scalar_ids.values() if tid in last
-        }
         self._buf: list = []  # flat: tag id, step, wall, value per point
         self._new_tags: list[tuple] = []
         self._pending: dict[str, list[tuple]] = {k: [] for k in schema.TAG_KINDS if k != "scalar"}

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from flowlog import records, schema, schema_records
+from flowlog import schema, schema_records
 from flowlog.errors import LogWriteError
 
 log = logging.getLogger("flowlog.writer")
@@ -47,6 +47,30 @@ def _storable(tid: object, step: object, wall: object, value: object) -> bool:
         and type(wall) is float
         and type(value) is float
     )
+
+
+def _point_groups(flat: list) -> list[tuple]:
+    """A flat buffer ``[tag id, step, wall, value, ...]`` as ``(tag id, steps, walls, values)``
+    per tag, each tag's points in write order (one numpy pass; the stable sort keeps it)."""
+    if not flat:
+        return []
+    n = len(flat) // 4
+    a = np.fromiter(flat, np.float64, 4 * n).reshape(n, 4)
+    tids = a[:, 0].astype(np.int64)
+    if np.any(tids[1:] < tids[:-1]):
+        # 16-bit keys let numpy use a radix sort
+        key = tids.astype(np.int16) if tids.max() <= 32767 else tids
+        order = np.argsort(key, kind="stable")
+        a, tids = a[order], tids[order]
+    starts = np.flatnonzero(np.r_[True, tids[1:] != tids[:-1]])
+    ends = np.r_[starts[1:], n]
+    steps = a[:, 1].astype(np.int64)
+    walls = np.ascontiguousarray(a[:, 2])
+    values = np.ascontiguousarray(a[:, 3])
+    return [
+        (int(tids[i]), steps[i:j], walls[i:j], values[i:j])
+        for i, j in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
 
 
 def _row_bytes(row: tuple) -> int:
@@ -110,18 +134,18 @@ class WriterFlush:
         del buf[:n]  # points appended meanwhile stay in the buffer
         try:
             try:
-                stored, drops = self._write(batch, isolate=False)
+                drops = self._write(batch, isolate=False)
             except Exception as exc:
                 if schema_records.is_environmental(exc):
                     raise
-                stored, drops = self._write(batch, isolate=True)  # find what SQLite refuses
+                drops = self._write(batch, isolate=True)  # find what SQLite refuses
         except BaseException as exc:
             buf[:0] = batch  # keep the points for the next attempt
             if isinstance(exc, Exception) and schema_records.is_environmental(exc):
                 self._failed(exc, mode)
                 return
             raise
-        self._written(stored, drops)
+        self._written(drops)
 
     # ------------------------------------------------------------------ one transaction
 
@@ -136,19 +160,20 @@ class WriterFlush:
             schema_records.rollback(conn)
             raise
 
-    def _write(self, batch: list, isolate: bool) -> tuple[dict[int, int], list]:
-        """One transaction with everything buffered; ``(stored steps, drops)``.
+    def _write(self, batch: list, isolate: bool) -> list:
+        """One transaction with everything buffered; the drops.
 
-        The rollup summaries are computed before the transaction starts, so the write lock is
-        held only for the inserts. ``isolate``: each record kind in a savepoint and, for a
-        kind SQLite refuses, row by row, collecting ``(tag, error, items)`` dropped.
+        The points are grouped into per-tag arrays before the transaction starts, so the write
+        lock is held only for the inserts. ``isolate``: each record kind (and each tag's
+        points) in a savepoint and, for a kind SQLite refuses, row by row, collecting
+        ``(tag, error, items)`` dropped.
         """
         conn = self._conn
         drops: list[tuple[str, BaseException, int]] = []  # (tag, error, items)
         if not isolate:
             if self._dead:
                 batch = self._points_of_live_tags(batch, drops)
-            new, merge, recompute, stored = self._plan_rollups(batch)
+            groups = _point_groups(batch)
         schema_records.begin(conn)
         try:
             if isolate:
@@ -159,19 +184,12 @@ class WriterFlush:
                     if row not in rows:
                         self._dead[row[0]] = row[1]
                 points = self._storable_points(batch, drops)
-                points = self._isolated(conn, points, schema.insert_scalars, self._tag_of, drops)
-                flat = [x for point in points for x in point]
-                new, merge, recompute, stored = self._plan_rollups(flat)
+                self._isolated_points(conn, [x for point in points for x in point], drops)
             else:
                 if self._new_tags:
                     schema.insert_tags(conn, self._new_tags)
-                if batch:
-                    it = iter(batch)
-                    schema.insert_scalars(conn, zip(it, it, it, it, strict=True))
-            if new or merge:
-                schema.merge_rollups(conn, new, merge)
-            for tid, lo, hi in recompute:
-                schema.update_rollups(conn, tid, lo, hi)
+                for group in groups:
+                    schema.write_scalars(conn, *group)
             for rows, insert, tag_of in self._record_groups():
                 if self._dead and rows and tag_of == self._tag_of:
                     rows = self._rows_of_live_tags(rows, drops)
@@ -186,7 +204,19 @@ class WriterFlush:
         except BaseException:
             schema_records.rollback(conn)
             raise
-        return stored, drops
+        return drops
+
+    def _isolated_points(self, conn, flat: list, drops: list) -> None:
+        """Each tag's points in a savepoint: a tag whose points SQLite refuses loses only
+        them (write faults propagate)."""
+        for group in _point_groups(flat):
+            try:
+                with schema_records.savepoint(conn):
+                    schema.write_scalars(conn, *group)
+            except Exception as exc:
+                if schema_records.is_environmental(exc):
+                    raise
+                drops.append((self._tag_of((group[0],)), exc, int(group[1].size)))
 
     def _record_groups(self) -> list[tuple[list, object, object]]:
         """``(buffered rows, insert, tag of a row)`` of every kind but tags and scalars."""
@@ -267,65 +297,11 @@ class WriterFlush:
                 counts[_key(tag)] = counts.get(_key(tag), 0) + items
         return counts
 
-    def _plan_rollups(
-        self, batch: list
-    ) -> tuple[list[tuple], list[tuple], list[tuple[int, int, int]], dict[int, int]]:
-        """Rollup work for a flat batch of points: ``(new, merge, recompute, stored)``.
-
-        A tag whose points in the batch all lie beyond its stored steps, in increasing order
-        (the normal case), gets its summaries computed here with numpy (``new``/``merge`` rows
-        for :func:`flowlog.schema.merge_rollups`). Any other tag (steps rewritten or out of
-        order) is listed in ``recompute`` as ``(tag id, first step, last step)``: its touched
-        buckets are recomputed from the raw rows, which is always exact. ``stored`` is each
-        tag's highest step once the batch is written.
-        """
-        if not batch:
-            return [], [], [], {}
-        n = len(batch) // 4
-        a = np.fromiter(batch, np.float64, 4 * n).reshape(n, 4)
-        tids = a[:, 0].astype(np.int64)
-        if np.any(tids[1:] < tids[:-1]):
-            # stable: keeps each tag's write order; 16-bit keys let numpy use a radix sort
-            key = tids.astype(np.int16) if len(self._last) <= 32767 else tids
-            order = np.argsort(key, kind="stable")
-            a = a[order]
-            tids = tids[order]
-        steps = a[:, 1].astype(np.int64)
-        new_tag = np.r_[True, tids[1:] != tids[:-1]]
-        starts = np.flatnonzero(new_tag)
-        utids = tids[starts].tolist()
-        known = self._stored
-        before = np.array([known.get(t, -1) for t in utids], np.int64)
-        tag_of = np.cumsum(new_tag) - 1
-        ok = steps[starts] > before
-        bad = ~new_tag[1:] & (steps[1:] <= steps[:-1])
-        if bad.any():
-            ok[tag_of[1:][bad]] = False
-        ends = np.r_[starts[1:], n] - 1
-        last = steps[ends].tolist()
-        stored: dict[int, int] = {}
-        recompute: list[tuple[int, int, int]] = []
-        for i in np.flatnonzero(~ok).tolist():
-            tag_steps = steps[starts[i] : ends[i] + 1]
-            lo, hi = int(tag_steps.min()), int(tag_steps.max())
-            recompute.append((utids[i], lo, hi))
-            stored[utids[i]] = max(int(before[i]), hi)
-        if not ok.any():
-            return [], [], recompute, stored
-        for i in np.flatnonzero(ok).tolist():
-            stored[utids[i]] = last[i]
-        rows = ok[tag_of]
-        if not rows.all():
-            a, tids, steps, tag_of = a[rows], tids[rows], steps[rows], tag_of[rows]
-        new, merge = records.rollup_rows(tids, before[tag_of], steps, a[:, 2], a[:, 3])
-        return new, merge, recompute, stored
-
     # ------------------------------------------------------------------ after a flush
 
-    def _written(self, stored: dict[int, int], drops: list) -> None:
+    def _written(self, drops: list) -> None:
         """A flush committed: bookkeeping, reports of dropped items, leaving a fault."""
         self._wake.set()
-        self._stored.update(stored)
         self._new_tags = []
         for rows in self._pending.values():
             rows.clear()

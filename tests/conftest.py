@@ -132,21 +132,24 @@ def linear_model(lr=0.1):
     return g, x, y, w, b, loss, train
 
 
-def stored_and_recomputed_rollups(path):
-    """Rollup rows as the writer left them, and as recomputed from the raw rows."""
-    from flowlog import schema
+def assert_chunks_sound(path, allow_empty: bool = False) -> int:
+    """Every scalar chunk the writer left is consistent (blob size, step bounds, steps
+    strictly increasing within and across a tag's chunks); how many there are (> 0 unless
+    ``allow_empty``)."""
+    from flowlog import schema_chunks
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    q = "SELECT * FROM scalar_rollups ORDER BY tag_id, level, bucket"
-    stored = conn.execute(q).fetchall()
-    conn.execute("BEGIN")
-    conn.execute("DELETE FROM scalar_rollups")
-    for tid, hi in conn.execute("SELECT tag_id, max(step) FROM scalars GROUP BY tag_id"):
-        schema.update_rollups(conn, tid, 0, hi)
-    fresh = conn.execute(q).fetchall()
-    conn.execute("ROLLBACK")
-    conn.close()
-    return stored, fresh
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        checked = schema_chunks.check(conn)
+    finally:
+        conn.close()
+    assert checked > 0 or allow_empty
+    return checked
+
+
+def stored_points(conn) -> int:
+    """Scalar points stored in an open database (every tag)."""
+    return conn.execute("SELECT ifnull(sum(n), 0) FROM scalar_chunks").fetchone()[0]
 
 
 EVIL = "<img src=x onerror=window.__pwned=1>"

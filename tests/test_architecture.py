@@ -17,7 +17,10 @@ ENGINE = (
     "flowlog.train", "flowlog.describe", "flowlog.errors",
 )  # fmt: skip
 # the modules that touch SQLite
-LOG = ("flowlog.schema", "flowlog.schema_records", "flowlog.reader", "flowlog.writer")
+LOG = (
+    "flowlog.schema", "flowlog.schema_records", "flowlog.schema_chunks", "flowlog.schema_legacy",
+    "flowlog.reader", "flowlog.writer",
+)  # fmt: skip
 WRITE_SIDE = (
     "flowlog.writer",
     "flowlog.writer_flush",
@@ -55,7 +58,8 @@ SOURCES = _sources()
 RENDER = tuple(m for m in SOURCES if m == "flowlog.render" or m.startswith("flowlog.render_"))
 READ_SIDE = (
     "flowlog.reader", "flowlog.reader_ranks", "flowlog.reader_discovery", "flowlog.reader_open",
-    "flowlog.reader_status", "flowlog.schema_records", "flowlog.provider",
+    "flowlog.reader_status", "flowlog.schema_records", "flowlog.schema_chunks",
+    "flowlog.schema_legacy", "flowlog.provider",
     "flowlog.provider_cache", "flowlog.provider_merge", "flowlog.backends", "flowlog.export",
     "flowlog.graphdesc", *RENDER,
 )  # fmt: skip

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ NOHIST = "nohist"  # writer.watch(sess, histograms_every=0): statistics, no hist
 GARBAGE = "garbage"  # a file of random bytes: discovery cannot open it
 GHOST = "no-such-run"
 MALFORMED = "database disk image is malformed"
+DAMAGED_CHUNK = "damaged scalar chunk"  # what a chunk whose bytes fail its checksum reads as
 
 
 def damage_middle(path, size=16 * 1024, seed=0) -> None:
@@ -30,6 +33,24 @@ def damage_middle(path, size=16 * 1024, seed=0) -> None:
     with open(path, "r+b") as f:
         f.seek(n // 2)
         f.write(np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes())
+
+
+def damage_scalar_chunk(path, tag: str = "loss/train") -> None:
+    """16 bytes inside one of ``tag``'s scalar chunks overwritten: a torn write that SQLite's
+    page checks cannot see (the bytes are blob content); the chunk's checksum does."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    (data,) = conn.execute(
+        "SELECT c.data FROM scalar_chunks c JOIN tags t ON t.id = c.tag_id WHERE t.tag = ? "
+        "ORDER BY c.step_first LIMIT 1",
+        (tag,),
+    ).fetchone()
+    conn.close()
+    raw = Path(path).read_bytes()
+    at = raw.find(data[len(data) // 2 : len(data) // 2 + 64])
+    assert at > 0, "the chunk's bytes are not in the file"
+    with open(path, "r+b") as f:
+        f.seek(at)
+        f.write(b"\xff" * 16)
 
 
 def write_watched_without_histograms(logdir, name=NOHIST, steps=20) -> None:
@@ -47,12 +68,12 @@ def write_watched_without_histograms(logdir, name=NOHIST, steps=20) -> None:
 
 
 def write_hostile_logdir(logdir):
-    """Two good runs, one damaged in the middle of its file (it still opens: the damage shows
-    when its points are read), a watch run without histograms, and a garbage file."""
+    """Two good runs, one with a damaged scalar chunk (it still opens: the damage shows when
+    its points are read), a watch run without histograms, and a garbage file."""
     for i, name in enumerate(GOOD):
         write_run(logdir, name, seed=i + 1, lr=0.1 / (i + 1))
     write_run(logdir, DAMAGED, seed=7)  # 3000 points per tag and 10 histograms, closed
-    damage_middle(logdir / DAMAGED / "flowlog.db")
+    damage_scalar_chunk(logdir / DAMAGED / "flowlog.db")
     write_watched_without_histograms(logdir)
     (logdir / f"{GARBAGE}.flowlog.db").write_bytes(np.random.default_rng(1).bytes(8192))
     return logdir
@@ -603,16 +624,16 @@ def test_a_damaged_run_is_named_on_the_chart_and_the_good_runs_draw(server):
     drawn = {t["meta"][0] for t in fig["data"] if t.get("meta")}
     assert drawn == set(GOOD)  # both good runs' curves, none of the damaged one
     assert sorted(state["runs"]) == sorted(GOOD)
-    assert list(state["problems"]) == [DAMAGED] and MALFORMED in state["problems"][DAMAGED]
+    assert list(state["problems"]) == [DAMAGED] and DAMAGED_CHUNK in state["problems"][DAMAGED]
     note = fig["layout"]["annotations"][-1]["text"]
-    assert DAMAGED in note and MALFORMED in note
+    assert DAMAGED in note and DAMAGED_CHUNK in note
     # the runs panel marks the run damaged with the reason on its next refresh
     key = next(k for k in app.callback_map if k.startswith("..runs-info.data"))
     crafted = Crafted(key, app.callback_map[key])
     status, text = post(url, crafted.body({"refresh.n_intervals": 1}, SANE_KEYS))
     assert status == 200
     info = {r["name"]: r for r in _response(text)["runs-info"]["data"]}
-    assert MALFORMED in info[DAMAGED]["problem"] and "problem" not in info["alpha"]
+    assert DAMAGED_CHUNK in info[DAMAGED]["problem"] and "problem" not in info["alpha"]
     # only the damaged one selected: the chart says why it is empty, no 500
     status, text = post(url, _chart_request(app, {"selected-runs.data": [DAMAGED]}))
     fig, state = _chart_of(text)

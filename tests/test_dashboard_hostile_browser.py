@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import BROWSER_TIMEOUT_MS, write_run
-from test_dashboard_hostile import GARBAGE, MALFORMED, damage_middle
+from test_dashboard_hostile import DAMAGED_CHUNK, GARBAGE, damage_scalar_chunk
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots")
@@ -22,7 +22,7 @@ def logdir(tmp_path):
     d = tmp_path / "runs"
     write_run(d, GOOD, seed=1)
     write_run(d, DAMAGED, seed=2)
-    damage_middle(d / DAMAGED / "flowlog.db")
+    damage_scalar_chunk(d / DAMAGED / "flowlog.db")
     (d / f"{GARBAGE}.flowlog.db").write_bytes(np.random.default_rng(1).bytes(8192))
     return d
 
@@ -58,14 +58,14 @@ def test_a_damaged_run_is_named_on_its_chart_and_in_the_runs_panel(browser, dash
         assert set(chart["runs"]) == {GOOD}  # the good run's raw and smoothed lines
         assert chart["paths"] >= 2
         (note,) = [n for n in chart["notes"] if DAMAGED in n]
-        assert MALFORMED in note and "cannot be read" in note
+        assert DAMAGED_CHUNK in note and "cannot be read" in note
         # the runs panel: the file discovery cannot open is a "damaged" row with its reason;
         # the run that opens but fails to read is marked on its row once a chart failed on it
         damaged = page.locator(".fl-runs-damaged .fl-run-damaged")
         assert damaged.count() == 1
         assert GARBAGE in damaged.inner_text() and "not a readable SQLite" in damaged.inner_text()
         row = page.locator(".fl-runs-list .fl-run-row", has_text=DAMAGED)
-        row.locator(".fl-damaged-reason", has_text=MALFORMED).wait_for()
+        row.locator(".fl-damaged-reason", has_text=DAMAGED_CHUNK).wait_for()
         assert row.locator(".fl-status-damaged").inner_text() == "damaged"
         assert page.locator(".fl-runs-list .fl-run-row", has_text=GOOD).locator(
             ".fl-damaged-reason").count() == 0  # fmt: skip

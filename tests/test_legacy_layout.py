@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from flowlog import schema
+from flowlog import schema, schema_legacy
 from flowlog.reader import Logdir
 from flowlog.writer import SummaryWriter
 
@@ -30,8 +30,8 @@ def _write_v1_run(path: str, points: int = 100) -> None:
     schema.start_run(conn, meta)
     schema.end_run(conn, "finished", now - 50)
     conn.execute("INSERT INTO tags (id, tag, kind) VALUES (1, 'loss', 'scalar')")
-    schema.insert_scalars(conn, [(1, s, now, 1.0 / (s + 1)) for s in range(points)])
-    schema.update_rollups(conn, 1, 0, points - 1)
+    schema_legacy.insert_scalars(conn, [(1, s, now, 1.0 / (s + 1)) for s in range(points)])
+    schema_legacy.update_rollups(conn, 1, 0, points - 1)
     conn.executemany(
         "INSERT INTO hparams (role, name, value) VALUES (?, ?, ?)",
         [("hparam", "lr", json.dumps(0.1)), ("hparam", "opt", json.dumps("sgd")),

@@ -133,7 +133,7 @@ def test_reading_never_changes_the_database(tmp_path):
     run.tags()
     run.info  # noqa: B018
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        run._conn.execute("DELETE FROM scalars")
+        run._conn.execute("DELETE FROM scalar_chunks")
     ld.close()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 

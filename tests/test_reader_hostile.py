@@ -293,7 +293,7 @@ def write_hostile_free_runs(logdir) -> dict[str, int]:
     make_run(logdir, "left", n=20)
     left = Path(logdir) / "left" / "flowlog.db"
     conn = sqlite3.connect(f"{left.as_uri()}?mode=ro", uri=True)  # what browsing used to leave
-    conn.execute("SELECT count(*) FROM scalars").fetchall()
+    conn.execute("SELECT count(*) FROM scalar_chunks").fetchall()
     conn.close()
     assert os.path.getsize(f"{left}-wal") == 0 and os.path.exists(f"{left}-shm")
     crasher = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""Schema: versioning, refusal of foreign/newer files, NaN encoding, rollups exact in any order."""
+"""Schema: versioning, refusal of foreign/newer files, migration of row logs to chunks, NaN/Inf
+kept bit for bit, chunks sound and reads exact for any write order."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import tempfile
 
 import numpy as np
 import pytest
-from conftest import stored_and_recomputed_rollups
+from conftest import assert_chunks_sound
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowlog import schema
+from flowlog import schema, schema_chunks, schema_legacy
 from flowlog.reader import Logdir
 from flowlog.writer import SummaryWriter
 
@@ -38,10 +39,11 @@ def test_new_log_has_version_application_id_wal_and_tables(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert conn.execute("PRAGMA application_id").fetchone()[0] == schema.APPLICATION_ID
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    for table, columns in schema.REQUIRED_COLUMNS.items():
+    for table, columns in schema.required_columns(schema.SCHEMA_VERSION).items():
         assert columns <= schema.table_columns(conn, table), table
-    pks = conn.execute("SELECT name FROM pragma_table_info('scalars') WHERE pk ORDER BY pk")
-    assert [r[0] for r in pks] == ["tag_id", "step"]
+    assert not {"scalars", "scalar_rollups"} & schema.table_names(conn)  # rows: v1/v2 only
+    index = conn.execute("SELECT name FROM pragma_index_info('scalar_chunks_steps')")
+    assert [r[0] for r in index] == ["tag_id", "step_first", "step_last", "n"]
     assert schema.read_run(conn)["cmdline"] == ["x"]
     conn.close()
 
@@ -80,33 +82,84 @@ def test_migration_from_an_empty_file_and_idempotence(tmp_path):
     assert sorted(schema.MIGRATIONS) == list(range(schema.SCHEMA_VERSION))
 
 
-def test_nan_is_null_and_infinities_are_real(tmp_path):
+def test_nan_and_infinities_keep_their_bits(tmp_path):
     path = str(tmp_path / "r.flowlog.db")
     schema.create_log(path, META)
     conn = schema.open_for_write(path)
-    schema.insert_scalars(
-        conn, [(1, 0, 0.0, math.nan), (1, 1, 0.0, math.inf), (1, 2, 0.0, -math.inf)]
-    )
-    types = conn.execute("SELECT typeof(value), value FROM scalars ORDER BY step").fetchall()
-    assert types == [("null", None), ("real", math.inf), ("real", -math.inf)]
-    schema.update_rollups(conn, 1, 0, 2)
-    row = conn.execute(
-        "SELECT n, nan, posinf, neginf, vmin, vmax, vsum FROM scalar_rollups WHERE level = 1"
-    ).fetchone()
-    assert row == (3, 1, 1, 1, math.inf, -math.inf, 0.0)  # no finite value: sentinels
+    payload_nan = np.frombuffer(np.uint64(0x7FF8_0000_0000_0ABC).tobytes(), np.float64)[0]
+    values = np.array([math.nan, math.inf, -math.inf, -0.0, payload_nan, 1e-310])
+    schema.write_scalars(conn, 1, np.arange(6), np.zeros(6), values)
+    step, _wall, got = schema.read_series(conn, 1)
+    assert step.tolist() == list(range(6))
+    assert got.tobytes() == values.tobytes()  # not NULL, not a canonical NaN: the same bits
     conn.close()
 
 
-def test_rollup_widths():
-    assert [schema.rollup_width(k) for k in (1, 2, 3)] == [32, 128, 512]
-    assert schema.rollup_width(schema.ROLLUP_LEVELS) == 2**21
+def test_small_flushes_leave_few_chunks_and_big_writes_are_cut(tmp_path):
+    """One point per flush: the tail absorbs its smaller predecessors (a binary counter), so
+    1000 flushes leave popcount(1000) = 6 chunks; a big write is cut at CHUNK_POINTS."""
+    path = str(tmp_path / "r.flowlog.db")
+    schema.create_log(path, META)
+    conn = schema.open_for_write(path)
+    for step in range(1000):
+        schema.write_scalars(conn, 1, np.array([step]), np.zeros(1), np.array([float(step)]))
+    n = schema_chunks.CHUNK_POINTS
+    schema.write_scalars(conn, 2, np.arange(3 * n + 5), np.zeros(3 * n + 5), np.ones(3 * n + 5))
+    sizes = conn.execute("SELECT tag_id, n FROM scalar_chunks ORDER BY tag_id, step_first")
+    by_tag: dict[int, list[int]] = {}
+    for tid, k in sizes:
+        by_tag.setdefault(tid, []).append(k)
+    assert by_tag[1] == [512, 256, 128, 64, 32, 8]
+    assert by_tag[2] == [n, n, n, 5]
+    assert schema.read_series(conn, 1)[2].tolist() == [float(s) for s in range(1000)]
+    assert schema_chunks.check(conn) == 10
+    conn.close()
 
 
-def recomputed_equals_stored(path):
-    stored, fresh = stored_and_recomputed_rollups(path)
-    assert [r[:9] + r[10:] for r in stored] == [r[:9] + r[10:] for r in fresh]
-    for a, b in zip(stored, fresh, strict=True):
-        assert a[9] == pytest.approx(b[9], rel=1e-9, abs=1e-9)
+def _v2_log(path: str, points) -> None:
+    """A version-2 log as the writer of schema v2 left it: rows and rollups."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in (0, 1):
+        for statement in schema.MIGRATIONS[version].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 2")
+    schema.start_run(conn, META)
+    conn.execute("INSERT INTO tags (id, tag, kind) VALUES (1, 'loss', 'scalar')")
+    conn.execute("INSERT INTO tags (id, tag, kind) VALUES (2, 'note', 'text')")
+    schema_legacy.insert_scalars(conn, [(1, s, 10.0 + s, v) for s, v in points])
+    schema_legacy.update_rollups(conn, 1, 0, points[-1][0])
+    schema.insert_texts(conn, [(2, 3, 1.0, "kept")])
+    conn.close()
+
+
+def test_a_v2_log_reads_as_it_is_and_a_writer_migrates_it_to_chunks(tmp_path):
+    points = [(s, math.nan if s == 7 else math.inf if s == 9 else s / 2) for s in range(0, 900, 3)]
+    path = str(tmp_path / "r.flowlog.db")
+    _v2_log(path, points)
+    want_steps = [s for s, _ in points]
+    want = np.array([v for _, v in points])
+    with Logdir(tmp_path) as ld:  # read-only: rows and rollups
+        run = ld.run("r")
+        np.testing.assert_array_equal(run.scalars("loss").value, want)
+        assert run.scalars_downsampled("loss", 4).count.sum() == len(points)
+    conn = schema.open_for_write(path)  # a resuming writer migrates
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert not {"scalars", "scalar_rollups"} & schema.table_names(conn)
+    step, wall, value = schema.read_series(conn, 1)
+    assert step.tolist() == want_steps and wall.tolist() == [10.0 + s for s in want_steps]
+    np.testing.assert_array_equal(value, want)
+    assert schema.read_texts(conn) == [("note", 3, 1.0, "kept")]
+    conn.close()
+    with Logdir(tmp_path) as ld:
+        tag = ld.run("r").tags("scalar")[0]
+        assert (tag.count, tag.first_step, tag.last_step) == (300, 0, 897)
+
+
+def test_legacy_rollup_widths():
+    assert [schema_legacy.rollup_width(k) for k in (1, 2, 3)] == [32, 128, 512]
+    assert schema_legacy.rollup_width(schema_legacy.ROLLUP_LEVELS) == 2**21
 
 
 values = st.one_of(
@@ -125,10 +178,9 @@ writes = st.lists(
     max_queue=st.integers(1, 50),
     purge=st.none() | st.integers(0, 3000),
 )
-def test_rollups_stay_exact_for_any_write_order(prefix, writes, max_queue, purge):
-    """Sequential runs, rewrites, out-of-order steps and purges: the incrementally maintained
-    rollups always equal a recomputation from the raw points, and downsampling agrees with
-    numpy over the points actually stored."""
+def test_reads_stay_exact_for_any_write_order(prefix, writes, max_queue, purge):
+    """Sequential runs, rewrites, out-of-order steps and purges: the chunks stay sound, a full
+    read is the last value written per step, and downsampling agrees with numpy over it."""
     with tempfile.TemporaryDirectory() as tmp:
         with SummaryWriter(logdir=tmp, run_name="r", max_queue=max_queue) as w:
             for step in range(prefix):
@@ -138,7 +190,7 @@ def test_rollups_stay_exact_for_any_write_order(prefix, writes, max_queue, purge
         if purge is not None:
             SummaryWriter(logdir=tmp, run_name="r", purge_step=purge).close()
         path = os.path.join(tmp, "r", "flowlog.db")
-        recomputed_equals_stored(path)
+        assert_chunks_sound(path, allow_empty=True)
         expected: dict[str, dict[int, float]] = {"a": {s: float(s % 17) for s in range(prefix)}}
         expected.setdefault("b", {})
         for tag, step, value in writes:

@@ -52,9 +52,13 @@ def run_row(db):
 def points(db):
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return conn.execute(
-            "SELECT tag_id, step, wall, value FROM scalars ORDER BY 1, 2"
-        ).fetchall()
+        tags = [r[0] for r in conn.execute("SELECT id FROM tags WHERE kind = 'scalar'")]
+        out = []
+        for tid in sorted(tags):
+            steps, walls, values = schema.read_series(conn, tid)
+            columns = ([tid] * steps.size, steps.tolist(), walls.tolist(), values.tolist())
+            out += zip(*columns, strict=True)
+        return out
     finally:
         conn.close()
 
