@@ -1,8 +1,12 @@
 """A chart's payload budget, whatever the number of runs: buckets per line shrink as lines grow.
 
-A line draws each bucket's min and max point (``series.minmax_select``), so its points, and
-the chart's figure JSON, grow with the buckets times the lines. Up to ``FULL_RES_LINES`` lines
-keep ``BUCKETS`` and their traces (today's drawing, exactly). Beyond, a smoothed chart leaves
+A line draws each bucket's min and max point (``series.bucket_extremes``), so its points, and
+the chart's figure JSON, grow with the buckets times the lines; a smoothed line that also draws
+its raw line takes both series' extremes (``scalars_data.extract``): up to 4 points per bucket,
+both traces drawn at each (measured: ~3.4 per bucket, ~61 kB per line at ``BUCKETS``, 20 lines
+1.2 MB instead of 0.76 MB). Up to ``FULL_RES_LINES`` lines keep ``BUCKETS`` and their traces;
+``line_buckets(..., raw_too=True)`` budgets those raw-and-smoothed lines too (20 lines: 179
+buckets, 0.76 MB measured), for callers that pass it. Beyond, a smoothed chart leaves
 out each line's faint raw line (hundreds of them are one grey mass, and at a coarse budget the
 raw min/max points of a steep curve draw a sawtooth the data does not have; the smoothed line's
 hover still tells each raw value) and draws the smoothed line through its own bucket extremes
@@ -37,13 +41,25 @@ def draws_raw(lines: int, smoothing: bool) -> bool:
     return not smoothing or lines <= FULL_RES_LINES
 
 
-def line_buckets(lines: int, smoothing: bool = True) -> int:
-    """Buckets per line for a chart of ``lines`` lines (BUCKETS for up to FULL_RES_LINES)."""
+def line_buckets(lines: int, smoothing: bool = True, raw_too: bool = False) -> int:
+    """Buckets per line for a chart of ``lines`` lines (BUCKETS for up to FULL_RES_LINES).
+
+    ``raw_too``: smoothed lines that also draw their raw line (``draws_raw``), each bucket up
+    to 4 points (raw and smoothed extremes) in both traces: budgeted from the first line on,
+    so up to FULL_RES_LINES lines may get fewer than BUCKETS (13 lines and more)."""
+    if smoothing and raw_too:
+        point, line = SMOOTHED_COST[0] + RAW_COST[0], SMOOTHED_COST[1] + RAW_COST[1]
+        return _fit(lines, point * 4, line)
     if lines <= FULL_RES_LINES:
         return BUCKETS
     point, line = SMOOTHED_COST if smoothing else RAW_COST
-    per_line = CHART_BYTES / lines - line
-    return int(min(max(per_line / (2 * point), MIN_BUCKETS), BUCKETS))
+    return _fit(lines, point * 2, line)
+
+
+def _fit(lines: int, bucket_bytes: int, line_bytes: int) -> int:
+    """The buckets that keep ``lines`` lines near CHART_BYTES, within MIN_BUCKETS..BUCKETS."""
+    per_line = CHART_BYTES / max(lines, 1) - line_bytes
+    return int(min(max(per_line / bucket_bytes, MIN_BUCKETS), BUCKETS))
 
 
 def group_points(groups: int) -> int:

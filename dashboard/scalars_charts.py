@@ -188,8 +188,8 @@ class ScalarsView:
         else:
             lines = self.run_lines(tag, names, runs_info, rank_mode, problems)
             # the payload budget: coarser lines as they grow in number (chart_budget)
-            state["buckets"] = buckets = line_buckets(len(lines), weight > 0)
-            state["raw_lines"] = draws_raw(len(lines), weight > 0)
+            state["raw_lines"] = raw = draws_raw(len(lines), weight > 0)
+            state["buckets"] = buckets = line_buckets(len(lines), weight > 0, raw_too=raw)
             palette = line_colors([(ln.run, ln.series, ln.rank) for ln in lines], colors)
             marked: set[str] = set()  # runs whose check_numerics marker is drawn
             for line, color in zip(lines, palette, strict=True):

@@ -1,7 +1,8 @@
 """Bucket math for drawing long series: keep each bucket's min and max point so spikes survive.
 
 A line through every bucket's min and max (in step order) looks like the full series at screen
-resolution, at a cost of 2 points per bucket; ranges with few points are returned whole.
+resolution, at a cost of 2 points per bucket (per series drawn: :func:`bucket_extremes`); ranges
+with few points are returned whole.
 """
 
 from __future__ import annotations
@@ -25,51 +26,102 @@ def bucket_index(x: np.ndarray, lo: float, hi: float, buckets: int) -> np.ndarra
 def minmax_select(x, y, buckets: int, lo: float | None = None, hi: float | None = None):
     """Indices (sorted) of the points to draw for ``y`` over ``x`` within ``[lo, hi]``.
 
-    Per bucket: the finite min and max of ``y``; every non-finite point's first occurrence per
-    bucket too, so NaN/Inf stay visible; and the first and last point in range. With at most
-    ``2 * buckets`` points in range, all of them.
+    Per bucket: the finite min and max of ``y`` (first occurrence); the first point of each
+    non-finite kind (NaN, +Inf, -Inf) per bucket, so they stay visible; and the first and last
+    point in range. With at most ``2 * buckets`` points in range, all of them.
+    """
+    return bucket_extremes(x, [y], buckets, lo, hi)
+
+
+def bucket_extremes(x, ys, buckets: int, lo: float | None = None, hi: float | None = None):
+    """Indices (sorted) of the points to draw for the series ``ys`` (1-D arrays over ``x``)
+    within ``[lo, hi]`` (default: ``x[0]`` and ``x[-1]``), in ``buckets`` equal-width buckets of x.
+
+    Per bucket: the first argmin and argmax of the finite values of each array of ``ys`` (so a
+    raw series and its smoothed line both keep their extremes), the first point of each
+    non-finite kind (NaN, +Inf, -Inf) of ``ys[0]`` (the raw series), and the first and last
+    point in range. The selection holds at most ``2 * len(ys)`` points per bucket (plus those),
+    so a range of at most ``2 * len(ys) * buckets`` points is returned whole: no costlier, and
+    exact. O(n) in a few passes when x is ascending (steps, one run's wall time); by a stable
+    sort of the bucket numbers otherwise.
     """
     x = np.asarray(x)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
-    lo = x[0] if lo is None and x.size else lo
-    hi = x[-1] if hi is None and x.size else hi
-    inside = np.flatnonzero((x >= lo) & (x <= hi)) if x.size else np.empty(0, np.int64)
-    if inside.size <= 2 * buckets:
-        return inside
-    b = bucket_index(x[inside], float(lo), float(hi), buckets)
-    fin = np.isfinite(y[inside])
-    picks = [inside[[0, -1]]]  # the ends, so the line spans the range and shows the latest value
-    if fin.any():
-        idx, bf, yf = inside[fin], b[fin], y[inside][fin]
-        picks += _bucket_extremes(idx, bf, yf)
-    if not fin.all():
-        idx, bn = inside[~fin], b[~fin]
-        kind = np.where(np.isnan(y[idx]), 2, np.where(y[idx] > 0, 1, -1))
-        key = bn * 4 + kind + 1
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        picks.append(idx[first])
-    return np.unique(np.concatenate(picks))
+    ys = [np.asarray(y, dtype=np.float64) for y in ys]
+    if not ys:
+        raise ValueError("bucket_extremes needs at least one series")
+    for y in ys:
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+    if x.size == 0:
+        return np.empty(0, np.int64)
+    lo = x[0] if lo is None else lo
+    hi = x[-1] if hi is None else hi
+    if not lo <= hi:  # also a NaN bound: nothing is within
+        return np.empty(0, np.int64)
+    if x.size < 2 or bool((x[1:] >= x[:-1]).all()):  # ascending (False with a NaN)
+        i0 = int(np.searchsorted(x, lo, "left"))
+        i1 = max(i0, int(np.searchsorted(x, hi, "right")))
+        if i1 - i0 <= 2 * len(ys) * buckets:
+            return np.arange(i0, i1)
+        take, ends = slice(i0, i1), np.array([i0, i1 - 1])
+        bounds = _ascending_bounds(x[take], float(lo), float(hi), _checked(buckets))
+    else:
+        inside = np.flatnonzero((x >= lo) & (x <= hi))
+        if inside.size <= 2 * len(ys) * buckets:
+            return inside
+        b = bucket_index(x[inside], float(lo), float(hi), buckets)
+        small = b.astype(np.int16) if buckets <= np.iinfo(np.int16).max else b  # radix sort
+        take, ends = inside[np.argsort(small, kind="stable")], inside[[0, -1]]
+        bounds = np.r_[0, np.cumsum(np.bincount(b, minlength=buckets))]
+    pos = np.concatenate(
+        [p for k, y in enumerate(ys) for p in _segment_extremes(y[take], bounds, k == 0)]
+    )
+    chosen = pos + i0 if isinstance(take, slice) else take[pos]
+    return np.unique(np.r_[ends, chosen])
 
 
-def _bucket_extremes(idx: np.ndarray, b: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-    """``[argmin indices, argmax indices]`` per bucket (first occurrence), O(n) when ``b`` is
-    sorted (x in step order, the usual case), by sorting otherwise (time axes may not be)."""
-    if b.size > 1 and np.any(b[1:] < b[:-1]):
-        order = np.lexsort((y, b))  # by bucket, then by value
-        sb = b[order]
-        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
-        ends = np.r_[starts[1:], sb.size] - 1
-        return [idx[order[starts]], idx[order[ends]]]
-    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    seg = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, b.size]))
+def _checked(buckets: int) -> int:
+    if buckets < 1:
+        raise ValueError(f"buckets must be >= 1, got {buckets}")
+    return buckets
+
+
+def _ascending_bounds(xs: np.ndarray, lo: float, hi: float, buckets: int) -> np.ndarray:
+    """Start positions of the ``buckets`` buckets in ascending ``xs`` (and ``xs.size``): a
+    vectorised binary search on :func:`bucket_index`, which is monotone in x, so the
+    boundaries are exactly where its bucket numbers change."""
+    n = xs.size
+    want = np.arange(1, buckets)
+    left, right = np.zeros(want.size, np.int64), np.full(want.size, n, np.int64)
+    while np.any(left < right):
+        mid = (left + right) // 2
+        below = bucket_index(xs[np.minimum(mid, n - 1)], lo, hi, buckets) < want
+        move = left < right
+        left = np.where(move & below, mid + 1, left)
+        right = np.where(move & ~below, mid, right)
+    return np.r_[0, left, n]
+
+
+def _segment_extremes(y: np.ndarray, bounds: np.ndarray, nonfinite: bool) -> list[np.ndarray]:
+    """Positions in ``y`` of each segment's (``bounds``) first finite argmin and argmax and,
+    with ``nonfinite``, its first NaN, +Inf and -Inf."""
+    fin = np.isfinite(y)
+    clean = bool(fin.all())
+    low = y if clean else np.where(fin, y, np.inf)
+    high = y if clean else np.where(fin, y, -np.inf)
     out = []
-    for reduce in (np.minimum, np.maximum):
-        hit = np.flatnonzero(y == reduce.reduceat(y, starts)[seg])
-        first = np.r_[True, seg[hit][1:] != seg[hit][:-1]]
-        out.append(idx[hit[first]])
-    return out
+    edges = bounds.tolist()
+    for s, e in zip(edges[:-1], edges[1:], strict=True):
+        if e > s:
+            out += [s + int(low[s:e].argmin()), s + int(high[s:e].argmax())]
+    pos = np.array(out, np.int64)
+    picks = [pos if clean else pos[fin[pos]]]  # a bucket without finite values has no extremes
+    if nonfinite and not clean:
+        bad = np.flatnonzero(~fin)
+        kind = np.where(np.isnan(y[bad]), 2, np.where(y[bad] > 0, 1, 0))
+        seg = np.searchsorted(bounds, bad, "right") - 1
+        picks.append(bad[np.unique(seg * 3 + kind, return_index=True)[1]])
+    return picks
 
 
 def nonfinite_points(x, y):

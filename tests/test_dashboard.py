@@ -119,7 +119,8 @@ def test_chart_traces_smoothing_and_nonfinite_markers(spage):
     assert [trace(page, "loss/train", i)["name"] for i in (3, 4)] == ["beta", "beta"]
     assert nf["name"] == "alpha non-finite"
     assert raw["name"] == smooth["name"] == "alpha"
-    assert len(raw["x"]) <= 2 * 300 + 3 and raw["x"] == smooth["x"]  # buckets, ends, NaN
+    # per bucket the raw and the smoothed extremes, the ends, the NaN
+    assert len(raw["x"]) <= 4 * 300 + 3 and raw["x"] == smooth["x"]
     assert raw["x"][0] == 0 and raw["x"][-1] == N - 1
     assert not np.allclose(raw["y"], smooth["y"], equal_nan=True)
     assert nf["x"] == [1500]  # the NaN is marked, not dropped silently
@@ -129,7 +130,11 @@ def test_chart_traces_smoothing_and_nonfinite_markers(spage):
     page.keyboard.press("Home")
     wait_traces(page, "loss/train", 2 + 1)
     plain = trace(page, "loss/train", 0)
-    assert plain["y"][:50] == pytest.approx(raw["y"][:50])
+    raw_at = dict(zip(raw["x"], raw["y"], strict=True))
+    common = [i for i, x in enumerate(plain["x"]) if x in raw_at][:50]
+    assert len(common) == 50  # the raw extremes are drawn whatever the smoothing
+    got = [plain["y"][i] for i in common]
+    assert got == pytest.approx([raw_at[plain["x"][i]] for i in common], nan_ok=True)
     # heavier smoothing: a flatter line than the default 0.6
     page.keyboard.press("End")
     wait_traces(page, "loss/train", 5)

@@ -9,11 +9,12 @@ Every chart is its own callback (pattern-matching id), so the first chart draws 
 others load, and only charts on (or near) the screen are built: ``assets/scalars.js`` flags a
 chart visible when it scrolls into view, which triggers its build. Groups of watch statistics
 (``watch/<node>/<stat>``, dozens of tags per run) start collapsed and hold no charts until
-opened. Series are smoothed on the server at full resolution, then reduced to each
-bucket's min and max point (``series.minmax_select``) so a chart stays under ~1,200 points per
-trace; zooming re-fetches the visible range at finer resolution, down to every point. The
-REFRESH interval appends only new points (``scalars_since``) in the browser
-(``assets/scalars.js``), without redrawing or re-sending the chart.
+opened. Series are smoothed on the server at full resolution, then reduced to each bucket's
+min and max points of the raw and the smoothed series (``series.bucket_extremes``) so a chart
+stays near its payload budget (``chart_budget``); zooming re-fetches the visible range at
+finer resolution, down to every point, reading only that range (``scalars_zoom``). The REFRESH
+interval appends only new points (``scalars_since``) in the browser (``assets/scalars.js``),
+without redrawing or re-sending the chart.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ GROUP_INFO = "sc-group-info"
 COLLAPSED_PREFIXES = ("watch",)  # writer.watch() statistics: many tags, opened on demand
 
 # The page's first charts come inside the page layout while building them reads at most this
-# many points from disk (~0.1 s); a bigger cold read leaves them to their callbacks, so the page
-# itself shows at once.
-LEAD_READ_POINTS = 200_000
+# many points from disk (~0.4 s to read, smooth and select from chunked logs: ~35 ns a point;
+# benchmarks/scale.py); a bigger cold read leaves them to their callbacks, so the page itself
+# shows at once. (Logs of schema v1/v2, one row per point, read ~30x slower.)
+LEAD_READ_POINTS = 12_000_000
 FIRST_CHARTS = 2  # built into the page layout: the first row of cards
 
 

@@ -1,0 +1,75 @@
+"""Zooming reads only the window: EMA checkpoints give the same smoothed values as smoothing
+every point, with the full series gone from the cache (real writer, real SQLite files)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flowlog.backends import open_logdir
+from flowlog.dashboard import scalars_zoom
+from flowlog.dashboard.scalars_data import Line, ScalarsData, extract
+from flowlog.dashboard.smoothing import ema, ema_continue
+from flowlog.provider_cache import CachedProvider
+from flowlog.writer import SummaryWriter
+
+N = 3 * scalars_zoom.EVERY + 1234  # several checkpoints and a ragged end
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zoom")
+    rng = np.random.default_rng(5)
+    values = np.cumsum(rng.normal(size=N))
+    values[rng.integers(0, N, 40)] = np.nan
+    values[[100, 20000]] = [np.inf, -np.inf]
+    with SummaryWriter(logdir=d, run_name="r") as w:
+        for step in range(N):
+            w.add_scalar("loss", float(values[step]), 2 * step)  # steps 0, 2, 4, ...
+        for step in range(10_000):  # a full read in the cache's large class, as "loss"
+            w.add_scalar("other", 1.0, step)
+    return d
+
+
+def test_ema_continue_equals_smoothing_the_whole_series():
+    v = np.cumsum(np.random.default_rng(1).normal(size=5000))
+    v[[7, 3000]] = np.nan
+    for w in (0.3, 0.9, 0.999):
+        head, state = ema_continue(v[:1700], w, (0.0, 0))
+        tail, _ = ema_continue(v[1700:], w, state)
+        np.testing.assert_allclose(np.r_[head, tail], ema(v, w), rtol=1e-11, equal_nan=True)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.6, 0.99])
+@pytest.mark.parametrize(
+    "rng", [(0, 900), (20_001.5, 21_999.2), (2 * N - 3000, 2 * N), (-50.0, 1e12), (17_000, 17_004)]
+)
+def test_a_zoom_reads_the_window_and_smooths_as_every_point(logdir, weight, rng):
+    # a full-read budget of 1 byte: only the newest full series stays, beside the checkpoints
+    data = CachedProvider(open_logdir(logdir, cache=False), max_bytes=1)
+    reads = ScalarsData(data)
+    line = Line("r", "loss")
+    reads.points(line, weight, "step", None, 300)  # the full build leaves the checkpoints
+    reads.series("r", "other")
+    assert not data.has_scalars("r", "loss")
+    zoomed = reads.points(line, weight, "step", rng, 300)
+    step, wall, value = reads.series("r", "loss")
+    full = extract(step, wall, value, weight, "step", rng, 300)
+    np.testing.assert_array_equal(zoomed["x"], full["x"])
+    np.testing.assert_array_equal(zoomed["v"], full["v"])
+    np.testing.assert_allclose(zoomed["s"], full["s"], rtol=1e-11, equal_nan=True)
+    for key in ("wall0", "ema", "first_step", "last_step"):
+        assert zoomed[key] == full[key]
+    data.close()
+
+
+def test_the_window_read_starts_after_the_checkpoint_before_it(logdir):
+    data = open_logdir(logdir)
+    reads = ScalarsData(data)
+    ck = reads.checkpoints(Line("r", "loss"), 0.9)
+    assert ck["step"].tolist() == [2 * (k * scalars_zoom.EVERY - 1) for k in (1, 2, 3)]
+    start, end, state = scalars_zoom.read_window(ck, (40_000.0, 41_000.9))
+    assert (start, end) == (ck["step"][1] + 1, 41_000)  # 2 * 16383 = 32766 < 40000
+    assert state[1] == int(np.isfinite(reads.series("r", "loss")[2][: 2 * 8192]).sum())
+    assert scalars_zoom.read_window(ck, (10.0, 20.0)) == (None, 20, (0.0, 0))
+    data.close()
