@@ -37,7 +37,10 @@ one run, not figures of different runs. Figures, for each side (and this/baselin
                   chart requests that returned a figure / none (nothing to redraw) /
                   aborted by a re-navigation / unfinished 120 s after the writers stopped;
                   aborted and unfinished count in p50/max with their elapsed time (a lower
-                  bound), so slow builds are not hidden.
+                  bound), so slow builds are not hidden. Each side's writers at full speed
+                  write different amounts (a faster writer, more points to show):
+                  ``--load-rate N`` caps every writer at N points/s on both sides, so both
+                  dashboards serve the same data.
 
 ``--quick``: 3 runs x 100k points, 10 s load, --big at 1M points: proves the script works.
 """
@@ -159,18 +162,21 @@ def worker_write(root: str, logdir: str, run: str, seed: str, points: str) -> No
     print(json.dumps({"s": time.perf_counter() - t0, "n": len(values)}), flush=True)
 
 
-def worker_load(root: str, logdir: str, run: str, seed: str, seconds: str) -> None:
-    """add_scalar at full speed for ``seconds``; prints JSON points/s of the loop."""
+def worker_load(root: str, logdir: str, run: str, seed: str, seconds: str, rate: str) -> None:
+    """add_scalar for ``seconds``, at full speed or at most ``rate`` points/s (0: full
+    speed); prints JSON points/s of the loop."""
     writer_cls = _import_side(root)
     values = curve(int(seed), 100_000).tolist()
     w = writer_cls(logdir=logdir, run_name=run)
     add = w.add_scalar
     step, t0 = 0, time.perf_counter()
-    end = t0 + float(seconds)
+    end, cap = t0 + float(seconds), float(rate)
     while time.perf_counter() < end:
         for v in values[step % 100_000 : step % 100_000 + 1000]:
             add(TAG, v, step)
             step += 1
+        if cap > 0:  # ahead of the rate: wait for it
+            time.sleep(max(0.0, step / cap - (time.perf_counter() - t0)))
     rate = step / (time.perf_counter() - t0)
     w.close()
     print(json.dumps({"pps": rate, "n": step}), flush=True)
@@ -352,24 +358,24 @@ def big_phase(b, sides: list[Side], points: int, res: dict) -> None:
         print(f"  {side.name}: {points:,}-point run measured")
 
 
-def writers(side: Side, logdir: Path, seconds: float) -> list[subprocess.Popen]:
-    return [spawn("_load", side.root, logdir, f"w{k}", k, seconds) for k in range(WRITERS)]
+def writers(side: Side, logdir: Path, seconds: float, rate: float) -> list[subprocess.Popen]:
+    return [spawn("_load", side.root, logdir, f"w{k}", k, seconds, rate) for k in range(WRITERS)]
 
 
-def load_phase(b, sides: list[Side], tmp: Path, seconds: float, res: dict) -> None:
+def load_phase(b, sides: list[Side], tmp: Path, seconds: float, rate: float, res: dict) -> None:
     """Per side: the writers alone, then with a dashboard and a live page (see the docstring)."""
     import scale_browser as sb
 
     for side in sides:
         r = res[side.name]
         alone = tmp / side.name / "load-alone"
-        r["pps_alone"] = sum(result(p)["pps"] for p in writers(side, alone, seconds))
+        r["pps_alone"] = sum(result(p)["pps"] for p in writers(side, alone, seconds, rate))
         shutil.rmtree(alone, ignore_errors=True)
         live = tmp / side.name / "load-live"
         live.mkdir(parents=True)
         page = sb.new_page(b)
         with serving(side, live) as srv:
-            procs = writers(side, live, seconds)
+            procs = writers(side, live, seconds, rate)
             calls = sb.drive_live(page, srv.url, seconds)
             r["pps_live"] = sum(result(p)["pps"] for p in procs)
             r["load_rss_mb"], r["load_hwm_mb"] = srv.memory_mb()
@@ -472,6 +478,10 @@ def main() -> int:
     ap.add_argument("--big-points", type=int, help="points of the --big run (default 10M)")
     ap.add_argument("--no-load", action="store_true", help="skip the load test")
     ap.add_argument("--load-seconds", type=float, help="writers' time per load phase (20)")
+    ap.add_argument(
+        "--load-rate", type=float, default=0.0,
+        help="points/s per load writer, the same on both sides (0: full speed, the default)",
+    )  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="3 x 100k points, 10 s load, big 1M")
     a = ap.parse_args()
     q = a.quick
@@ -501,7 +511,7 @@ def main() -> int:
             big_phase(b, sides, big, res)
         if not a.no_load:
             print(f"load: {WRITERS} writers x {seconds:.0f} s, alone then with the dashboard")
-            load_phase(b, sides, tmp, seconds, res)
+            load_phase(b, sides, tmp, seconds, a.load_rate, res)
         for r in res.values():
             flatten(r)
         report(sides, res)

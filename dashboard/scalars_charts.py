@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
 import numpy as np
@@ -36,6 +37,7 @@ from flowlog.dashboard.scalars_markers import (
 from flowlog.dashboard.smoothing import check_weight, ema_continue
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
+_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowlog-read")
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 AFTER_PAINT = "fl-after-paint"  # layout.meta: first drawn after a paint (assets/plotly_hooks.js)
 CHART_HEIGHT = 320
@@ -192,16 +194,17 @@ class ScalarsView:
             state["buckets"] = buckets = line_buckets(len(lines), weight > 0, raw_too=raw)
             palette = line_colors([(ln.run, ln.series, ln.rank) for ln in lines], colors)
             marked: set[str] = set()  # runs whose check_numerics marker is drawn
+            lean = not state["raw_lines"]  # only smoothed lines: their extremes
+            extracts = self._prefetch(lines, (weight, xmode, rng, buckets, lean))
             for line, color in zip(lines, palette, strict=True):
                 if line.run in problems:
-                    continue  # failed on an earlier line: its later ones are not read
+                    continue  # failed on an earlier line: its later ones are not drawn
                 try:
                     if line.ranks:
                         how = (weight, xmode, rng, buckets)
                         pts = self._band_traces(fig, state, line, color, how)
                     else:
-                        lean = not state["raw_lines"]  # only smoothed lines: their extremes
-                        pts = self.reads.points(line, weight, xmode, rng, buckets, lean)
+                        pts = extracts[line].result()
                         if pts:
                             self._line_traces(fig, state, line, color, pts)
                     if pts and line.run not in marked:
@@ -220,6 +223,14 @@ class ScalarsView:
                      rank_mode, state["focus"])  # fmt: skip
         problems_note(fig, problems)
         return fig, state
+
+    def _prefetch(self, lines: list[Line], how: tuple) -> dict:
+        """Each plain line's extract (``reads.points(line, *how)``) as a future, read two
+        lines at a time: a read spends most of its time in SQLite and numpy, which release
+        the GIL, so a chart of many long runs builds on both cores."""
+        return {
+            line: _READERS.submit(self.reads.points, line, *how) for line in lines if not line.ranks
+        }
 
     def _focus_place(self, tag, focus, names, xmode, grouped):
         """Where the focused step lies on this chart (:func:`scalars_focus.focus_place`), or

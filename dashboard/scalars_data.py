@@ -206,23 +206,43 @@ class ScalarsData:
         key = self._points_key(line.tag, line.rank, w, xmode, rng, buckets, by_smoothed)
 
         def compute():
-            if rng is not None and xmode == "step":
-                return self._zoomed(line, w, rng, buckets, by_smoothed)
+            if xmode == "step":  # streamed or windowed: the series is never held whole
+                if rng is None:
+                    got = self._streamed(line, w, buckets, by_smoothed)
+                else:
+                    got = self._zoomed(line, w, rng, buckets, by_smoothed)
+                if got is not None:
+                    return got
             got = self.series(line.run, line.tag, line.rank)
             return extract(*got, w, xmode, rng, buckets, by_smoothed)
 
         return self.data.memo(line.run, key, compute)
 
+    def _streamed(self, line: Line, w: float, buckets: int, by_smoothed: bool) -> dict | None:
+        """The whole-range step-axis extract from the series read in windows
+        (:func:`scalars_zoom.streamed_extract`); its EMA checkpoints are cached on the way.
+        None for a line without points."""
+        info = self.tag_infos(line.run, line.rank)[line.tag]
+        pieces = self.data.scalars_pieces(line.run, line.tag, rank=line.rank)
+        span = (info.first_step, info.last_step)
+        got, ck = scalars_zoom.streamed_extract(pieces, w, buckets, by_smoothed, span)
+        if ck is not None:
+            self.data.memo(line.run, ("scalars-checkpoints", line.tag, line.rank, w), lambda: ck)
+        return got
+
     def checkpoints(self, line: Line, w: float) -> dict:
-        """The line's EMA checkpoints (:mod:`scalars_zoom`), from one full read, cached."""
-
-        def compute():
-            step, wall, value = self.series(line.run, line.tag, line.rank)
-            smooth = ema(value, w) if w > 0 else value
-            return scalars_zoom.checkpoints(step, wall, value, smooth, w)
-
+        """The line's EMA checkpoints (:mod:`scalars_zoom`), from one streamed pass, cached."""
         key = ("scalars-checkpoints", line.tag, line.rank, w)
-        return self.data.memo(line.run, key, compute)
+        if not self.data.is_cached(line.run, key):
+            self._streamed(line, w, 1, False)
+        return self.data.memo(line.run, key, lambda: self._checkpoints_now(line, w))
+
+    def _checkpoints_now(self, line: Line, w: float) -> dict:
+        """Checkpoints from the full series (a line without points, or a run that changed
+        between the streamed pass and now)."""
+        step, wall, value = self.series(line.run, line.tag, line.rank)
+        smooth = ema(value, w) if w > 0 else value
+        return scalars_zoom.checkpoints(step, wall, value, smooth, w)
 
     def _zoomed(self, line: Line, w: float, rng, buckets: int, by_smoothed: bool) -> dict:
         """A zoomed extract reading only the window (and the points since the checkpoint

@@ -180,11 +180,16 @@ def ema_continue(values, weight: float, state: tuple[float, int]) -> tuple[np.nd
         return out, (last, count + int(y.size))
     vmax = float(np.abs(y).max())
     biased = _biased(y, w, vmax) if vmax > 0 else np.zeros(y.size)
-    k = np.arange(1, y.size + 1, dtype=np.float64)
+    # w**k only where it is not 0 in float64 (beyond, the start and the debiasing are gone)
+    k = np.arange(1, min(y.size, int(-750.0 / math.log(w)) + 1) + 1, dtype=np.float64)
     with np.errstate(under="ignore"):
+        powers = w**k
         if last != 0.0:
-            biased += last * w**k
-        out[finite] = biased / (1.0 - w ** (count + k))
+            biased[: k.size] += last * powers
+        smoothed = biased.copy()
+        if count * math.log(w) > -40.0:  # w**count >= 2**-57: the debiasing still counts
+            smoothed[: k.size] /= 1.0 - w**count * powers
+    out[finite] = smoothed
     return out, (float(biased[-1]), count + int(y.size))
 
 

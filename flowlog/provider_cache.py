@@ -26,6 +26,7 @@ import numpy as np
 from flowlog.provider import DataProvider, RunInfo, Unreadable
 
 DEFAULT_MAX_BYTES = 48 * 2**20  # full-resolution reads: ~2M points of (step, wall, value)
+PIECE_POINTS = 1 << 18  # a window of scalars_pieces: ~6 MB of (step, wall, value)
 DEFAULT_MAX_SMALL_BYTES = 32 * 2**20  # small answers: ~1,300 drawn extracts of ~25 kB
 SMALL_BYTES = 128 * 2**10  # an entry up to this size is small
 _ENTRY_OVERHEAD = 256  # bytes charged per entry beyond its arrays (keys, small objects)
@@ -188,6 +189,24 @@ class CachedProvider:
     def has_scalars(self, run, tag, start=None, end=None, *, rank=None) -> bool:
         """Whether :meth:`scalars` with these arguments would answer without reading."""
         return self.is_cached(run, ("scalars", rank, tag, start, end))
+
+    def scalars_pieces(self, run, tag, points: int = PIECE_POINTS, *, rank=None):
+        """The tag's full series as consecutive step windows of about ``points`` points each,
+        read straight from the backend and not cached: for reductions over a series too long
+        to hold whole (memory, and the page faults of fresh memory, grow with what is held).
+        The windows end at the last step the tag had when this was called."""
+        info = self._read("tags", run, "scalar", rank=rank).get(tag)
+        if info is None or not info.count:
+            return
+        first, last = info.first_step, info.last_step
+        windows = max(1, -(-info.count // points))
+        width = -(-(last - first + 1) // windows)
+        for lo in range(first, last + 1, width):
+            hi = min(lo + width - 1, last)
+            if rank is None:
+                yield self.backend.scalars(run, tag, lo, hi)
+            else:
+                yield self.backend.scalars(run, tag, lo, hi, rank=rank)
 
     def scalars_downsampled(self, run, tag, buckets, start=None, end=None, *, rank=None):
         return self._read("scalars_downsampled", run, tag, buckets, start, end, rank=rank)

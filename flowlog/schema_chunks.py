@@ -204,25 +204,34 @@ def convert_rows(conn: sqlite3.Connection, rows_of_tag) -> None:
 def read(
     conn: sqlite3.Connection, tag_id: int, lo: int | None = None, hi: int | None = None
 ) -> Arrays:
-    """The tag's points with ``lo <= step <= hi`` (either bound optional), in step order."""
+    """The tag's points with ``lo <= step <= hi`` (either bound optional), in step order.
+
+    The chunks are decoded one at a time into arrays sized from their counts (an index-only
+    sum), so a read holds the result plus one blob, not every blob and then a copy."""
     lo = -1 if lo is None else lo
     hi = 2**63 - 1 if hi is None else hi
-    rows = conn.execute(
-        "SELECT n, checksum, data FROM scalar_chunks WHERE tag_id = ? AND step_first <= ? "
-        "AND step_last >= ? ORDER BY step_first",
-        (tag_id, hi, lo),
-    ).fetchall()
-    parts = [decode(*row) for row in rows]
-    if parts:
-        steps = parts[0][0]
-        if steps[0] < lo:
-            i = int(np.searchsorted(steps, lo))
-            parts[0] = tuple(a[i:] for a in parts[0])
-        steps = parts[-1][0]
-        if steps[-1] > hi:
-            i = int(np.searchsorted(steps, hi, side="right"))
-            parts[-1] = tuple(a[:i] for a in parts[-1])
-    return _concat(parts)
+    where = "WHERE tag_id = ? AND step_first <= ? AND step_last >= ?"
+    args = (tag_id, hi, lo)
+    own = not conn.in_transaction  # both statements see one snapshot of the file
+    if own:
+        conn.execute("BEGIN")
+    try:
+        sql = f"SELECT ifnull(sum(n), 0) FROM scalar_chunks {where}"
+        total = conn.execute(sql, args).fetchone()[0]
+        out = np.empty(total, np.int64), np.empty(total, np.float64), np.empty(total, np.float64)
+        at = 0
+        sql = f"SELECT n, checksum, data FROM scalar_chunks {where} ORDER BY step_first"
+        for n, check, data in conn.execute(sql, args):
+            for column, part in zip(out, decode(n, check, data), strict=True):
+                column[at : at + n] = part
+            at += n
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    steps = out[0][:at]
+    first = int(np.searchsorted(steps, lo)) if at and steps[0] < lo else 0
+    last = int(np.searchsorted(steps, hi, side="right")) if at and steps[-1] > hi else at
+    return tuple(column[first:last] for column in out)
 
 
 def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int | None]:

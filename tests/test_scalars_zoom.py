@@ -73,3 +73,30 @@ def test_the_window_read_starts_after_the_checkpoint_before_it(logdir):
     assert state[1] == int(np.isfinite(reads.series("r", "loss")[2][: 2 * 8192]).sum())
     assert scalars_zoom.read_window(ck, (10.0, 20.0)) == (None, 20, (0.0, 0))
     data.close()
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.6, 0.999])
+@pytest.mark.parametrize("buckets,by_smoothed", [(300, False), (40, False), (40, True)])
+def test_a_streamed_extract_draws_the_points_of_the_whole_series(logdir, weight, buckets,
+                                                                 by_smoothed):  # fmt: skip
+    """Windows of 1,000 points (26 windows): the same drawn points, values and final EMA
+    state as extracting from the whole series at once, and the same checkpoints."""
+    data = open_logdir(logdir)
+    info = data.tags("r", "scalar")["loss"]
+    pieces = data.scalars_pieces("r", "loss", points=1000)
+    got, ck = scalars_zoom.streamed_extract(
+        pieces, weight, buckets, by_smoothed, (info.first_step, info.last_step)
+    )
+    s = data.scalars("r", "loss")
+    smooth = ema(s.value, weight) if weight > 0 else s.value
+    want = extract(s.step, s.wall, s.value, weight, "step", None, buckets, by_smoothed)
+    np.testing.assert_array_equal(got["x"], want["x"])
+    np.testing.assert_array_equal(got["v"], want["v"])
+    np.testing.assert_allclose(got["s"], want["s"], rtol=1e-11, equal_nan=True)
+    assert got["ema"] == pytest.approx(want["ema"], rel=1e-11)
+    assert (got["first_step"], got["last_step"], got["wall0"]) == (0, 2 * (N - 1), s.wall[0])
+    whole = scalars_zoom.checkpoints(s.step, s.wall, s.value, smooth, weight)
+    np.testing.assert_array_equal(ck["step"], whole["step"])
+    np.testing.assert_array_equal(ck["count"], whole["count"])
+    np.testing.assert_allclose(ck["last"], whole["last"], rtol=1e-11)
+    data.close()
