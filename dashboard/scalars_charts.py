@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
@@ -39,6 +40,10 @@ from flowlog.dashboard.untrusted import RUN_ERRORS
 
 _READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowlog-read")
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
+# a chart rebuilt because its runs grew waits this many times its last build's duration since
+# that build: writers at full speed make every refresh a rebuild of millions of points, which
+# would otherwise keep the server's CPU busy (and the writers on the same machine slower)
+LIVE_REBUILD_PAUSE = 5.0
 AFTER_PAINT = "fl-after-paint"  # layout.meta: first drawn after a paint (assets/plotly_hooks.js)
 CHART_HEIGHT = 320
 CHART_MARGIN = dict(l=55, r=15, t=40, b=40)
@@ -158,6 +163,7 @@ class ScalarsView:
         the zoomed x range or None; ``rank_mode`` draws a run of several ranks as one line
         per rank ("each") or as their mean with a min-max band ("mean"). ``focus``
         (:func:`scalars_focus.focus_of`) marks a run's step; ``focus_zoom`` zooms onto it."""
+        started = time.time()
         weight = check_weight(weight)
         if not (isinstance(xmode, str) and xmode in X_TITLES):  # before any run reads it
             raise ValueError(f"x axis mode must be one of {sorted(X_TITLES)}, got {xmode!r}")
@@ -222,6 +228,7 @@ class ScalarsView:
         self._layout(fig, tag, xmode, logs, rng, state["grouped"], has_data or bool(problems),
                      rank_mode, state["focus"])  # fmt: skip
         problems_note(fig, problems)
+        state["built_at"], state["build_s"] = time.time(), time.time() - started
         return fig, state
 
     def _prefetch(self, lines: list[Line], how: tuple) -> dict:
@@ -262,6 +269,8 @@ class ScalarsView:
         head = _hover_head(line)
         entry = {"run": line.run, "tag": line.tag, "rank": line.rank}
         entry.update(last_step=pts["last_step"], wall0=pts["wall0"], ema=pts["ema"])
+        if "count" in pts:  # the series' points when drawn: how many a refresh would append
+            entry["count"] = pts["count"]
         fin_v = np.where(np.isfinite(v), v, np.nan)
         few = draws_markers(x.size, state["buckets"])  # a handful of points: markers
         raw = scatter(
@@ -433,6 +442,19 @@ class ScalarsView:
             )
 
     # --- live -------------------------------------------------------------------------------
+    def _too_many_new(self, name: str, tag: str, entry: dict, appended: int) -> bool:
+        """Whether the points a line gained since it was drawn (its tag's count now against
+        the count when drawn) would take the chart past LIVE_REBUILD_AFTER appended points:
+        a writer at full speed adds millions between refreshes, which are not worth reading
+        into the browser's lists only to rebuild."""
+        info = self.reads.tag_infos(name, entry.get("rank")).get(tag)
+        drawn = entry.get("count")
+        return (
+            info is not None
+            and isinstance(drawn, int)
+            and (info.count - drawn + appended > LIVE_REBUILD_AFTER)
+        )
+
     def extend(self, state, runs_info):
         """``(append spec, new state)`` with the points written since the chart was drawn.
 
@@ -451,6 +473,8 @@ class ScalarsView:
             known = steps.get((name, entry.get("rank")))
             if known is None or known <= entry["last_step"]:
                 continue
+            if self._too_many_new(name, tag, entry, state["appended"]):
+                return None  # rebuilt (re-bucketed) without reading the new points here
             new = self.reads.since(name, tag, entry["last_step"], entry.get("rank"))
             step = np.asarray(new.step)
             if not step.size:
@@ -477,6 +501,8 @@ class ScalarsView:
             if bad.any():
                 return None  # non-finite markers carry per-point symbols: redraw the chart
             entry["last_step"] = int(step[-1])
+            if "count" in entry:
+                entry["count"] += int(step.size)
         if not idx:
             return UNCHANGED
         state["appended"] += total

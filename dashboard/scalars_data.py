@@ -142,6 +142,7 @@ def extract(
         "ema": list(ema_state_from(smooth, value, w)),
         "first_step": int(step[0]) if step.size else None,
         "last_step": int(step[-1]) if step.size else -1,
+        "count": int(step.size),
     }
 
 

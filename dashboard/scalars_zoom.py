@@ -92,6 +92,7 @@ def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) ->
     ck.update(wall0=wall0, first_step=int(step[0]), last_step=int(step[-1]), ema=list(state))
     extract = {"x": step[sel], "v": value[sel], "s": smooth[sel], "st": step[sel]}
     extract.update({k: ck[k] for k in ("wall0", "ema", "first_step", "last_step")})
+    extract["count"] = seen
     return extract, ck
 
 

@@ -3,6 +3,8 @@ real SQLite logs written by the real writer."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import N, write_run, write_two_runs
 
@@ -261,6 +263,52 @@ def test_live_update_appends_new_points_and_rebuilds_for_a_new_run(logdir):
     assert fig is None and spec["update"]["x"] == [list(range(50, 60))]
     assert after["runs"]["gamma"]["last_step"] == 59
     w.close()
+
+
+def test_a_refresh_after_many_new_points_rebuilds_and_counts_every_point(logdir):
+    """Past LIVE_REBUILD_AFTER new points (judged by the tag's count, before reading them)
+    the chart is rebuilt instead of appended to; appends keep the drawn count exact."""
+    from flowlog.dashboard.scalars_charts import LIVE_REBUILD_AFTER
+    from flowlog.dashboard.views.scalars import build_chart, live_update
+
+    view, info = _view(logdir)
+    w, _ = write_run(logdir, "delta", n=50, close=False)
+    info = [*info, {"name": "delta", "color": "#654321", "last_step": 49}]
+    sel = ["alpha", "beta", "delta"]
+    gid = {"type": "sc-graph", "tag": "loss/val"}
+    _, state = build_chart(view, {**_controls(), "selected": sel}, None, gid, None, info)
+    assert state["runs"]["delta"]["count"] == 5  # loss/val: every 10th step
+    for s in range(50, 60):
+        w.add_scalar("loss/val", 0.5, s)
+    w.flush()
+    info[-1]["last_step"] = 59
+    spec, fig, state = live_update(view, state, info, sel, [], None)
+    assert fig is None and spec is not None and state["runs"]["delta"]["count"] == 15
+    for s in range(60, 60 + LIVE_REBUILD_AFTER + 1):
+        w.add_scalar("loss/val", 0.25, s)
+    w.flush()
+    info[-1]["last_step"] = 60 + LIVE_REBUILD_AFTER
+    # built moments ago, and that build took a second: the chart waits (LIVE_REBUILD_PAUSE)
+    state.update(built_at=time.time(), build_s=1.0)
+    assert live_update(view, state, info, sel, [], None) == (None, None, None)
+    state["built_at"] -= 10  # 10 s later
+    spec, fig, state = live_update(view, state, info, sel, [], None)
+    assert spec is None and fig is not None  # rebuilt: every point, re-bucketed
+    assert state["runs"]["delta"]["count"] == 16 + LIVE_REBUILD_AFTER
+    assert state["runs"]["delta"]["last_step"] == 60 + LIVE_REBUILD_AFTER
+    w.close()
+
+
+def test_a_grown_chart_waits_a_few_times_its_build_duration_before_a_rebuild():
+    from flowlog.dashboard.views.scalars import rebuilt_too_recently
+
+    assert rebuilt_too_recently({"built_at": 100.0, "build_s": 2.0}, now=105.0)
+    assert not rebuilt_too_recently({"built_at": 100.0, "build_s": 2.0}, now=111.0)
+    assert not rebuilt_too_recently({}, now=5.0)  # no record: rebuilt as before
+    for crafted in ({"built_at": "x", "build_s": 1e9}, {"built_at": 1e300, "build_s": True}):
+        assert not rebuilt_too_recently(crafted, now=105.0)
+    # a crafted huge duration pauses at most 60 s x LIVE_REBUILD_PAUSE
+    assert not rebuilt_too_recently({"built_at": 100.0, "build_s": 1e9}, now=100.0 + 301)
 
 
 def test_a_click_on_a_point_or_a_nan_marker_sets_the_focus():

@@ -19,6 +19,8 @@ without redrawing or re-sending the chart.
 
 from __future__ import annotations
 
+import math
+import time
 from html import escape
 
 import dash
@@ -32,6 +34,7 @@ from flowlog.dashboard.ids import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.scalars_cards import CARD_EXPORT, card_export, card_tools
 from flowlog.dashboard.scalars_charts import (
     AFTER_PAINT,
+    LIVE_REBUILD_PAUSE,
     UNCHANGED,
     ScalarsView,
     compile_regex,
@@ -452,12 +455,23 @@ def live_update(view, state, info, selected, logs, gkey):
         return None, None, None
     if res is not None:
         return res[0], None, res[1]
+    if not has_new_line and rebuilt_too_recently(state):
+        return None, None, None  # grown again: redrawn on a later refresh
     fig, new = view.build(
         state["tag"], info, sel, state["weight"], state["xmode"], untrusted.names(logs), "none",
         None, None, mode,
     )  # fmt: skip
     new["visible"] = state.get("visible")
     return None, fig, new
+
+
+def rebuilt_too_recently(state: dict, now: float | None = None) -> bool:
+    """Whether a chart that only grew was built less than LIVE_REBUILD_PAUSE times its build
+    duration ago (the state's own record; a state without one, or a crafted one, is not)."""
+    built = untrusted.number(state.get("built_at"), -math.inf)
+    took = untrusted.number(state.get("build_s"), 0.0)
+    now = time.time() if now is None else now
+    return 0 <= now - built < LIVE_REBUILD_PAUSE * min(took, 60.0)
 
 
 def _recoloured(state, info) -> bool:
