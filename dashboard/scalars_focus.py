@@ -46,15 +46,16 @@ def focus_place(reads, chart: str, focus: dict, xmode: str):
     """``(x of the step, (lo, hi) x range)`` for the focused run in ``chart``, or None when the
     run does not draw that chart or its step lies outside the chart's steps."""
     tags = reads.chart_tags(focus["run"], chart)
-    got = reads.series(focus["run"], tags[0].tag) if tags else None
-    if got is None or not np.asarray(got[0]).size:
+    if not tags or not tags[0].count:
         return None
-    step, wall = np.asarray(got[0]), np.asarray(got[1])
-    if not step[0] <= focus["step"] <= step[-1]:
+    first, last = tags[0].first_step, tags[0].last_step
+    if not first <= focus["step"] <= last:
         return None
-    lo, hi = step_window(focus["step"], int(step[0]), int(step[-1]))
-    if xmode == "step":
+    lo, hi = step_window(focus["step"], first, last)
+    if xmode == "step":  # the tag's step range is enough: no read of a long series
         return float(focus["step"]), (lo, hi)
+    got = reads.series(focus["run"], tags[0].tag)
+    step, wall = np.asarray(got[0]), np.asarray(got[1])
     x = to_x(xmode, step, wall, float(wall[0]))
     at = [float(np.interp(s, step, x)) for s in (focus["step"], lo, hi)]
     # (time axes: the window is clamped to the run's time, the step is no longer centred at

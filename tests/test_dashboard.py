@@ -175,6 +175,32 @@ def test_zoom_fetches_every_point_of_the_visible_range(spage):
     assert fine == list(range(1000, 1601))
 
 
+def test_a_zoom_draws_twice_not_three_times_and_a_reset_draws_the_whole_range(spage):
+    """dcc.Graph re-plots its figure after every relayout (it writes the zoom back into it);
+    assets/plotly_hooks.js skips that re-plot of what is drawn, so a zoom draws twice: the
+    relayout's own redraw, then the server's finer data. A reset still redraws the whole."""
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)
+    page.wait_for_load_state("networkidle")
+    page.evaluate(
+        """sel => { const gd = document.querySelector(sel);
+        window.__draws = 0; gd.on('plotly_afterplot', () => { window.__draws += 1; });
+        Plotly.relayout(gd, {'xaxis.range': [1000, 1600]}); }""",
+        graph_sel("loss/train"),
+    )
+    wait_traces(page, "loss/train", 5, "gd._fullData[3].x.length === 601")
+    page.wait_for_timeout(500)  # nothing else draws after it
+    assert page.evaluate("window.__draws") == 2
+    page.evaluate(
+        "sel => Plotly.relayout(document.querySelector(sel), {'xaxis.autorange': true})",
+        graph_sel("loss/train"),
+    )
+    last = f"gd._fullData[3].x[gd._fullData[3].x.length - 1] === {N - 1}"
+    wait_traces(page, "loss/train", 5, last)  # the server's data of the whole range again
+    assert trace(page, "loss/train", 3)["x"][0] == 0
+
+
 def test_export_csv_and_json_hold_every_visible_point(spage):
     page, url = spage
     page.goto(url)
