@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from checkout import LOAD_CHECKOUT  # benchmarks/checkout.py: this script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -35,19 +37,10 @@ _spec = importlib.util.spec_from_file_location("bench_dashboard", ROOT / "benchm
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
-# Serves one checkout's dashboard: the checkout's root goes first on sys.path; its
-# ``dashboard/`` directory is what ``flowlog.dashboard`` means (pyproject's package-dir).
-SERVE = """
-import importlib.util, logging, sys
-root = sys.argv[1]
-sys.path.insert(0, root)
-import flowlog
-spec = importlib.util.spec_from_file_location(
-    "flowlog.dashboard", root + "/dashboard/__init__.py",
-    submodule_search_locations=[root + "/dashboard"])
-mod = importlib.util.module_from_spec(spec)
-sys.modules["flowlog.dashboard"] = mod
-spec.loader.exec_module(mod)
+# Serves one checkout's dashboard (create_app on werkzeug).
+SERVE = (
+    LOAD_CHECKOUT
+    + """
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from werkzeug.serving import make_server
 app = mod.create_app(sys.argv[2])
@@ -55,6 +48,7 @@ server = make_server("127.0.0.1", 0, app.server, threaded=True)
 print(server.server_port, mod.__file__, flush=True)
 server.serve_forever()
 """
+)
 
 SCREEN_DRAWN = (  # every chart card on the screen has its lines
     "() => { const cards = Array.from(document.querySelectorAll('.fl-card'))"

@@ -61,6 +61,8 @@ import sys
 import time
 from pathlib import Path
 
+from checkout import LOAD_CHECKOUT  # benchmarks/checkout.py: this script's directory
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = Path("/tmp/scale")
 TAG = "train/loss"
@@ -68,23 +70,15 @@ WRITERS = 4
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1",
        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
 
-# One checkout's own flowlog-dashboard command; its ``dashboard/`` is ``flowlog.dashboard``
-# (pyproject's package-dir), as in benchmarks/dashboard_ab.py.
-SERVE = """
-import importlib.util, sys
-root = sys.argv[1]
-sys.path.insert(0, root)
-import flowlog
-spec = importlib.util.spec_from_file_location(
-    "flowlog.dashboard", root + "/dashboard/__init__.py",
-    submodule_search_locations=[root + "/dashboard"])
-mod = importlib.util.module_from_spec(spec)
-sys.modules["flowlog.dashboard"] = mod
-spec.loader.exec_module(mod)
+# One checkout's own flowlog-dashboard command (benchmarks/checkout.py loads the checkout).
+SERVE = (
+    LOAD_CHECKOUT
+    + """
 assert flowlog.__file__.startswith(root), flowlog.__file__
 from flowlog.dashboard.app import main
 sys.exit(main(sys.argv[2:]))
 """
+)
 
 
 # --- the data -------------------------------------------------------------------------------

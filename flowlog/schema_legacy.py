@@ -153,7 +153,11 @@ _BUCKETS = (
 def downsample(
     conn: sqlite3.Connection, tag_id: int, buckets: int, start: int, end: int
 ) -> list[tuple]:
-    """Summarise steps ``start..end`` into at most ``buckets`` step-ordered buckets.
+    """:func:`flowlog.schema.downsample` from rows and rollups. Wide ranges read the rollup
+    level with the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior,
+    and raw points for the two ragged ends: each point is counted exactly once, and a rollup
+    bucket goes wholly to the output bucket holding its first step (boundaries move by less
+    than ``w``). Narrow ranges (``per < 32``) aggregate raw points."""Summarise steps ``start..end`` into at most ``buckets`` step-ordered buckets.
 
     Each row is ``(first_step, last_step, last_wall, min, max, mean, count, nan, posinf,
     neginf)``; min/max/mean are over finite values (``None`` when a bucket has none), counts
