@@ -157,17 +157,7 @@ def downsample(
     level with the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior,
     and raw points for the two ragged ends: each point is counted exactly once, and a rollup
     bucket goes wholly to the output bucket holding its first step (boundaries move by less
-    than ``w``). Narrow ranges (``per < 32``) aggregate raw points."""Summarise steps ``start..end`` into at most ``buckets`` step-ordered buckets.
-
-    Each row is ``(first_step, last_step, last_wall, min, max, mean, count, nan, posinf,
-    neginf)``; min/max/mean are over finite values (``None`` when a bucket has none), counts
-    include every point. Output bucket ``i`` takes the points whose step is in ``[start + i*per,
-    start + (i+1)*per)``, ``per = ceil(span / buckets)``. Wide ranges read the rollup level with
-    the largest width ``w <= per / 2`` (or ``w <= per`` if none) for the interior, and raw
-    points for the two ragged ends: each point is counted exactly once, and a rollup bucket
-    goes wholly to the output bucket holding its first step (boundaries move by < ``w``).
-    Narrow ranges (``per < 32``) aggregate raw points.
-    """
+    than ``w``). Narrow ranges (``per < 32``) aggregate raw points."""
     span = end - start + 1
     per = -(-span // buckets)  # integer width: no overflow for huge steps
     params = {"tag": tag_id, "start": start, "end": end, "per": per}
