@@ -340,17 +340,24 @@ def test_a_file_size_limit_reached_mid_run_is_loud_and_keeps_what_was_committed(
     lines = dict(line.split(" ", 1) for line in out.splitlines())
     assert path in lines["FLUSH_ERROR"] and "not written" in lines["FLUSH_ERROR"], out
     assert lines["ATTEMPTS"] == "0"
-    assert path in lines["CLOSE_ERROR"] and "not written" in lines["CLOSE_ERROR"]
     last_ok = int(lines["LAST_OK"].split()[0])
-    assert last_ok > 1000 and lines["LAST_OK"].endswith("CLOSED False")
+    assert last_ok > 1000
     assert f"cannot write {path}" in err and "RuntimeWarning" in err  # logged and warned
     assert integrity(path) == "ok"
     run = read(tmp_path)
     s = run.scalars("loss")
-    n = len(s.step)  # an automatic flush may have committed one more batch than flush() saw
-    assert n in (last_ok + 1, last_ok + 1001)
+    n = len(s.step)
     assert s.step.tolist() == list(range(n))  # every committed point, exactly
     assert s.value.tolist() == [k * 0.25 for k in range(n)]
+    if "CLOSE_ERROR" not in lines:
+        # close() found room: chunks rewritten by earlier flushes left free pages inside the
+        # file, which the held points can fill without growing it. Then everything is there.
+        assert lines["LAST_OK"].endswith("CLOSED True") and n == int(lines["LOGGED"])
+        assert run.info.status == "finished"
+        return
+    assert path in lines["CLOSE_ERROR"] and "not written" in lines["CLOSE_ERROR"]
+    assert lines["LAST_OK"].endswith("CLOSED False")
+    assert n in (last_ok + 1, last_ok + 1001)  # an automatic flush may have committed one more
     held = int(re.search(r"(\d+) item\(s\) are not written", lines["CLOSE_ERROR"]).group(1))
     assert n + held == int(lines["LOGGED"])  # the rest was held and said so: none lost silently
     assert run.info.status == "crashed"  # never marked finished: the writer could not say so
