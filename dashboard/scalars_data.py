@@ -131,8 +131,9 @@ def extract(
     smooth = ema(value, w) if w > 0 else value
     x_all = to_x(xmode, step, wall, wall0)
     lo, hi = (None, None) if rng is None else rng
-    ys = [smooth] if by_smoothed else [value, smooth] if w > 0 else [value]
-    sel = bucket_extremes(x_all, ys, buckets, lo, hi)
+    sel = bucket_extremes(
+        x_all, scalars_zoom.selected_on(value, smooth, w, by_smoothed), buckets, lo, hi
+    )
     return {
         "x": x_all[sel],
         "v": value[sel],
@@ -220,35 +221,37 @@ class ScalarsData:
         return self.data.memo(line.run, key, compute)
 
     def _streamed(self, line: Line, w: float, buckets: int, by_smoothed: bool) -> dict | None:
-        """The whole-range step-axis extract from the series read in windows
-        (:func:`scalars_zoom.streamed_extract`); its EMA checkpoints are cached on the way.
-        None for a line without points."""
+        """The whole-range step-axis extract from the series read in windows, leaving its EMA
+        checkpoints in the cache for zooms; None for a line without points."""
+        got, ck = self._stream(line, w, buckets, by_smoothed)
+        if ck is not None:
+            self.data.memo(line.run, self._checkpoints_key(line, w), lambda: ck)
+        return got
+
+    def _stream(self, line: Line, w: float, buckets: int, by_smoothed: bool) -> tuple:
+        """``(extract, checkpoints)`` of one pass over the line's series in windows
+        (:func:`scalars_zoom.streamed_extract`); ``(None, None)`` without points."""
         info = self.tag_infos(line.run, line.rank)[line.tag]
         pieces = self.data.scalars_pieces(line.run, line.tag, rank=line.rank)
         span = (info.first_step, info.last_step)
-        got, ck = scalars_zoom.streamed_extract(pieces, w, buckets, by_smoothed, span)
-        if ck is not None:
-            self.data.memo(line.run, ("scalars-checkpoints", line.tag, line.rank, w), lambda: ck)
-        return got
+        return scalars_zoom.streamed_extract(pieces, w, buckets, by_smoothed, span)
 
-    def checkpoints(self, line: Line, w: float) -> dict:
-        """The line's EMA checkpoints (:mod:`scalars_zoom`), from one streamed pass, cached."""
-        key = ("scalars-checkpoints", line.tag, line.rank, w)
-        if not self.data.is_cached(line.run, key):
-            self._streamed(line, w, 1, False)
-        return self.data.memo(line.run, key, lambda: self._checkpoints_now(line, w))
+    @staticmethod
+    def _checkpoints_key(line: Line, w: float) -> tuple:
+        return ("scalars-checkpoints", line.tag, line.rank, w)
 
-    def _checkpoints_now(self, line: Line, w: float) -> dict:
-        """Checkpoints from the full series (a line without points, or a run that changed
-        between the streamed pass and now)."""
-        step, wall, value = self.series(line.run, line.tag, line.rank)
-        smooth = ema(value, w) if w > 0 else value
-        return scalars_zoom.checkpoints(step, wall, value, smooth, w)
+    def checkpoints(self, line: Line, w: float) -> dict | None:
+        """The line's EMA checkpoints (:mod:`scalars_zoom`), cached (left by the chart's own
+        streamed pass, else from one of their own); None without points."""
+        key = self._checkpoints_key(line, w)
+        return self.data.memo(line.run, key, lambda: self._stream(line, w, 1, False)[1])
 
-    def _zoomed(self, line: Line, w: float, rng, buckets: int, by_smoothed: bool) -> dict:
+    def _zoomed(self, line: Line, w: float, rng, buckets: int, by_smoothed: bool) -> dict | None:
         """A zoomed extract reading only the window (and the points since the checkpoint
-        before it), smoothed exactly as over every point."""
+        before it), smoothed exactly as over every point; None for a line without points."""
         ck = self.checkpoints(line, w)
+        if ck is None:
+            return None
         start, end, state = scalars_zoom.read_window(ck, rng)
         if line.rank is None:
             got = self.data.scalars(line.run, line.tag, start, end)

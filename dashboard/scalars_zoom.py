@@ -9,7 +9,7 @@ extremes over the chart's buckets), then selects among them: the same points as
 windows' extremes), in memory bounded by a window instead of the series (10M points: ~6 MB
 instead of ~500 MB, and none of the page faults of fresh memory that dominate a cold read).
 
-The same pass leaves :func:`checkpoints`: the EMA's state (``last``, finite count) every
+The same pass leaves checkpoints: the EMA's state (``last``, finite count) every
 ``EVERY`` points, a few kB per million points, cached in the provider's small class. A zoom
 reads the points from the checkpoint before the window to its end (a range read of a chunk
 or two) and continues the EMA from that state: the same smoothed values as smoothing every
@@ -23,26 +23,28 @@ import math
 import numpy as np
 
 from flowlog.dashboard.series import bucket_extremes
-from flowlog.dashboard.smoothing import ema_continue, ema_state_from
+from flowlog.dashboard.smoothing import ema_continue
 
 EVERY = 8192  # points between checkpoints: a zoom reads at most this many points before it
 
 
-def checkpoints(step, wall, value, smooth, w: float) -> dict:
-    """The EMA state after every ``EVERY``-th point of one series, and what every extract
-    carries about the whole series (first wall time, first and last step, final state)."""
-    n = step.size
-    at = np.arange(EVERY - 1, n, EVERY)
-    last, count = _states_at(at, value, smooth, w, (0.0, 0))
-    return {
-        "step": step[at].copy(),
-        "last": last,
-        "count": count,
-        "wall0": float(wall[0]) if n else 0.0,
-        "first_step": int(step[0]) if n else None,
-        "last_step": int(step[-1]) if n else -1,
-        "ema": list(ema_state_from(smooth, value, w)),
-    }
+SERIES_KEYS = ("wall0", "ema", "first_step", "last_step")  # what an extract says of its series
+
+
+def selected_on(value, smooth, w: float, by_smoothed: bool) -> list:
+    """The series whose bucket extremes a line draws: the raw and the smoothed one, the
+    smoothed one alone (``by_smoothed``: a chart of smoothed lines only), or the raw one
+    (no smoothing)."""
+    return [smooth] if by_smoothed else [value, smooth] if w > 0 else [value]
+
+
+def drawn(step, value, smooth, sel, ck: dict) -> dict:
+    """The extract of the points ``sel`` (:func:`scalars_data.extract`'s keys), its series'
+    facts from the checkpoints ``ck``."""
+    out = {"x": step[sel], "v": value[sel], "s": smooth[sel], "st": step[sel]}
+    out.update({k: ck[k] for k in SERIES_KEYS})
+    out["count"] = ck["points"]
+    return out
 
 
 def _states_at(at, value, smooth, w: float, before: tuple[float, int]):
@@ -79,21 +81,17 @@ def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) ->
         marks["step"].append(step[at])
         marks["last"].append(last)
         marks["count"].append(count)
-        ys = [smooth] if by_smoothed else [value, smooth] if w > 0 else [value]
-        keep = bucket_extremes(step, ys, buckets, lo, hi)
+        keep = bucket_extremes(step, selected_on(value, smooth, w, by_smoothed), buckets, lo, hi)
         parts.append((step[keep], wall[keep], value[keep], smooth[keep]))
         state, seen = after, seen + step.size
     if not parts:
         return None, None
     step, wall, value, smooth = (np.concatenate(c) for c in zip(*parts, strict=True))
-    ys = [smooth] if by_smoothed else [value, smooth] if w > 0 else [value]
-    sel = bucket_extremes(step, ys, buckets, lo, hi)
+    sel = bucket_extremes(step, selected_on(value, smooth, w, by_smoothed), buckets, lo, hi)
     ck = {key: np.concatenate(v) for key, v in marks.items()}
     ck.update(wall0=wall0, first_step=int(step[0]), last_step=int(step[-1]), ema=list(state))
-    extract = {"x": step[sel], "v": value[sel], "s": smooth[sel], "st": step[sel]}
-    extract.update({k: ck[k] for k in ("wall0", "ema", "first_step", "last_step")})
-    extract["count"] = seen
-    return extract, ck
+    ck["points"] = seen
+    return drawn(step, value, smooth, sel, ck), ck
 
 
 def read_window(ck: dict, rng) -> tuple[int | None, int, tuple[float, int]]:
@@ -112,16 +110,5 @@ def windowed_extract(ck: dict, got, state, w: float, rng, buckets: int, by_smoot
     """:func:`scalars_data.extract` for a zoom, from the points read after a checkpoint."""
     step, _wall, value = got
     smooth = ema_continue(value, w, state)[0] if w > 0 else value
-    lo, hi = rng
-    ys = [smooth] if by_smoothed else [value, smooth] if w > 0 else [value]
-    sel = bucket_extremes(step, ys, buckets, lo, hi)
-    return {
-        "x": step[sel],
-        "v": value[sel],
-        "s": smooth[sel],
-        "st": step[sel],
-        "wall0": ck["wall0"],
-        "ema": ck["ema"],
-        "first_step": ck["first_step"],
-        "last_step": ck["last_step"],
-    }
+    sel = bucket_extremes(step, selected_on(value, smooth, w, by_smoothed), buckets, *rng)
+    return drawn(step, value, smooth, sel, ck)
