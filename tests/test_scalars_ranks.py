@@ -214,6 +214,7 @@ def test_live_refresh_appends_to_a_rank_line_and_redraws_a_mean(tmp_path, monkey
                                               '"ddp", null, 1' in k)]["raw"]]  # fmt: skip
     assert spec["update"]["x"] == [list(range(STEPS, STEPS + 5))]
     assert spec["update"]["y"] == [[2.0] * 5]
+    mean["built_at"] -= 3600  # built long ago: not held back by LIVE_REBUILD_PAUSE
     spec, fig, again = live_update(view, mean, info, ["ddp"], [], None)
     assert spec is None and fig is not None  # the mean is re-bucketed: redrawn
     assert arr(fig.data[1]["x"])[-1] == STEPS + 4
