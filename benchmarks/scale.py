@@ -1,7 +1,7 @@
 """Issue 16's targets for long runs: this checkout against a baseline revision, in the same run.
 
     .venv/bin/python benchmarks/scale.py --baseline REV [--this REV] [--points N] [--runs N]
-        [--big] [--no-load] [--load-seconds S] [--quick]
+        [--big] [--no-load | --load-only] [--load-seconds S] [--load-rate N] [--quick]
 
 ``--this`` defaults to the working tree; any REV is checked out into a git worktree under
 /tmp/scale/ (removed at exit, as are the logdirs). Each side writes its own logdirs with its
@@ -471,6 +471,7 @@ def main() -> int:
     ap.add_argument("--big", action="store_true", help="also 1 run x 10M points")
     ap.add_argument("--big-points", type=int, help="points of the --big run (default 10M)")
     ap.add_argument("--no-load", action="store_true", help="skip the load test")
+    ap.add_argument("--load-only", action="store_true", help="only the load test")
     ap.add_argument("--load-seconds", type=float, help="writers' time per load phase (20)")
     ap.add_argument(
         "--load-rate", type=float, default=0.0,
@@ -497,11 +498,13 @@ def main() -> int:
         sides = [checkout(stack, "this", a.this), checkout(stack, "baseline", a.baseline)]
         for s in sides:
             print(f"{s.name}: {s.label}")
-        write_logdirs(sides, tmp, runs, points, res)
+        if not a.load_only:
+            write_logdirs(sides, tmp, runs, points, res)
         b = stack.enter_context(sb.browser())
-        print(f"browser: {runs} runs x {points:,} points")
-        browser_phase(b, sides, runs, points, res)
-        if a.big:
+        if not a.load_only:
+            print(f"browser: {runs} runs x {points:,} points")
+            browser_phase(b, sides, runs, points, res)
+        if a.big and not a.load_only:
             big_phase(b, sides, big, res)
         if not a.no_load:
             print(f"load: {WRITERS} writers x {seconds:.0f} s, alone then with the dashboard")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowlog.dashboard import scalars_zoom
+from flowlog.dashboard import scalars_grow, scalars_zoom
 from flowlog.dashboard.chart_budget import BUCKETS, draws_raw, line_buckets
 from flowlog.dashboard.series import align_rank_buckets, bucket_extremes
 from flowlog.dashboard.smoothing import ema, ema_state_from
@@ -230,11 +230,47 @@ class ScalarsData:
 
     def _stream(self, line: Line, w: float, buckets: int, by_smoothed: bool) -> tuple:
         """``(extract, checkpoints)`` of one pass over the line's series in windows
-        (:func:`scalars_zoom.streamed_extract`); ``(None, None)`` without points."""
+        (:func:`scalars_zoom.streamed_extract`), or of the points written since the pass
+        of an earlier commit for a long series (:mod:`scalars_grow`); ``(None, None)``
+        without points."""
         info = self.tag_infos(line.run, line.rank)[line.tag]
-        pieces = self.data.scalars_pieces(line.run, line.tag, rank=line.rank)
         span = (info.first_step, info.last_step)
+        if info.count >= scalars_grow.MIN_POINTS:
+            variant = (w, buckets, by_smoothed)
+            got = self.data.carried(
+                line.run, self._grown_group(line), variant, info.generation,
+                lambda previous: self._grow(line, info, previous),
+            )  # fmt: skip
+            if got is None:
+                return None, None
+            return scalars_grow.select(got, w, buckets, by_smoothed)
+        pieces = self.data.scalars_pieces(line.run, line.tag, rank=line.rank)
         return scalars_zoom.streamed_extract(pieces, w, buckets, by_smoothed, span)
+
+    @staticmethod
+    def _grown_group(line: Line) -> tuple:
+        return ("scalars-grown", line.tag, line.rank)
+
+    def _grow(self, line: Line, info, previous: dict) -> dict:
+        """Each variant ``(weight, buckets, by_smoothed)`` of ``previous`` grown by
+        :class:`scalars_grow.Grower` from one read of the points none of them has yet."""
+        growers = {}
+        for variant, prev in previous.items():
+            if prev is not None and not (
+                prev.anchor == info.first_step and prev.points <= info.count
+                and prev.last_step <= info.last_step
+            ):  # fmt: skip
+                prev = None  # an impossible state for appended points: start over
+            growers[variant] = scalars_grow.Grower(
+                prev, *variant, (info.first_step, info.last_step)
+            )
+        start = min(g.after for g in growers.values()) + 1
+        if start <= info.last_step:
+            first = None if start <= info.first_step else start
+            for piece in self.data.scalars_pieces(line.run, line.tag, rank=line.rank, start=first):
+                for g in growers.values():
+                    g.feed(piece.step, piece.wall, piece.value)
+        return {variant: g.done() for variant, g in growers.items()}
 
     @staticmethod
     def _checkpoints_key(line: Line, w: float) -> tuple:
@@ -314,8 +350,14 @@ class ScalarsData:
                 continue
             drawn = self._points_key(line.tag, line.rank, weight, xmode, None, buckets, by_smoothed)
             full = self.data.has_scalars(line.run, line.tag, rank=line.rank)
-            if not (self.data.is_cached(line.run, drawn) or full):
-                cost += info.count
+            if self.data.is_cached(line.run, drawn) or full:
+                continue
+            cost += info.count
+            if xmode == "step" and info.count >= scalars_grow.MIN_POINTS:
+                variant = (weight, buckets, by_smoothed)
+                group = self._grown_group(line)
+                prev = self.data.carried_value(line.run, group, variant, info.generation)
+                cost -= min(prev.points, info.count) if prev is not None else 0
         return cost
 
     def numerics(self, name: str) -> list[dict]:

@@ -47,20 +47,28 @@ def drawn(step, value, smooth, sel, ck: dict) -> dict:
     return out
 
 
-def _states_at(at, value, smooth, w: float, before: tuple[float, int]):
+def states_at(at, value, smooth, w: float, before: tuple[float, int]):
     """``(last, count)`` arrays: the EMA state after each index ``at`` of a piece whose
     points follow the state ``before`` (``smooth``: the piece's debiased values)."""
-    finite = np.isfinite(value)
-    if finite.all():  # the usual piece: counts and last finite points are the indices
-        count, last_finite = before[1] + at + 1, at
-    else:
-        count = (before[1] + np.cumsum(finite))[at]
-        # the last finite point at or before each index (-1: none in this piece yet)
-        last_finite = np.maximum.accumulate(np.where(finite, np.arange(value.size), -1))[at]
+    bad = np.flatnonzero(~np.isfinite(value))  # few: positions of NaN/Inf
+    count, last_finite = before[1] + at + 1, at  # the usual piece: the indices themselves
+    if bad.size:  # (cumulative passes over the piece would cost more than its EMA)
+        count = count - np.searchsorted(bad, at, "right")
+        last_finite = _last_finite(bad, at)
     with np.errstate(under="ignore"):
         debias = 1.0 - w ** count.astype(np.float64)
     last = np.where(last_finite >= 0, smooth[np.maximum(last_finite, 0)] * debias, before[0])
     return last, np.asarray(count, np.int64)
+
+
+def _last_finite(bad: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The last index at or before each of ``at`` that is not in the ascending ``bad``
+    (-1: none): the one before the run of consecutive bad indices holding it."""
+    starts = np.r_[True, np.diff(bad) != 1]
+    run_start = bad[starts][np.cumsum(starts) - 1]  # per bad index, its run's first
+    k = np.searchsorted(bad, at, "right") - 1
+    inside = (k >= 0) & (bad[np.maximum(k, 0)] == at)
+    return np.where(inside, run_start[np.maximum(k, 0)] - 1, at)
 
 
 def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) -> tuple:
@@ -77,7 +85,7 @@ def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) ->
         wall0 = float(wall[0]) if wall0 is None else wall0
         smooth, after = ema_continue(value, w, state)
         at = np.arange((EVERY - 1 - seen) % EVERY, step.size, EVERY)
-        last, count = _states_at(at, value, smooth, w, state)
+        last, count = states_at(at, value, smooth, w, state)
         marks["step"].append(step[at])
         marks["last"].append(last)
         marks["count"].append(count)

@@ -102,22 +102,78 @@ def _ascending_bounds(xs: np.ndarray, lo: float, hi: float, buckets: int) -> np.
     return np.r_[0, left, n]
 
 
-def _segment_extremes(y: np.ndarray, bounds: np.ndarray, nonfinite: bool) -> list[np.ndarray]:
-    """Positions in ``y`` of each segment's (``bounds``) first finite argmin and argmax and,
-    with ``nonfinite``, its first NaN, +Inf and -Inf."""
-    fin = np.isfinite(y)
-    clean = bool(fin.all())
-    low = y if clean else np.where(fin, y, np.inf)
-    high = y if clean else np.where(fin, y, -np.inf)
+def grid_extremes(x: np.ndarray, ys, edges: np.ndarray) -> np.ndarray:
+    """:func:`bucket_extremes`' points on explicit integer bucket edges: bucket ``j`` holds
+    ``edges[j] <= x < edges[j + 1]`` of ascending integer ``x`` (steps), exactly (no float
+    bucket arithmetic), and a range of few points is not returned whole. So buckets made of
+    whole finer buckets select, among the finer buckets' selections, the same points as over
+    every point: what an extract grown piece by piece relies on (:mod:`scalars_grow`)."""
+    i0, i1 = (int(i) for i in np.searchsorted(x, edges[[0, -1]], "left"))
+    if i1 <= i0:
+        return np.empty(0, np.int64)
+    bounds = np.searchsorted(x[i0:i1], edges, "left")
+    pos = np.concatenate(
+        [p for k, y in enumerate(ys) for p in _segment_extremes(y[i0:i1], bounds, k == 0)]
+    )
+    return np.unique(np.r_[i0, i1 - 1, pos + i0])
+
+
+_LOOP_SEGMENTS = 300  # up to this many segments a loop of argmin/argmax is the faster
+
+
+def _first_extremes(low: np.ndarray, high: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Each non-empty segment's first argmin of ``low`` and first argmax of ``high``."""
+    if bounds.size - 1 <= _LOOP_SEGMENTS:
+        return _loop_extremes(low, high, bounds)
+    lengths = np.diff(bounds)
+    inner = lengths[1:-1]
+    if inner[0] > 0 and bool((inner == inner[0]).all()):
+        # equal segments between the ends (a step every step): rows of a 2-D view
+        size, start, rows = int(inner[0]), int(bounds[1]), inner.size
+        base = start + size * np.arange(rows)
+        block = slice(start, start + size * rows)
+        middle = [
+            base + low[block].reshape(rows, size).argmin(axis=1),
+            base + high[block].reshape(rows, size).argmax(axis=1),
+        ]
+        ends = [_loop_extremes(low, high, bounds[[0, 1]]), _loop_extremes(low, high, bounds[-2:])]
+        return np.concatenate(middle + ends)
+    # many unequal segments: per-segment extremes by reduceat, then the first point equal to each
+    starts = bounds[:-1][lengths > 0]
+    lengths = lengths[lengths > 0]
+    out = []
+    for y, reduce in ((low, np.minimum), (high, np.maximum)):
+        hit = np.flatnonzero(y == np.repeat(reduce.reduceat(y, starts), lengths))
+        seg = np.searchsorted(starts, hit, "right")
+        out.append(hit[np.r_[True, seg[1:] != seg[:-1]]])
+    return np.concatenate(out)
+
+
+def _loop_extremes(low: np.ndarray, high: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     out = []
     edges = bounds.tolist()
     for s, e in zip(edges[:-1], edges[1:], strict=True):
         if e > s:
             out += [s + int(low[s:e].argmin()), s + int(high[s:e].argmax())]
-    pos = np.array(out, np.int64)
+    return np.array(out, np.int64)
+
+
+def _segment_extremes(y: np.ndarray, bounds: np.ndarray, nonfinite: bool) -> list[np.ndarray]:
+    """Positions in ``y`` of each segment's (``bounds``) first finite argmin and argmax and,
+    with ``nonfinite``, its first NaN, +Inf and -Inf."""
+    fin = np.isfinite(y)
+    clean = bool(fin.all())
+    if clean:
+        pos = _first_extremes(y, y, bounds)
+    else:  # NaN/Inf out of the extremes' way: a copy, its few non-finite entries set
+        bad = np.flatnonzero(~fin)
+        low = y.copy()
+        low[bad] = np.inf
+        high = low.copy()
+        high[bad] = -np.inf
+        pos = _first_extremes(low, high, bounds)
     picks = [pos if clean else pos[fin[pos]]]  # a bucket without finite values has no extremes
     if nonfinite and not clean:
-        bad = np.flatnonzero(~fin)
         kind = np.where(np.isnan(y[bad]), 2, np.where(y[bad] > 0, 1, 0))
         seg = np.searchsorted(bounds, bad, "right") - 1
         picks.append(bad[np.unique(seg * 3 + kind, return_index=True)[1]])

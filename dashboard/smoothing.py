@@ -173,24 +173,27 @@ def ema_continue(values, weight: float, state: tuple[float, int]) -> tuple[np.nd
     w = check_weight(weight)
     last, count = float(state[0]), int(state[1])
     v = np.asarray(values, dtype=np.float64)
-    out = v.copy()
     finite = np.isfinite(v)
-    y = v[finite]
+    every = bool(finite.all())  # the usual piece: no NaN/Inf to leave out and put back
+    y = v if every else v[finite]
     if w == 0.0 or y.size == 0:
-        return out, (last, count + int(y.size))
+        return v.copy(), (last, count + int(y.size))
     vmax = float(np.abs(y).max())
-    biased = _biased(y, w, vmax) if vmax > 0 else np.zeros(y.size)
+    smoothed = _biased(y, w, vmax) if vmax > 0 else np.zeros(y.size)
     # w**k only where it is not 0 in float64 (beyond, the start and the debiasing are gone)
     k = np.arange(1, min(y.size, int(-750.0 / math.log(w)) + 1) + 1, dtype=np.float64)
     with np.errstate(under="ignore"):
         powers = w**k
         if last != 0.0:
-            biased[: k.size] += last * powers
-        smoothed = biased.copy()
+            smoothed[: k.size] += last * powers
+        after = (float(smoothed[-1]), count + int(y.size))  # the biased state, before debiasing
         if count * math.log(w) > -40.0:  # w**count >= 2**-57: the debiasing still counts
             smoothed[: k.size] /= 1.0 - w**count * powers
+    if every:
+        return smoothed, after
+    out = v.copy()
     out[finite] = smoothed
-    return out, (float(biased[-1]), count + int(y.size))
+    return out, after
 
 
 def ema_state(values, weight: float) -> tuple[float, int]:

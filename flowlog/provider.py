@@ -100,6 +100,10 @@ class TagInfo:
     first_step: int | None
     last_step: int | None
     node: str | None  # graph node name for watch tags
+    #: changes whenever the tag's points change other than by appending (a rewritten step, a
+    #: purge, a new file); None where the backend cannot tell. A reader may extend what it
+    #: derived from the points while this holds (:meth:`CachedProvider.carried`).
+    generation: Hashable | None = None
 
     @property
     def chart(self) -> str:

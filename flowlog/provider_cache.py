@@ -29,6 +29,9 @@ DEFAULT_MAX_BYTES = 48 * 2**20  # full-resolution reads: ~2M points of (step, wa
 PIECE_POINTS = 1 << 18  # a window of scalars_pieces: ~6 MB of (step, wall, value)
 DEFAULT_MAX_SMALL_BYTES = 32 * 2**20  # small answers: ~1,300 drawn extracts of ~25 kB
 SMALL_BYTES = 128 * 2**10  # an entry up to this size is small
+DEFAULT_MAX_CARRIED_BYTES = 64 * 2**20  # carried reductions: ~100 long lines' candidates
+CARRIED_SIBLINGS = 3  # other variants of a tag extended with the one asked for, at most
+CARRIED_SIBLING_S = 300.0  # ... among those asked for this recently
 _ENTRY_OVERHEAD = 256  # bytes charged per entry beyond its arrays (keys, small objects)
 
 
@@ -67,6 +70,10 @@ class CachedProvider:
         self._lock = threading.Lock()
         self._scan_lock = threading.Lock()
         self._scan: tuple[float, list[RunInfo]] | None = None  # (monotonic start, runs)
+        # (run, group, variant) -> (generation, value, bytes, monotonic time last asked for):
+        # kept across commits, see carried()
+        self._carried: OrderedDict[tuple, tuple] = OrderedDict()
+        self._carried_used = 0
 
     def __repr__(self) -> str:
         return f"CachedProvider({self.backend!r})"
@@ -143,8 +150,52 @@ class CachedProvider:
         with self._lock:
             return self._tokens.get(run) == token and (run, key) in self._items
 
+    def carried(self, run: str, group: Hashable, variant: Hashable, generation, grow):
+        """A reduction of a tag's points extended across commits, for ``variant`` of
+        ``group`` (one tag: its smoothing weights, bucket budgets …).
+
+        ``grow(previous)`` gets ``{variant: value or None, ...}``: what it returned last for
+        each while the tag's :attr:`TagInfo.generation` was ``generation`` (its points only
+        appended to since; None: first time, points rewritten, or ``generation`` None,
+        unknown), for the variant asked and up to ``CARRIED_SIBLINGS`` others of the group
+        asked for in the last ``CARRIED_SIBLING_S`` seconds, so one read of the new points
+        extends them all (a smoothing change on a live run then reads seconds of points, not
+        the run); it returns the same keys' new values, which are kept (least recently used
+        beyond a budget of their own) whatever the change token. Returns ``variant``'s.
+        ``grow`` must not modify what it is given (another thread may read it)."""
+        now = time.monotonic()
+        with self._lock:
+            siblings = [
+                (k[2], e) for k, e in reversed(self._carried.items())
+                if k[:2] == (run, group) and k[2] != variant and now - e[3] < CARRIED_SIBLING_S
+                and generation is not None and e[0] == generation
+            ][:CARRIED_SIBLINGS]  # fmt: skip
+        previous = {v: e[1] for v, e in siblings}
+        previous[variant] = self.carried_value(run, group, variant, generation)
+        values = grow(previous)
+        with self._lock:
+            for v, value in values.items():
+                full = (run, group, v)
+                old = self._carried.pop(full, None)
+                used = now if v == variant or old is None else old[3]
+                cost = size_of(value) + _ENTRY_OVERHEAD
+                self._carried_used += cost - (old[2] if old is not None else 0)
+                self._carried[full] = (generation, value, cost, used)
+            while self._carried_used > DEFAULT_MAX_CARRIED_BYTES and len(self._carried) > 1:
+                self._carried_used -= self._carried.popitem(last=False)[1][2]
+        return values[variant]
+
+    def carried_value(self, run: str, group: Hashable, variant: Hashable, generation):
+        """What :meth:`carried` would pass for ``variant`` now (None: nothing to extend)."""
+        with self._lock:
+            hit = self._carried.get((run, group, variant))
+        same = hit is not None and generation is not None and hit[0] == generation
+        return hit[1] if same else None
+
     def clear(self) -> None:
         with self._lock:
+            self._carried.clear()
+            self._carried_used = 0
             self._items.clear()
             self._tokens.clear()
             self._used = {False: 0, True: 0}
@@ -190,16 +241,25 @@ class CachedProvider:
         """Whether :meth:`scalars` with these arguments would answer without reading."""
         return self.is_cached(run, ("scalars", rank, tag, start, end))
 
-    def scalars_pieces(self, run, tag, points: int = PIECE_POINTS, *, rank=None):
-        """The tag's full series as consecutive step windows of about ``points`` points each,
-        read straight from the backend and not cached: for reductions over a series too long
-        to hold whole (memory, and the page faults of fresh memory, grow with what is held).
-        The windows end at the last step the tag had when this was called."""
+    def scalars_pieces(self, run, tag, points: int = PIECE_POINTS, *, rank=None, start=None):
+        """The tag's series from step ``start`` on (default: all of it) as consecutive step
+        windows of about ``points`` points each, read straight from the backend and not
+        cached: for reductions over a series too long to hold whole (memory, and the page
+        faults of fresh memory, grow with what is held). The windows end at the last step the
+        tag had when this was called."""
         info = self._read("tags", run, "scalar", rank=rank).get(tag)
         if info is None or not info.count:
             return
         first, last = info.first_step, info.last_step
-        windows = max(1, -(-info.count // points))
+        if start is not None and start > first:
+            if start > last:
+                return
+            # the points from start on, as if evenly spread over the steps
+            count = info.count * (last - start + 1) / (last - first + 1)
+            first = start
+        else:
+            count = info.count
+        windows = max(1, -(-int(count) // points))
         width = -(-(last - first + 1) // windows)
         for lo in range(first, last + 1, width):
             hi = min(lo + width - 1, last)

@@ -82,6 +82,14 @@ _TORN = (sqlite3.DatabaseError,)
 _NOT_TORN = (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)
 
 
+def _generation(run: dict | None, tag_id: int, stored: int | None):
+    """A scalar tag's :attr:`TagInfo.generation`: the file's own counter, with the writer's
+    start and process, so a replaced or resumed log never passes for the one read before."""
+    if stored is None or run is None:
+        return None
+    return (run["start_time"], run["pid"], tag_id, stored)
+
+
 class Run:
     """One run's database, opened read-only. Obtain it with :meth:`Logdir.run`.
 
@@ -201,11 +209,15 @@ class Run:
             raise ValueError(f"kind must be one of {schema.TAG_KINDS} or None, got {kind!r}")
 
         def read(conn):
-            out = []
+            out, run = [], None
             for tid, tag, tag_kind, node in schema.load_tags(conn):
                 if kind is None or tag_kind == kind:
                     count, first, last = schema.tag_stats(conn, tid, tag_kind)
-                    out.append(TagInfo(tag, tag_kind, count, first, last, node))
+                    gen = None
+                    if tag_kind == "scalar":
+                        run = schema.read_run(conn) if run is None else run
+                        gen = _generation(run, tid, schema.scalar_generation(conn, tid))
+                    out.append(TagInfo(tag, tag_kind, count, first, last, node, gen))
             return out
 
         return self._call(read)

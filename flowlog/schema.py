@@ -30,7 +30,7 @@ from flowlog.provider import ReadError
 from flowlog.schema_records import DDL_V2 as _DDL_V2
 from flowlog.schema_records import add_columns as _add_columns
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNKED_VERSION = 3  # scalar points in chunks from this version on
 #: ``PRAGMA application_id`` of a flowlog database: ASCII "flog".
 APPLICATION_ID = 0x666C6F67
@@ -157,7 +157,7 @@ def _to_chunks(conn: sqlite3.Connection) -> None:
 
 #: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (run by writers only): SQL
 #: statements, or a function of the connection for a step SQL alone cannot do.
-MIGRATIONS: dict[int, object] = {0: _DDL_V1, 1: _DDL_V2, 2: _to_chunks}
+MIGRATIONS: dict[int, object] = {0: _DDL_V1, 1: _DDL_V2, 2: _to_chunks, 3: _chunks.DDL_V4}
 
 #: tables (and columns) the reader needs; checked when a file is opened for reading. The v2
 #: tables (:mod:`flowlog.schema_records`) are optional: a version-1 file has none and reads as
@@ -492,6 +492,12 @@ def tag_stats(
         f"(SELECT max(step) FROM {table} WHERE tag_id = ?1)",
         (tag_id,),
     ).fetchone()
+
+
+def scalar_generation(conn: sqlite3.Connection, tag_id: int) -> int | None:
+    """The scalar tag's generation: bumped when its points change other than by appending
+    (v4 on); None for an older file, which does not keep one."""
+    return _chunks.generation(conn, tag_id) if chunked(conn) else None
 
 
 def nodes(conn: sqlite3.Connection) -> list[str]:

@@ -39,6 +39,16 @@ CREATE TABLE scalar_chunks (
 CREATE UNIQUE INDEX scalar_chunks_steps ON scalar_chunks (tag_id, step_first, step_last, n)
 """
 REQUIRED_COLUMNS = {"scalar_chunks": {"tag_id", "step_first", "step_last", "n", "checksum", "data"}}
+#: v4: a tag's generation, bumped whenever its stored points change other than by appending
+#: (a rewritten or interleaved step, a purge), so a reader can carry a reduction of the points
+#: it has read across commits that only appended (no row: generation 0)
+DDL_V4 = """
+CREATE TABLE scalar_generations (
+    tag_id INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL
+)
+"""
+GENERATIONS = "scalar_generations"
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps (int64), walls, values (float64)
 
@@ -163,6 +173,16 @@ def _rewrite(conn: sqlite3.Connection, tag_id: int, arrays: Arrays) -> None:
     merged = _last_write_wins(_concat([old, arrays]) if old[0].size else arrays)
     for piece in _split(merged):
         _insert(conn, tag_id, piece)
+    if rows:  # stored points changed, not only appended to (nothing stored: a first write)
+        _next_generation(conn, [tag_id])
+
+
+def _next_generation(conn: sqlite3.Connection, tag_ids: list[int]) -> None:
+    conn.executemany(
+        f"INSERT INTO {GENERATIONS} (tag_id, generation) VALUES (?, 1) "
+        "ON CONFLICT (tag_id) DO UPDATE SET generation = generation + 1",
+        [(t,) for t in tag_ids],
+    )
 
 
 def _last_write_wins(arrays: Arrays) -> Arrays:
@@ -181,7 +201,11 @@ def truncate_from(conn: sqlite3.Connection, step: int) -> None:
         "WHERE step_last >= ? AND step_first < ?",
         (step, step),
     ).fetchall()
+    cut = [r[0] for r in conn.execute(
+        "SELECT DISTINCT tag_id FROM scalar_chunks WHERE step_last >= ?", (step,)
+    )]  # fmt: skip
     conn.execute("DELETE FROM scalar_chunks WHERE step_last >= ?", (step,))
+    _next_generation(conn, cut)
     for tag_id, *chunk in rows:
         steps, walls, values = decode(*chunk)
         keep = int(np.searchsorted(steps, step))
@@ -242,6 +266,19 @@ def step_range(conn: sqlite3.Connection, tag_id: int) -> tuple[int | None, int |
         "ORDER BY step_first DESC LIMIT 1)",
         (tag_id,),
     ).fetchone()
+
+
+def generation(conn: sqlite3.Connection, tag_id: int) -> int | None:
+    """The tag's generation (:data:`DDL_V4`); None for a v3 file, which does not keep one."""
+    try:
+        row = conn.execute(
+            f"SELECT generation FROM {GENERATIONS} WHERE tag_id = ?", (tag_id,)
+        ).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # written before v4
+            return None
+        raise
+    return 0 if row is None else row[0]
 
 
 def count(conn: sqlite3.Connection, tag_id: int) -> int:

@@ -113,3 +113,26 @@ def test_a_streamed_extract_draws_the_points_of_the_whole_series(logdir, weight,
     np.testing.assert_array_equal(ck["count"], want_count)
     np.testing.assert_allclose(ck["last"], want_last, rtol=1e-9, atol=1e-12)
     data.close()
+
+
+def test_checkpoint_states_inside_runs_of_nan_match_the_plain_loop():
+    """A checkpoint may fall inside a run of NaN/Inf (a diverged stretch, one at the piece's
+    start): its state is the one after the last finite point before it."""
+    v = np.cumsum(np.random.default_rng(3).normal(size=40_000))
+    v[:500] = np.nan  # the piece starts with a run: the state before it holds
+    v[8000:20000] = np.nan  # a long run over a checkpoint
+    v[[8191, 24575, 24576]] = [np.inf, -np.inf, np.nan]  # on checkpoints, a short run
+    before = (2.5, 10)
+    smooth, _ = ema_continue(v, 0.9, before)
+    at = np.arange(scalars_zoom.EVERY - 1, v.size, scalars_zoom.EVERY)
+    at = np.r_[3, at]  # inside the leading run
+    last, count = scalars_zoom.states_at(at, v, smooth, 0.9, before)
+    biased, n, want_last, want_count = before[0], before[1], [], []
+    for i, x in enumerate(v.tolist()):
+        if np.isfinite(x):
+            biased, n = biased * 0.9 + 0.1 * x, n + 1
+        if i in set(at.tolist()):
+            want_last.append(biased)
+            want_count.append(n)
+    np.testing.assert_allclose(last, want_last, rtol=1e-10)
+    assert count.tolist() == want_count

@@ -129,6 +129,11 @@ def _cases():
     yield steps, [raw], 3, 4000, 5000  # no point in range
     yield steps, [raw], 3, 2000, 1000  # lo > hi
     yield steps, [raw, smooth], 300, 1000, 2000  # 1001 points <= 4 * 300: all of them
+    # more buckets than series._LOOP_SEGMENTS: the vectorised path, ties and NaNs included
+    yield steps, [raw, smooth], 350, None, None
+    yield dup, [raw], 400, None, None
+    yield steps, [np.full(n, math.nan), raw], 320, None, None
+    yield steps, [sprinkled(n, seed=8), raw], 1200, None, None
 
 
 @pytest.mark.parametrize("case", list(_cases()), ids=lambda c: f"{len(c[1])}ys-{c[2]}b")

@@ -475,7 +475,7 @@ def test_a_file_without_the_dropped_column_reads_and_gains_it_when_written(tmp_p
     with pytest.warns(RuntimeWarning, match="'a'"):
         w.close()
     conn = sqlite3.connect(w.path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
     conn.close()
     run = read(tmp_path)
     assert run.info.dropped == {"a": 1} and run.info.status == "finished"
