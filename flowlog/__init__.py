@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _API_NAMES = """
 Graph Tensor Variable get_default_graph reset_default_graph name_scope
 float16 float32 float64 int32 int64 bool_ constant placeholder global_variables_initializer
+placeholder_with_default
 add subtract multiply divide pow maximum minimum equal not_equal greater greater_equal less
 less_equal where negative square sqrt exp log abs sign identity relu sigmoid tanh ones_like
 softmax log_softmax cast add_n matmul reduce_sum reduce_mean reduce_max argmax reshape transpose

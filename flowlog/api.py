@@ -15,6 +15,8 @@ import numpy as np
 from flowlog.errors import GraphError
 from flowlog.graph import Graph, Tensor, get_default_graph, name_scope, reset_default_graph
 from flowlog.ops import OPS, Variable, as_node, axis_attr, binary, constant, make, matmul, operands
+from flowlog.ops import conv as conv_ops
+from flowlog.ops import random as random_ops
 
 __all__ = [
     "Graph",
@@ -58,6 +60,34 @@ def placeholder(dtype=float64, shape=None, name="Placeholder") -> Tensor:
     return get_default_graph()._add(
         Tensor(), "Placeholder", name, (), {}, shape, dtype, "placeholder", OPS["Placeholder"]
     )
+
+
+def placeholder_with_default(input, shape, name="PlaceholderWithDefault") -> Tensor:  # noqa: A002
+    """A placeholder that runs with ``input`` (a value) when not fed; TF's
+    ``tf.compat.v1.placeholder_with_default``. ``placeholder_with_default(False, shape=())`` is
+    the training switch of :func:`dropout`."""
+    if isinstance(input, Tensor):
+        raise TypeError(
+            f"placeholder_with_default {name!r}: the default must be a value, not a node"
+        )
+    arr = np.array(input)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"placeholder_with_default {name!r}: unsupported dtype {arr.dtype}")
+    if shape is not None:
+        shape = tuple(None if d is None or d == -1 else int(d) for d in shape)
+        if len(shape) != arr.ndim or any(
+            d is not None and d != a for d, a in zip(shape, arr.shape, strict=True)
+        ):
+            raise ValueError(
+                f"placeholder_with_default {name!r}: default of shape {arr.shape} does not fit "
+                f"shape {shape}"
+            )
+    arr.setflags(write=False)
+    attrs = {"default": arr.tolist()} if arr.size <= 16 else {}  # shown by describe_graph
+    return get_default_graph()._add(
+        Tensor(), "PlaceholderWithDefault", name, (), attrs, shape, arr.dtype, "placeholder",
+        OPS["PlaceholderWithDefault"], arr,
+    )  # fmt: skip
 
 
 def global_variables_initializer(name="init") -> Tensor:
@@ -252,6 +282,65 @@ def mean_squared_error(labels, predictions, name="mean_squared_error"):
         return reduce_mean(square(subtract(predictions, labels)))
 
 
+# ====================================================================== images, dropout
+def _graph_error(what, fn, *args):
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise GraphError(f"{what}: {exc}") from None
+
+
+def _spatial_attrs(what, strides, padding, data_format):
+    """``strides`` as ``[sh, sw]`` and ``padding`` upper-cased; errors name ``what``."""
+    if data_format != "NHWC":
+        raise GraphError(f"{what}: only data_format 'NHWC' is supported, got {data_format!r}")
+    padding = padding.upper() if isinstance(padding, str) else padding
+    _graph_error(what, conv_ops.check_padding, padding)
+    return list(_graph_error(what, conv_ops.spatial_pair, strides, "strides")), padding
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):  # noqa: A002
+    """``tf.nn.conv2d`` (TF 2.x signature): NHWC ``input``, HWIO ``filters``, ``strides`` an
+    int or 1/2/4 ints, ``padding`` ``"SAME"`` or ``"VALID"``; no dilation."""
+    strides, padding = _spatial_attrs("conv2d", strides, padding, data_format)
+    if dilations is not None and _graph_error("conv2d", conv_ops.spatial_pair, dilations,
+                                              "dilations") != (1, 1):  # fmt: skip
+        raise GraphError(f"conv2d: dilations other than 1 are not supported, got {dilations!r}")
+    x = as_node(input)
+    return make("Conv2D", [x, as_node(filters, x)], {"strides": strides, "padding": padding}, name)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    """``tf.nn.max_pool2d``: window ``ksize`` and ``strides`` (ints or 1/2/4 ints), ``padding``
+    ``"SAME"`` (pads with -inf) or ``"VALID"``. The gradient goes to each window's first max."""
+    strides, padding = _spatial_attrs("max_pool2d", strides, padding, data_format)
+    ksize = list(_graph_error("max_pool2d", conv_ops.spatial_pair, ksize, "ksize"))
+    attrs = {"ksize": ksize, "strides": strides, "padding": padding}
+    return make("MaxPool", [as_node(input)], attrs, name)
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None, *, training=None):
+    """``tf.nn.dropout`` (TF 2.x signature) plus a ``training`` switch: keep each element with
+    probability ``1 - rate``, scaled by ``1 / (1 - rate)``; one mask per ``sess.run``, used by
+    the forward value and the gradient alike.
+
+    ``training``: ``None`` or ``True`` always drops (``tf.nn.dropout``); ``False`` is the
+    identity; a boolean scalar node (``placeholder_with_default(False, ())``) decides per run.
+    ``seed`` makes the masks of every new session repeat the same sequence.
+    """
+    rate = _graph_error("dropout", random_ops.check_rate, rate)
+    seed = _graph_error("dropout", random_ops.check_seed, seed)
+    x = as_node(x)
+    if noise_shape is not None:
+        noise_shape = [None if d is None else int(d) for d in noise_shape]
+    with x.graph.as_default(), x.graph.name_scope(name or "dropout"):
+        if training is None or isinstance(training, (bool, np.bool_)):
+            training = constant(True if training is None else bool(training), name="training")
+        attrs = {"rate": rate, "seed": seed, "noise_shape": noise_shape}
+        mask = make("DropoutMask", [x, training], attrs)
+        return make("Dropout", [x, mask])
+
+
 #: ``fl.nn.relu`` … and ``fl.losses.mean_squared_error`` for code written against TensorFlow.
 nn = types.SimpleNamespace(
     relu=relu,
@@ -261,5 +350,8 @@ nn = types.SimpleNamespace(
     log_softmax=log_softmax,
     sigmoid_cross_entropy_with_logits=sigmoid_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits=softmax_cross_entropy_with_logits,
+    conv2d=conv2d,
+    max_pool2d=max_pool2d,
+    dropout=dropout,
 )
 losses = types.SimpleNamespace(mean_squared_error=mean_squared_error)

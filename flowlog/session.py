@@ -460,7 +460,9 @@ class Session:
         plan = _Plan()
         plan.slot_of = slot_of
         plan.feeds = [
-            (fed[n], n, n.dtype, _shape_check(n.shape)) for n in order if n.kind == "placeholder"
+            (fed[n], n, n.dtype, _shape_check(n.shape))
+            for n in order
+            if n.kind == "placeholder" and n in fed  # unfed: a placeholder_with_default
         ]
         plan.extra_feeds = [
             (key, n, n.dtype, _shape_check(n.shape)) for n, key in fed.items() if n not in needed
@@ -499,6 +501,7 @@ class Session:
         """
         slot_of, copy_slots = plan.slot_of, plan.copy_slots
         params = [f"n{slot_of[ph]}" for _, ph, _, _ in plan.feeds]
+        fed = {ph for _, ph, _, _ in plan.feeds}
         kw: dict[str, object] = {}
         body: list[str] = []
         lines: dict[int, Tensor] = {}
@@ -514,8 +517,8 @@ class Session:
             if node.kind == "variable":
                 kw[name] = self._var(node)
                 bound.append((s, kw[name]))
-            elif node.op == "Const":
-                kw[name] = node.value
+            elif node.op == "Const" or (node.kind == "placeholder" and node not in fed):
+                kw[name] = node.value  # a constant's value, or an unfed placeholder's default
                 bound.append((s, node.value))
             elif node.kind != "placeholder":
                 if node in buffers:
@@ -564,7 +567,7 @@ def _needed(flat, fed) -> set[Tensor]:
         if node in needed:
             continue
         needed.add(node)
-        if node.kind == "placeholder" and node not in fed:
+        if node.kind == "placeholder" and node not in fed and node.value is None:
             users = [f.name for f in flat if _depends(f, node)]
             raise FeedError(
                 f"placeholder {node.name!r} (shape {format_shape(node.shape)}, "
@@ -606,6 +609,7 @@ def _aliases(order, buffers) -> set[Tensor]:
     for node in order:
         if (
             node.kind in ("variable", "constant")
+            or node.op == "PlaceholderWithDefault"
             or node in buffers
             or (node.opdef.view and any(i in alias for i in node.inputs))
         ):

@@ -19,7 +19,7 @@ nodes with. The modules import only :mod:`flowlog.graph`, :mod:`flowlog.errors` 
 from __future__ import annotations
 
 # importing a family registers its ops
-from flowlog.ops import array, nn, reduce  # noqa: F401
+from flowlog.ops import array, conv, nn, random, reduce  # noqa: F401
 from flowlog.ops.core import OPS, as_node, axis_attr, binary, constant, make, operands
 from flowlog.ops.math import matmul
 from flowlog.ops.state import Variable
