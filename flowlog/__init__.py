@@ -34,7 +34,7 @@ _LAZY: dict[str, str] = {
     "graph_from_description": "flowlog.describe",
     **dict.fromkeys(_ERROR_NAMES, "flowlog.errors"),
 }
-_LAZY_MODULES = {"train": "flowlog.train"}
+_LAZY_MODULES = {"train": "flowlog.train", "keras": "flowlog.keras"}
 
 
 def __getattr__(name: str):

@@ -14,7 +14,7 @@ PACKAGES = {"flowlog": ROOT / "flowlog", "flowlog.dashboard": ROOT / "dashboard"
 
 ENGINE = (
     "flowlog.graph", "flowlog.ops", "flowlog.api", "flowlog.gradients", "flowlog.session",
-    "flowlog.train", "flowlog.describe", "flowlog.errors",
+    "flowlog.train", "flowlog.describe", "flowlog.errors", "flowlog.keras",
 )  # fmt: skip
 # the modules that touch SQLite
 LOG = (
