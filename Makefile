@@ -26,6 +26,8 @@ examples: setup
 	$(PY) examples/logistic_regression.py --logdir $(LOGDIR)
 	$(PY) examples/mlp.py --logdir $(LOGDIR)
 	$(PY) examples/nan_debugging.py --logdir $(LOGDIR)
+	$(PY) examples/keras_linear_regression.py --logdir $(LOGDIR)
+	$(PY) examples/keras_mnist_like.py --logdir $(LOGDIR)
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 		echo "$(PY) examples/torch_mlp.py --logdir $(LOGDIR)"; \
 		$(PY) examples/torch_mlp.py --logdir $(LOGDIR) || exit 1; \

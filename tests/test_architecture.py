@@ -12,9 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"flowlog": ROOT / "flowlog", "flowlog.dashboard": ROOT / "dashboard"}
 
+# fl.keras's core is engine; its package façade (flowlog/keras/__init__.py) loads the write-side
+# flowlog.keras.callbacks (FlowLog) lazily, so it is listed like the flowlog façade: not here
 ENGINE = (
     "flowlog.graph", "flowlog.ops", "flowlog.api", "flowlog.gradients", "flowlog.session",
-    "flowlog.train", "flowlog.describe", "flowlog.errors", "flowlog.keras",
+    "flowlog.train", "flowlog.describe", "flowlog.errors",
+    "flowlog.keras.activations", "flowlog.keras.callbacks_base", "flowlog.keras.engine",
+    "flowlog.keras.initializers", "flowlog.keras.layers", "flowlog.keras.losses",
+    "flowlog.keras.metrics", "flowlog.keras.models", "flowlog.keras.optimizers",
+    "flowlog.keras.progbar", "flowlog.keras.saving", "flowlog.keras.summary",
+    "flowlog.keras.training", "flowlog.keras.utils",
 )  # fmt: skip
 # the modules that touch SQLite
 LOG = (
@@ -33,6 +40,7 @@ WRITE_SIDE = (
     "flowlog.torch_numerics",
     "flowlog.torch_stats",
     "flowlog.torch_watch",
+    "flowlog.keras.callbacks",
 )
 
 
@@ -112,9 +120,8 @@ def test_the_sources_were_found():
 
 def test_engine_imports_nothing_of_the_log_render_or_dashboard():
     # graphdesc is the description contract both sides share; it imports nothing of ours
-    others = [
-        m for m in SOURCES if not _in(m, ENGINE) and m not in ("flowlog", "flowlog.graphdesc")
-    ]
+    facades = ("flowlog", "flowlog.keras", "flowlog.graphdesc")
+    others = [m for m in SOURCES if not _in(m, ENGINE) and m not in facades]
     assert _violations(ENGINE, others) == []
     assert IMPORTS["flowlog.graphdesc"] & set(SOURCES) == set()
 

@@ -12,9 +12,10 @@ hand-built graph. Modules: :mod:`~flowlog.keras.layers`, :mod:`~flowlog.keras.mo
 
 from __future__ import annotations
 
+import importlib
+
 from flowlog.keras import (
     activations,
-    callbacks,
     initializers,
     layers,
     losses,
@@ -25,6 +26,14 @@ from flowlog.keras import (
 )
 from flowlog.keras.engine import Input
 from flowlog.keras.models import Model, Sequential
+
+
+def __getattr__(name: str):
+    # callbacks holds FlowLog, which imports the writer: loaded on first use, the core stays engine
+    if name == "callbacks":
+        return importlib.import_module("flowlog.keras.callbacks")
+    raise AttributeError(f"module 'flowlog.keras' has no attribute {name!r}")
+
 
 __all__ = [
     "Input",

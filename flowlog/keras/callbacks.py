@@ -1,216 +1,230 @@
-"""Keras callbacks: the :class:`Callback` hooks ``fit``/``evaluate``/``predict`` call,
-:class:`History` (what ``fit`` returns), :class:`EarlyStopping` and :class:`ModelCheckpoint`.
-
-Hooks get ``logs`` dicts of floats: batch hooks the running epoch averages, epoch hooks the
-epoch's averages plus ``val_…`` entries. A callback stops training by setting
-``self.model.stop_training = True`` (checked after every batch and epoch).
+"""Keras callbacks (``fl.keras.callbacks``): the engine's :class:`Callback`, :class:`History`,
+:class:`EarlyStopping` and :class:`ModelCheckpoint` (defined in
+:mod:`flowlog.keras.callbacks_base`), and :class:`FlowLog`, the counterpart of Keras'
+``TensorBoard`` callback, which writes the flowlog event log (this module is write side).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
-import sys
 
-import numpy as np
-
-HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-    "on_test_begin",
-    "on_test_end",
-    "on_test_batch_begin",
-    "on_test_batch_end",
-    "on_predict_begin",
-    "on_predict_end",
-    "on_predict_batch_begin",
-    "on_predict_batch_end",
+from flowlog import records
+from flowlog.keras.callbacks_base import (
+    HOOKS,
+    Callback,
+    CallbackList,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
 )
+from flowlog.watch import WatchHook
+from flowlog.writer import SummaryWriter
+
+__all__ = [
+    "HOOKS",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "FlowLog",
+    "History",
+    "ModelCheckpoint",
+]
+
+_GRAD = "flowlog/grad/"  # prefix of FlowLog's entries in model.extra_fetches
+_BATCH = "flowlog/batch_size"
+# run directory (real path) -> the FlowLog writer open on it: a fit that raised never reached
+# on_train_end, and its writer would refuse the next FlowLog on the same runs
+_OPEN: dict[str, SummaryWriter] = {}
 
 
-class Callback:
-    """Base class; every hook does nothing. ``model`` and ``params`` are set before
-    ``on_train_begin`` (``params``: ``epochs``, ``steps``, ``verbose``)."""
-
-    def __init__(self):
-        self.model = None
-        self.params: dict = {}
-
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params):
-        self.params = params
-
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_test_batch_begin(self, batch, logs=None): ...
-    def on_test_batch_end(self, batch, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
-    def on_predict_batch_begin(self, batch, logs=None): ...
-    def on_predict_batch_end(self, batch, logs=None): ...
+def check_update_freq(value):
+    """``"epoch"``, ``"batch"`` or a positive int (log every that many batches)."""
+    if isinstance(value, str) and value in ("epoch", "batch"):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise ValueError(
+        f"FlowLog: update_freq must be 'epoch', 'batch' or a positive int (log every N "
+        f"batches), got {value!r}"
+    )
 
 
-def _overrides(cb, hook) -> bool:
-    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
+def check_histogram_freq(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"FlowLog: histogram_freq must be an int (epochs, 0 = never), got {value!r}"
+        )
+    if value < 0:
+        raise ValueError(f"FlowLog: histogram_freq must be >= 0 (epochs, 0 = never), got {value}")
+    return int(value)
 
 
-class CallbackList:
-    """Calls a hook on every callback; ``wants(hook)`` says whether any overrides it, so the
-    training loop builds per-batch logs only when someone reads them."""
+class FlowLog(Callback):
+    """Log training to flowlog as Keras' ``TensorBoard`` callback logs to TensorBoard.
 
-    def __init__(self, callbacks, model, params):
-        self.callbacks = list(callbacks or [])
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
-            cb.set_model(model)
-            cb.set_params(params)
-        self._wanted = {h: [cb for cb in self.callbacks if _overrides(cb, h)] for h in HOOKS}
+    Two runs, so the dashboard overlays them in one chart per metric: ``<log_dir>/train`` and
+    ``<log_dir>/validation`` (``<log_dir>/<run_name>/…`` with ``run_name``), the latter made
+    at the first epoch with ``val_…`` logs. In both, ``epoch_<metric>`` (``epoch_loss``,
+    ``epoch_accuracy`` …) at step = epoch (0-based); with ``update_freq="batch"`` or ``N``
+    also ``batch_<metric>`` in train (the epoch's running average, as Keras' logs) at step =
+    training batches since ``compile`` (0-based), every batch or every ``N``-th.
 
-    def wants(self, hook) -> bool:
-        return bool(self._wanted[hook])
+    The train run also gets: the model's graph (``write_graph``; layers are name scopes, the
+    gradient/optimizer machinery is folded by the dashboard); every ``histogram_freq`` epochs
+    (0 = never) each trainable weight's statistics and histograms in :mod:`flowlog.watch`'s
+    layout (``watch/<layer>/kernel/grad_norm`` …, step = epoch), from the epoch's last batch,
+    whose gradients ``fit`` fetches in that batch's run (``model.extra_fetches``); and at the
+    end one hparams trial (optimizer, lr, loss, batch_size, epochs, plus ``hparams``) with the
+    final logs as metrics (``loss``, ``accuracy``, ``val_loss`` …).
 
-    def call(self, hook, *args):
-        for cb in self._wanted[hook]:
-            getattr(cb, hook)(*args)
-
-
-class History(Callback):
-    """``history[name]`` = one value per epoch (``loss``, metrics, ``val_…``); ``epoch`` the
-    epoch numbers (0-based, as Keras)."""
-
-    def __init__(self):
-        super().__init__()
-        self.history: dict[str, list] = {}
-        self.epoch: list[int] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-
-def _monitor_op(mode, monitor, who):
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        mode = "max" if ("acc" in monitor or monitor.startswith("fmeasure")) else "min"
-    return (np.greater, -np.inf) if mode == "max" else (np.less, np.inf)
-
-
-def _warn(msg):
-    print(f"WARNING: {msg}", file=sys.stderr)
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; with
-    ``restore_best_weights`` the model ends with the weights of its best epoch."""
+    A ``fit`` from scratch (``model.global_step == 0``) starts its runs afresh (as re-running
+    a script should); a later ``fit`` appends, as Keras does. Writers are flushed after every
+    epoch and closed at ``on_train_end``; if training raises, what was logged is on disk, and
+    the next FlowLog writing the same runs (this one in a later ``fit``, or a new one) first
+    closes the abandoned writers, marking the runs crashed. :meth:`close` closes them now.
+    """
 
     def __init__(
         self,
-        monitor="val_loss",
-        min_delta=0,
-        patience=0,
-        verbose=0,
-        mode="auto",
-        baseline=None,
-        restore_best_weights=False,
-        start_from_epoch=0,
+        log_dir="logs",
+        histogram_freq=1,
+        write_graph=True,
+        update_freq="epoch",
+        run_name=None,
+        write_hparams=True,
+        hparams=None,
     ):
         super().__init__()
-        self.monitor, self.patience, self.verbose = monitor, int(patience), verbose
-        self.baseline, self.restore_best_weights = baseline, restore_best_weights
-        self.start_from_epoch = int(start_from_epoch)
-        self.monitor_op, self._init_best = _monitor_op(mode, monitor, "EarlyStopping")
-        self.min_delta = abs(min_delta) * (1 if self.monitor_op is np.greater else -1)
+        if not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"FlowLog: log_dir must be a str or path, got {log_dir!r}")
+        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
+            raise ValueError(f"FlowLog: run_name must be a non-empty str or None, got {run_name!r}")
+        if hparams is not None and not isinstance(hparams, dict):
+            raise TypeError(f"FlowLog: hparams must be a dict, got {type(hparams).__name__}")
+        records.check_hparams(hparams or {}, {})  # a bad value fails now, not after training
+        self.log_dir, self.run_name = os.fspath(log_dir), run_name
+        self.histogram_freq = check_histogram_freq(histogram_freq)
+        self.update_freq = check_update_freq(update_freq)
+        self.write_graph, self.write_hparams = bool(write_graph), bool(write_hparams)
+        self.extra_hparams = dict(hparams or {})
+        self._writers: dict[str, SummaryWriter] = {}
+        self._keys: dict[str, str] = {}  # run -> real path of its directory
+        self._hook: WatchHook | None = None
+        self._epoch = 0
+        self._batch_size = None
+        self._fetching: list[str] = []
+        self._watching = False
+        self._from_scratch = False
 
+    # ------------------------------------------------------------------ runs
+    def run_dir(self, which: str) -> str:
+        """The directory of the ``"train"`` or ``"validation"`` run."""
+        parts = [self.run_name] if self.run_name else []
+        return os.path.join(self.log_dir, *parts, which)
+
+    def writer(self, which: str) -> SummaryWriter:
+        """The run's writer, opened on first use; one left open on the same run by a ``fit``
+        that raised (this callback's or another's) is closed as crashed first."""
+        key = self._keys.get(which) or self._keys.setdefault(
+            which, os.path.realpath(self.run_dir(which))
+        )
+        w, other = self._writers.get(which), _OPEN.get(key)
+        if other is not None and other is not w:
+            other.close(status="crashed")
+        if w is None:
+            purge = 0 if self._from_scratch else None
+            w = self._writers[which] = SummaryWriter(self.run_dir(which), purge_step=purge)
+        _OPEN[key] = w
+        return w
+
+    def close(self) -> None:
+        """Close the runs' writers (``on_train_end`` does; a later ``fit`` reopens them)."""
+        for which, w in self._writers.items():
+            if _OPEN.get(self._keys[which]) is w:
+                del _OPEN[self._keys[which]]
+            w.close()
+
+    # ------------------------------------------------------------------ train
     def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
-        self.best, self.best_weights = self._init_best, None
+        self._from_scratch = self.model.global_step == 0
+        train = self.writer("train")
+        if self.write_graph and not train.graph_logged:
+            train.add_graph(self.model.graph)
+        self._batch_size = self.params.get("batch_size")
+        self._hook = None
+        if self.histogram_freq:
+            self._hook = WatchHook(
+                train, self.model.session, every=1, histograms_every=1, global_step=self._step
+            )
 
-    def _improved(self, current, reference) -> bool:
-        return bool(self.monitor_op(current - self.min_delta, reference))
+    def _step(self) -> int:
+        return self._epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _watch_due(self, batch) -> bool:
+        last = batch == self.params.get("steps", 1) - 1
+        return self._hook is not None and last and self._epoch % self.histogram_freq == 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        fetches = {}
+        if self._batch_size is None:
+            fetches[_BATCH] = self.model.target  # the fed targets: their length is the batch size
+        self._watching = self._watch_due(batch)
+        if self._watching:
+            self._hook.before_run(self.model.session)
+            fetches.update({_GRAD + v: g for v, g in self.model.gradients.items()})
+        self.model.extra_fetches.update(fetches)
+        self._fetching = list(fetches)
+
+    def on_train_batch_end(self, batch, logs=None):
+        model = self.model
+        results = model.extra_results
+        for key in self._fetching:
+            model.extra_fetches.pop(key, None)
+        if _BATCH in self._fetching:
+            self._batch_size = len(results[_BATCH])
+        if self._watching:
+            grads = {g: results[_GRAD + v] for v, g in model.gradients.items()}
+            self._hook.after_run(model.session, grads.get)
+            self._watching = False
+        self._fetching = []
+        freq = self.update_freq
+        step = model.global_step - 1
+        if freq != "epoch" and (freq == "batch" or step % freq == 0):
+            train = self.writer("train")
+            for name, value in (logs or {}).items():
+                train.add_scalar(f"batch_{name}", value, step)
 
     def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:
-            _warn(f"EarlyStopping: {self.monitor!r} is not in the logs ({', '.join(logs or {})})")
-            return
-        if epoch < self.start_from_epoch:
-            return
-        if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()
-        self.wait += 1
-        if self._improved(current, self.best):
-            self.best, self.best_epoch = current, epoch
-            if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()
-            if self.baseline is None or self._improved(current, self.baseline):
-                self.wait = 0
-            return
-        if self.wait >= self.patience and epoch > 0:
-            self.stopped_epoch = epoch
-            self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
+        for name, value in (logs or {}).items():
+            which, metric = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            self.writer(which).add_scalar(f"epoch_{metric}", value, epoch)
+        for w in self._writers.values():
+            w.flush()
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1:05d}: early stopping")
+        if self.write_hparams:
+            metrics = {
+                k: float(v)
+                for k, v in (logs or {}).items()
+                if isinstance(v, numbers.Real) and math.isfinite(v)
+            }
+            self.writer("train").add_hparams(self.hparams(), metrics, global_step=self._epoch)
+        self.close()
 
-
-class ModelCheckpoint(Callback):
-    """Save the model (or only its weights) after each epoch to ``filepath``, which may hold
-    ``{epoch:02d}`` (1-based, as Keras) and any log entry (``{val_loss:.2f}``)."""
-
-    def __init__(
-        self,
-        filepath,
-        monitor="val_loss",
-        verbose=0,
-        save_best_only=False,
-        save_weights_only=False,
-        mode="auto",
-    ):
-        super().__init__()
-        self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
-        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
-        self.monitor_op, self.best = _monitor_op(mode, monitor, "ModelCheckpoint")
-
-    def _path(self, epoch, logs) -> str:
-        try:
-            return self.filepath.format(epoch=epoch + 1, **logs)
-        except KeyError as exc:
-            raise KeyError(
-                f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not in the "
-                f"logs ({', '.join(['epoch', *logs])})"
-            ) from None
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.save_best_only:
-            current = logs.get(self.monitor)
-            if current is None:
-                _warn(f"ModelCheckpoint: {self.monitor!r} is not in the logs; not saving")
-                return
-            if not self.monitor_op(current, self.best):
-                return
-            self.best = current
-        path = self._path(epoch, logs)
-        if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1:05d}: saving model to {path}")
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
+    def hparams(self) -> dict:
+        """What the trial records: the compile/fit arguments plus the ``hparams`` given."""
+        model, opt = self.model, self.model.optimizer
+        found = {
+            "optimizer": getattr(opt, "name", None) or type(opt).__name__,
+            "lr": getattr(opt, "learning_rate", None),
+            "loss": getattr(model.loss, "name", None) or type(model.loss).__name__,
+            "batch_size": self._batch_size,
+            "epochs": self.params.get("epochs"),
+            **self.extra_hparams,
+        }
+        return {k: v for k, v in found.items() if v is not None}

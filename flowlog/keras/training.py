@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from flowlog.graph import format_shape
-from flowlog.keras.callbacks import CallbackList, History
+from flowlog.keras.callbacks_base import CallbackList, History
 from flowlog.keras.engine import existing_learning_phase, shape_error
 from flowlog.keras.initializers import shared_rng
 from flowlog.keras.progbar import Progbar
