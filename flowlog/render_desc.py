@@ -34,6 +34,9 @@ class Node:
     scope: str
     kind: str
     shape: tuple | None
+    #: a variable the description says is not trainable (an optimizer's slots and step, a
+    #: counter): state, which does not keep a machinery scope from folding
+    state: bool = False
 
 
 def scope_of(name: str) -> str:
@@ -62,20 +65,24 @@ def _infer_kind(op: str, scope: str) -> str:
 def parse(desc) -> list[Node]:
     """Validate a description and fill optional fields; errors name the offending node."""
     nodes: list[Node] = []
+    listed = isinstance(desc, dict) and "trainable" in desc  # else trainability is unknown
+    trainable = set(desc.get("trainable") or ()) if listed else set()
     for nd in graphdesc.check_nodes(desc):
         name, op = nd["name"], nd["op"]
         scope = nd.get("scope")
         if scope is None:
             scope = scope_of(name)
         shape = nd.get("shape")
+        kind = nd.get("kind") or _infer_kind(op, scope)
         nodes.append(
             Node(
                 name,
                 op,
                 tuple(nd.get("inputs", ())),
                 scope,
-                nd.get("kind") or _infer_kind(op, scope),
+                kind,
                 None if shape is None else tuple(shape),
+                listed and kind == "variable" and name not in trainable,
             )
         )
     return nodes
@@ -110,6 +117,7 @@ class ScopeInfo:
     count: int
     direct: int
     kinds: dict[str, int] = field(default_factory=dict)  # kind -> count, recursive
+    model: int = 0  # nodes in it and below that are neither machinery nor its state
 
 
 def scope_table(nodes: list[Node]) -> dict[str, ScopeInfo]:
@@ -118,21 +126,23 @@ def scope_table(nodes: list[Node]) -> dict[str, ScopeInfo]:
     count: dict[str, int] = {}
     direct: dict[str, int] = {}
     kinds: dict[str, dict[str, int]] = {}
+    model: dict[str, int] = {}
     for nd in nodes:
+        of_model = nd.kind not in MACHINERY and not nd.state
         for s in ancestors(nd.scope):
             if s not in count:
                 order.append(s)
-                count[s], direct[s], kinds[s] = 0, 0, {}
+                count[s], direct[s], kinds[s], model[s] = 0, 0, {}, 0
             count[s] += 1
             kinds[s][nd.kind] = kinds[s].get(nd.kind, 0) + 1
+            model[s] += of_model
         if nd.scope:
             direct[nd.scope] += 1
-    return {
-        s: ScopeInfo(
-            s, scope_of(s), s.count("/") + 1, count[s], direct[s], dict(sorted(kinds[s].items()))
-        )
-        for s in order
-    }
+    out = {}
+    for s in order:
+        level, kind_counts = s.count("/") + 1, dict(sorted(kinds[s].items()))
+        out[s] = ScopeInfo(s, scope_of(s), level, count[s], direct[s], kind_counts, model[s])
+    return out
 
 
 def scopes(desc) -> list[ScopeInfo]:
@@ -141,10 +151,11 @@ def scopes(desc) -> list[ScopeInfo]:
 
 
 def machinery_scopes(table: dict[str, ScopeInfo]) -> list[str]:
-    """Outermost scopes made only of gradient/optimizer nodes (``gradients``, ``Adam``, …), in
-    first-appearance order. ``kinds`` counts recursively, so a pure scope's sub-scopes are pure
-    too: the outermost ones are those whose parent is not."""
-    pure = {s for s, info in table.items() if info.kinds.keys() <= MACHINERY}
+    """Outermost scopes made only of gradient/optimizer nodes (``gradients``, ``Adam``, …) and
+    their state (an optimizer's slot and step variables, not trainable), in first-appearance
+    order. Counts are recursive, so a pure scope's sub-scopes are pure too: the outermost ones
+    are those whose parent is not."""
+    pure = {s for s, info in table.items() if info.model == 0 and info.kinds.keys() & MACHINERY}
     return [s for s, info in table.items() if s in pure and info.parent not in pure]
 
 

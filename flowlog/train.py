@@ -35,6 +35,7 @@ class Optimizer:
         self.learning_rate = _positive(learning_rate, f"{name}: learning_rate")
         self.name = name
         self._slots: dict[tuple[Tensor, str], Variable] = {}
+        self._slot_scopes: dict[Tensor, str] = {}  # var -> its slots' scope ("…/kernel/")
 
     def compute_gradients(self, loss: Tensor, var_list=None) -> list[tuple[Tensor | None, Tensor]]:
         if not isinstance(loss, Tensor):
@@ -91,9 +92,14 @@ class Optimizer:
             return make("NoOp", updates, {}, scope)
 
     def _slot(self, var: Tensor, slot: str) -> Variable:
+        """The ``slot`` variable of ``var`` (``Adam/dense/kernel/m``, ``…/v``): a variable's
+        slots share one scope, re-entered after the first (a new unique one would be
+        ``kernel_1/v``)."""
         key = (var, slot)
         if key not in self._slots:
-            with var.graph.name_scope(var.name):
+            scope = self._slot_scopes.get(var, var.name)
+            with var.graph.name_scope(scope) as opened:
+                self._slot_scopes[var] = opened
                 self._slots[key] = Variable(
                     np.zeros(var.shape, var.dtype), name=slot, trainable=False, graph=var.graph
                 )

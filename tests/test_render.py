@@ -569,3 +569,23 @@ def test_legend_without_finite_overlay_values_shows_only_the_nan_entry():
     assert ">0<" not in dot_text and ">1<" not in dot_text  # no degenerate numeric stops
     one = render.to_dot(desc, values={"a": 2.5}, value_label="grad_norm")
     assert one.count(">2.5<") == 1
+
+
+def test_an_optimizers_slot_and_step_variables_fold_with_it():
+    """Adam keeps its state in non-trainable variables of its own scope (kind "variable", as
+    the session needs): the scope still folds whole; a layer's non-trainable variable does not
+    make the layer machinery."""
+    desc = {
+        "nodes": [
+            node("dense/kernel", "Variable", kind="variable"),
+            node("dense/moving_mean", "Variable", kind="variable"),
+            node("dense/y", "MatMul", ["dense/kernel"]),
+            node("Adam/step", "Variable", kind="variable"),
+            node("Adam/dense/kernel/m", "Variable", kind="variable"),
+            node("Adam/update", "ApplyAdam", ["dense/kernel", "Adam/dense/kernel/m"], "optimizer"),
+        ],
+        "trainable": ["dense/kernel"],
+    }
+    assert default_collapse(desc) == ["Adam"]
+    # without the trainable list nothing says the slots are state: Adam stays open
+    assert default_collapse({"nodes": desc["nodes"]}) == []
