@@ -163,12 +163,14 @@ class CachedProvider:
         the run); it returns the same keys' new values, which are kept (least recently used
         beyond a budget of their own) whatever the change token. Returns ``variant``'s.
         ``grow`` must not modify what it is given (another thread may read it)."""
+        if generation is None:  # nothing carried over, nothing to keep
+            return grow({variant: None})[variant]
         now = time.monotonic()
         with self._lock:
             siblings = [
                 (k[2], e) for k, e in reversed(self._carried.items())
                 if k[:2] == (run, group) and k[2] != variant and now - e[3] < CARRIED_SIBLING_S
-                and generation is not None and e[0] == generation
+                and e[0] == generation
             ][:CARRIED_SIBLINGS]  # fmt: skip
         previous = {v: e[1] for v, e in siblings}
         previous[variant] = self.carried_value(run, group, variant, generation)
