@@ -235,3 +235,14 @@ def numeric_grads(build, values, shapes, seed=0):
             )
         numeric.append(n)
     return analytic, numeric, g
+
+
+@pytest.fixture
+def keras_fresh():
+    """Seeded, and ``Input()`` tensors in a fresh default graph: Keras' auto names do not
+    depend on the order tests run in (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    import flowlog as fl
+
+    fl.keras.utils.set_random_seed(0)
+    with fl.Graph().as_default():
+        yield

@@ -16,12 +16,7 @@ keras = fl.keras
 L = keras.layers
 
 
-@pytest.fixture(autouse=True)
-def _fresh():
-    """Seeded, and Input() tensors in a fresh default graph: names do not depend on order."""
-    keras.utils.set_random_seed(0)
-    with fl.Graph().as_default():
-        yield
+pytestmark = pytest.mark.usefixtures("keras_fresh")
 
 
 def _mlp_seq():
