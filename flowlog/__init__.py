@@ -34,7 +34,11 @@ _LAZY: dict[str, str] = {
     "graph_from_description": "flowlog.describe",
     **dict.fromkeys(_ERROR_NAMES, "flowlog.errors"),
 }
-_LAZY_MODULES = {"train": "flowlog.train", "keras": "flowlog.keras"}
+_LAZY_MODULES = {
+    "train": "flowlog.train",
+    "keras": "flowlog.keras",
+    "saved_model": "flowlog.saved_model",
+}
 
 
 def __getattr__(name: str):

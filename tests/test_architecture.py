@@ -16,7 +16,7 @@ PACKAGES = {"flowlog": ROOT / "flowlog", "flowlog.dashboard": ROOT / "dashboard"
 # flowlog.keras.callbacks (FlowLog) lazily, so it is listed like the flowlog façade: not here
 ENGINE = (
     "flowlog.graph", "flowlog.ops", "flowlog.api", "flowlog.gradients", "flowlog.session",
-    "flowlog.train", "flowlog.describe", "flowlog.errors",
+    "flowlog.train", "flowlog.describe", "flowlog.errors", "flowlog.saved_model",
     "flowlog.keras.activations", "flowlog.keras.callbacks_base", "flowlog.keras.engine",
     "flowlog.keras.initializers", "flowlog.keras.layers", "flowlog.keras.losses",
     "flowlog.keras.metrics", "flowlog.keras.models", "flowlog.keras.optimizers",
