@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowlog.dashboard.scalars_zoom import EVERY, drawn, selected_on, states_at
+from flowlog.dashboard.scalars_zoom import drawn, selected_on, smooth_piece
 from flowlog.dashboard.series import grid_extremes
-from flowlog.dashboard.smoothing import ema_continue
 
 FINE = 8  # fine buckets per drawn bucket, at least (at most twice this)
 MIN_POINTS = 100_000  # shorter series are read whole each time: a few ms
@@ -87,10 +86,8 @@ class Grower:
             return
         w, seen = self.w, self.seen
         self.wall0 = float(wall[0]) if self.wall0 is None else self.wall0
-        smooth, after = ema_continue(value, w, self.state)
-        at = np.arange((EVERY - 1 - seen) % EVERY, step.size, EVERY)
-        last, count = states_at(at, value, smooth, w, self.state)
-        for column, got in zip(self.marks, (step[at], last, count), strict=True):
+        smooth, after, mark = smooth_piece(step, value, w, self.state, seen)
+        for column, got in zip(self.marks, mark, strict=True):
             column.append(got)
         edges = _edges(self.anchor, self.width, int(step[0]), int(step[-1]))
         keep = grid_extremes(step, selected_on(value, smooth, w, self.by_smoothed), edges)

@@ -71,6 +71,16 @@ def _last_finite(bad: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(inside, run_start[np.maximum(k, 0)] - 1, at)
 
 
+def smooth_piece(step, value, w: float, state: tuple[float, int], seen: int) -> tuple:
+    """``(smooth, state after, (steps, lasts, counts))`` for a piece of a pass over a series
+    that follows ``seen`` points ending in EMA ``state``: the piece smoothed, and the
+    checkpoints (every ``EVERY``-th point of the series) that fall in it."""
+    smooth, after = ema_continue(value, w, state)
+    at = np.arange((EVERY - 1 - seen) % EVERY, step.size, EVERY)
+    last, count = states_at(at, value, smooth, w, state)
+    return smooth, after, (step[at], last, count)
+
+
 def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) -> tuple:
     """``(extract, checkpoints)`` of a step-axis chart of a whole series given as step-ordered
     ``pieces`` (Series), ``span`` = its (first, last) step (the bucket range)."""
@@ -83,12 +93,9 @@ def streamed_extract(pieces, w: float, buckets: int, by_smoothed: bool, span) ->
         if not step.size:
             continue
         wall0 = float(wall[0]) if wall0 is None else wall0
-        smooth, after = ema_continue(value, w, state)
-        at = np.arange((EVERY - 1 - seen) % EVERY, step.size, EVERY)
-        last, count = states_at(at, value, smooth, w, state)
-        marks["step"].append(step[at])
-        marks["last"].append(last)
-        marks["count"].append(count)
+        smooth, after, mark = smooth_piece(step, value, w, state, seen)
+        for key, got in zip(("step", "last", "count"), mark, strict=True):
+            marks[key].append(got)
         keep = bucket_extremes(step, selected_on(value, smooth, w, by_smoothed), buckets, lo, hi)
         parts.append((step[keep], wall[keep], value[keep], smooth[keep]))
         state, seen = after, seen + step.size

@@ -37,7 +37,7 @@ from flowlog.describe import FORMAT as GRAPH_FORMAT
 from flowlog.describe import describe_node
 from flowlog.graph import Graph, Tensor, format_shape
 from flowlog.ops import OPS, Variable, make
-from flowlog.session import Session
+from flowlog.session import Session, cast_feed, fits_shape
 
 __all__ = ["FORMAT", "Loaded", "SavedModelError", "load", "save", "versions"]
 
@@ -385,18 +385,14 @@ class Loaded:
             arr = np.asarray(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"input {key!r}: cannot convert to an array: {exc}") from None
-        if arr.dtype != node.dtype:
-            if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, node.dtype, "same_kind"):
-                raise ValueError(
-                    f"input {key!r} expects dtype {spec['dtype']} "
-                    f"{format_shape(spec['shape'])}, got dtype {arr.dtype}"
-                )
-            arr = arr.astype(node.dtype)
-        shape = node.shape
-        if shape is not None and (
-            arr.ndim != len(shape)
-            or any(d is not None and d != a for d, a in zip(shape, arr.shape, strict=False))
-        ):
+        cast = cast_feed(arr, node.dtype)
+        if cast is None:
+            raise ValueError(
+                f"input {key!r} expects dtype {spec['dtype']} "
+                f"{format_shape(spec['shape'])}, got dtype {arr.dtype}"
+            )
+        arr, shape = cast, node.shape
+        if not fits_shape(arr.shape, shape):
             raise ValueError(
                 f"input {key!r} expects shape {format_shape(shape)} ({spec['dtype']}), "
                 f"got shape {format_shape(arr.shape)}"

@@ -678,6 +678,25 @@ def _template(fetches, flat, keys, resolve) -> str:
     return "{" + str(len(flat) - 1) + "}"
 
 
+def cast_feed(arr: np.ndarray, dtype) -> np.ndarray | None:
+    """``arr`` as ``dtype`` when that loses no kind (a numeric array cast within its kind or
+    up, e.g. int -> float32); None when it would (complex, strings, float -> int)."""
+    if arr.dtype == dtype:
+        return arr
+    if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, dtype, "same_kind"):
+        return None
+    return arr.astype(dtype)
+
+
+def fits_shape(shape: tuple, static) -> bool:
+    """Whether a value of ``shape`` fits the static shape ``static`` (None dims: any)."""
+    if static is None:
+        return True
+    return len(shape) == len(static) and all(
+        d is None or d == a for d, a in zip(static, shape, strict=True)
+    )
+
+
 def _convert_feed(ph: Tensor, value) -> np.ndarray:
     """Check (and if harmless, convert) a fed value; errors name the placeholder."""
     if isinstance(value, Tensor):
@@ -689,17 +708,14 @@ def _convert_feed(ph: Tensor, value) -> np.ndarray:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise FeedError(f"cannot convert the value fed to {ph.name!r} to an array: {exc}") from None
-    if arr.dtype != ph.dtype:
-        if arr.dtype.kind not in "biuf" or not np.can_cast(arr.dtype, ph.dtype, "same_kind"):
-            raise FeedError(
-                f"placeholder {ph.name!r} has dtype {ph.dtype} but was fed an array "
-                f"of dtype {arr.dtype}"
-            )
-        arr = arr.astype(ph.dtype)
-    if ph.shape is not None and (
-        arr.ndim != len(ph.shape)
-        or any(d is not None and d != a for d, a in zip(ph.shape, arr.shape, strict=False))
-    ):
+    cast = cast_feed(arr, ph.dtype)
+    if cast is None:
+        raise FeedError(
+            f"placeholder {ph.name!r} has dtype {ph.dtype} but was fed an array "
+            f"of dtype {arr.dtype}"
+        )
+    arr = cast
+    if not fits_shape(arr.shape, ph.shape):
         raise FeedError(
             f"placeholder {ph.name!r} expects shape {format_shape(ph.shape)} but was "
             f"fed shape {format_shape(arr.shape)}"
