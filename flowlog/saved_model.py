@@ -336,8 +336,10 @@ class Loaded:
 
     Thread safety: a flowlog :class:`~flowlog.Session` is **not** safe to run from several
     threads at once (compiled plans write intermediate results into buffers reused by every
-    run, and plans are cached in a plain dict), so calls are serialised by a lock; inputs are
-    validated outside it and each call gets fresh output arrays.
+    run, and plans are cached in a plain dict), so each call borrows a session of its own from
+    a pool that grows to the number of concurrent callers (each session compiles its plan once
+    and keeps its own copy of the variables; serving never writes them). Calls run in parallel
+    as far as numpy releases the GIL, and each call gets fresh output arrays.
     """
 
     def __init__(self, export_dir: Path, graph: Graph, signature: dict, nodes: dict):
@@ -346,7 +348,7 @@ class Loaded:
         self.signature = signature
         self._inputs = {k: n for (side, k), n in nodes.items() if side == "inputs"}
         self._outputs = {k: n for (side, k), n in nodes.items() if side == "outputs"}
-        self._session = Session(graph)
+        self._idle: list[Session] = [Session(graph)]
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -361,11 +363,33 @@ class Loaded:
                     f"({', '.join(self._inputs)}); one positional value only for one input"
                 )
             kwargs = {next(iter(self._inputs)): args[0]}
-        feed = self._validated(kwargs)
-        with self._lock:
-            return self._session.run(dict(self._outputs), feed)
+        return self.run_checked(self.check_inputs(kwargs))
 
-    def _validated(self, given: dict) -> dict:
+    def run_checked(self, feed: dict) -> dict[str, np.ndarray]:
+        """Run a feed already checked by :meth:`check_inputs` (``{input key: array}``)."""
+        feed = {self._inputs[k]: v for k, v in feed.items()}
+        with self._lock:
+            session = self._idle.pop() if self._idle else Session(self.graph)
+        try:
+            return session.run(self._outputs, feed)
+        finally:
+            with self._lock:
+                self._idle.append(session)
+
+    def warm_up(self, feed: dict, sessions: int = 1) -> None:
+        """Run a checked feed on ``sessions`` sessions, so that many concurrent first calls
+        find their plans compiled (an exception here means the export cannot serve)."""
+        with self._lock:
+            while len(self._idle) < sessions:
+                self._idle.append(Session(self.graph))
+            ready = list(self._idle)
+        feed = {self._inputs[k]: v for k, v in feed.items()}
+        for session in ready:
+            session.run(self._outputs, feed)
+
+    def check_inputs(self, given: dict) -> dict[str, np.ndarray]:
+        """``given`` as ``{input key: array}`` of the signature's dtypes and shapes; a
+        ``ValueError`` names the first input that does not fit."""
         missing = [k for k in self._inputs if k not in given]
         extra = [k for k in given if k not in self._inputs]
         if missing or extra:
@@ -373,7 +397,7 @@ class Loaded:
             raise ValueError(
                 f"missing inputs {missing} / unexpected inputs {extra}; expected: {expected}"
             )
-        return {self._inputs[k]: self._convert(k, v) for k, v in given.items()}
+        return {k: self._convert(k, v) for k, v in given.items()}
 
     def _describe_input(self, key: str) -> str:
         spec = self.signature["inputs"][key]
