@@ -7,7 +7,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup setup-browser demo examples dashboard test lint bench
+.PHONY: setup setup-browser demo examples dashboard serve test lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -28,6 +28,7 @@ examples: setup
 	$(PY) examples/nan_debugging.py --logdir $(LOGDIR)
 	$(PY) examples/keras_linear_regression.py --logdir $(LOGDIR)
 	$(PY) examples/keras_mnist_like.py --logdir $(LOGDIR)
+	$(PY) examples/serve_linear_regression.py --logdir $(LOGDIR) --model-dir models --demo-traffic
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 		echo "$(PY) examples/torch_mlp.py --logdir $(LOGDIR)"; \
 		$(PY) examples/torch_mlp.py --logdir $(LOGDIR) || exit 1; \
@@ -36,6 +37,10 @@ examples: setup
 		echo "$(PY) examples/tensorboard_run.py --logdir $(LOGDIR)"; \
 		$(PY) examples/tensorboard_run.py --logdir $(LOGDIR) || exit 1; \
 	else echo "torch is not installed: skipping examples/torch_mlp.py, torch_nan.py, tensorboard_run.py"; fi
+
+# Serve the example's models (make examples exports them) on http://127.0.0.1:8501/
+serve: setup
+	.venv/bin/flowlog serve --model-name linreg --model-base-path models/linreg --logdir $(LOGDIR)
 
 test: setup-browser
 	.venv/bin/ruff check .
@@ -51,3 +56,4 @@ bench: setup
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/dashboard.py
 	$(PY) benchmarks/tb_logdir.py
+	$(PY) benchmarks/serving.py

@@ -1,5 +1,5 @@
 """The ``flowlog`` command: list runs, export a run's graph (SVG/DOT/PNG/PDF) and scalars,
-import TensorBoard logdirs.
+import TensorBoard logdirs, and serve exported models (``flowlog serve``, :mod:`flowlog.serving`).
 
 Reads logs only through the data provider (:mod:`flowlog.provider`). Every failure the user
 can cause (missing path, unknown run or tag, no graph logged, unknown scope, no ``dot``) ends
@@ -22,6 +22,7 @@ import flowlog
 from flowlog import export, render
 from flowlog.backends import open_logdir, run_location
 from flowlog.provider import DataProvider, ReadError, first_finding
+from flowlog.serving import server as serving_server
 
 GRAPH_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".png": "png", ".pdf": "pdf"}
 SCALAR_FORMATS = {".csv": "csv", ".json": "json"}
@@ -425,6 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("src", help="a TensorBoard logdir (events.out.tfevents.* files)")
     t.add_argument("dst", help="the logdir to write the flowlog runs into")
     t.set_defaults(func=cmd_import_tensorboard)
+
+    v = sub.add_parser(
+        "serve",
+        help="serve exported models over TensorFlow Serving's REST API, swapping in new versions",
+    )
+    serving_server.add_arguments(v)
+    v.set_defaults(func=serving_server.run)
     return p
 
 

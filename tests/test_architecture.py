@@ -151,6 +151,22 @@ def test_tensorboard_import_is_a_producer_the_dashboard_never_sees():
     assert writers == {"flowlog.tensorboard_cache"}
 
 
+SERVING = tuple(m for m in SOURCES if m.startswith("flowlog.serving"))
+
+
+def test_the_server_is_a_producer_nothing_on_the_read_side_imports():
+    """flowlog.serving loads exports (engine) and logs its traffic (writer), like a training
+    script; its wire protocol and config modules stay free of both, and nothing that reads
+    logs imports the server."""
+    assert {"flowlog.serving.rest", "flowlog.serving.models"} <= set(SERVING)
+    assert _violations([*READ_SIDE, "flowlog.dashboard"], SERVING) == []
+    pure = ["flowlog.serving.rest", "flowlog.serving.config", "flowlog.serving.errors"]
+    assert _violations(pure, [*ENGINE, *WRITE_SIDE, *LOG, *READ_SIDE]) == []
+    assert _violations(SERVING, [*READ_SIDE, "flowlog.dashboard"]) == []
+    writers = {m for m in SERVING if any(_in(i, WRITE_SIDE) for i in IMPORTS[m])}
+    assert writers == {"flowlog.serving.metrics", "flowlog.serving.server"}
+
+
 def test_cli_reads_through_the_provider():
     readers = ["flowlog.reader", "flowlog.reader_ranks", "flowlog.reader_discovery",
                "flowlog.reader_open", "flowlog.reader_status"]  # fmt: skip
