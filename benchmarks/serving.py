@@ -5,9 +5,11 @@ Models: the linear regression of ``examples/serve_linear_regression.py`` (2 → 
 For each model, single client and ``--clients`` concurrent clients (separate processes,
 one keep-alive connection each):
 
-* **server**: ``flowlog serve`` (waitress, ``--rest-api-num-threads`` default);
-* **constant**: the floor of the stack: a WSGI app on the same waitress settings answering a
-  fixed body of the same size, no JSON, no model;
+* **server**: ``flowlog serve`` (uvicorn; small models run on its event loop, see
+  ``flowlog/serving/app.py``);
+* **constant**: the floor of the stack: an ASGI app on uvicorn with ``flowlog serve``'s settings
+  answering a fixed body of the same size, no JSON, no model; and the same answer from a WSGI
+  app on waitress (the dashboard's server, the alternative considered);
 * **in-process**: the model's floor: ``Loaded.run_checked`` on the same row, no HTTP, no JSON;
 * **batching**: the server with ``--enable-batching`` (timeout 0 and 2 ms), concurrent only.
 
@@ -42,18 +44,30 @@ import flowlog as fl  # noqa: E402
 _PORT = re.compile(r"serving \S+ at http://[^:]+:(\d+)/")
 CONSTANT_APP = """
 import sys
-import logging
-from waitress import serve
-logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 body = sys.argv[2].encode()
-def app(environ, start_response):
-    n = int(environ.get("CONTENT_LENGTH") or 0)
-    environ["wsgi.input"].read(n)
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(body)))])
+headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def asgi(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+def wsgi(environ, start_response):
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [(k.decode(), v.decode()) for k, v in headers])
     return [body]
-serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[3]), ident="c",
-      channel_timeout=60, _quiet=True)
+port, threads = int(sys.argv[1]), int(sys.argv[3])
+if sys.argv[4] == "uvicorn":  # flowlog serve's own settings
+    import uvicorn
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                lifespan="off", server_header=False)
+else:
+    import logging
+    from waitress import serve
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    serve(wsgi, host="127.0.0.1", port=port, threads=threads, channel_timeout=60, _quiet=True)
 """
 
 
@@ -141,8 +155,8 @@ def machine_busy() -> tuple[float, float] | None:
 
 
 def measure(port: int, payload: bytes, clients: int, n: int, pid: int | None = None) -> dict:
-    cpu_before = cpu_seconds(pid) if pid else None
-    machine_before = machine_busy()
+    """Latency percentiles and throughput of ``clients`` processes sending ``n`` requests each;
+    CPU use (the server's, the machine's) over the same window, after the clients' warm-up."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 0.5
@@ -152,14 +166,19 @@ def measure(port: int, payload: bytes, clients: int, n: int, pid: int | None = N
     ]
     for p in procs:
         p.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu_before, machine_before, began = (
+        cpu_seconds(pid) if pid else None,
+        machine_busy(),
+        time.time(),
+    )
     lats = [out.get(timeout=600) for _ in procs]
+    window = time.time() - began
+    cpu_after, machine_after = cpu_seconds(pid) if pid else None, machine_busy()
     for p in procs:
         p.join()
-    wall = max(lat.sum() for lat in lats)
     every = np.concatenate(lats) * 1e3
-    cpu_after = cpu_seconds(pid) if pid else None
-    busy = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / wall
-    machine_after = machine_busy()
+    busy = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / window
     all_busy = None
     if machine_before and machine_after:
         spent = machine_after[0] - machine_before[0]
@@ -167,8 +186,8 @@ def measure(port: int, payload: bytes, clients: int, n: int, pid: int | None = N
     return {
         "p50": float(np.percentile(every, 50)),
         "p99": float(np.percentile(every, 99)),
-        "rps": every.size / wall,
-        "cores": busy,  # server CPU seconds per second (warm-up included: an upper bound)
+        "rps": every.size / max(lat.sum() for lat in lats),
+        "cores": busy,  # server CPU seconds per second
         "machine": all_busy,  # busy cores of the whole machine (clients, server, others)
     }
 
@@ -183,12 +202,12 @@ def start_server(args: list[str]) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("flowlog serve did not start")
 
 
-def start_constant(body: bytes, threads: int) -> tuple[subprocess.Popen, int]:
+def start_constant(body: bytes, threads: int, stack: str) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-c", CONSTANT_APP, str(port), body.decode(), str(threads)]
+        [sys.executable, "-c", CONSTANT_APP, str(port), body.decode(), str(threads), stack]
     )
     for _ in range(200):
         try:
@@ -229,7 +248,8 @@ def bench_model(name: str, base: Path, config: Path, args, row: list) -> None:
     config_args = ["--model-config-file", str(config), "--rest-api-num-threads", threads]
     server, port = start_server(config_args)
     body = _read_body(port, payload)
-    constant, cport = start_constant(body, int(threads))
+    constant, cport = start_constant(body, int(threads), "uvicorn")
+    waitress, wport = start_constant(body, int(threads), "waitress")
     batch0, bport0 = start_server([*config_args, "--enable-batching"])
     params = config.parent / "batching.txt"
     params.write_text("max_batch_size { value: 64 } batch_timeout_micros { value: 2000 }\n")
@@ -242,9 +262,11 @@ def bench_model(name: str, base: Path, config: Path, args, row: list) -> None:
         print(_row("in-process (model floor)", local))
         for clients in sorted({1, 2, args.clients}):
             c = measure(cport, payload, clients, args.requests, constant.pid)
+            wc = measure(wport, payload, clients, args.requests, waitress.pid)
             s = measure(port, payload, clients, args.requests, server.pid)
             print(f" {clients} client(s):")
             print(_row("constant (stack floor)", c))
+            print(_row("constant on waitress", wc, c))
             print(_row("flowlog serve", s, c))
             if clients > 1:
                 for label, proc, p in (
@@ -259,7 +281,7 @@ def bench_model(name: str, base: Path, config: Path, args, row: list) -> None:
                     f"(target <= 1 ms); over the stack floor: {s['p50'] - c['p50']:.3f} ms"
                 )
     finally:
-        for p in (server, constant, batch0, batch2):
+        for p in (server, constant, waitress, batch0, batch2):
             p.terminate()
             p.wait(timeout=30)
 

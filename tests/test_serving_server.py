@@ -172,3 +172,29 @@ def test_non_finite_values_travel_both_ways(client):
     assert code == 200
     values = [row[0] for row in raw["predictions"]]
     assert np.isnan(values[0]) and values[1] == float("inf")
+
+
+def test_start_up_errors_are_one_clear_line(tmp_path, capsys):
+    from flowlog.cli import main
+
+    assert main(["serve"]) == 1
+    assert "give --model-base-path" in capsys.readouterr().err
+    config = tmp_path / "bad.config"
+    config.write_text("model_config_list { config { name: 'm' base_path: 3 } }\n")
+    assert main(["serve", "--model-config-file", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"{config}:1:" in err and "base_path" in err
+    broken = export_linear(tmp_path / "m", 1, W, B)
+    (broken / "graph.json").write_text("{")
+    assert main(["serve", "--model-base-path", str(tmp_path / "m"), "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "1 model(s) did not become available" in err and "graph.json" in err
+
+
+def test_a_port_in_use_is_named(server, tmp_path, capsys):
+    from flowlog.cli import main
+
+    export_linear(tmp_path / "m", 1, W, B)
+    args = ["serve", "--model-base-path", str(tmp_path / "m"), "--port", str(server.port)]
+    assert main(args) == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in capsys.readouterr().err

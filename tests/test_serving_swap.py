@@ -170,3 +170,23 @@ def test_kill_9_then_restart_serves_again_from_the_base_path(base, tmp_path):
     assert sorted(r.status for r in runs) == ["crashed", "finished"]
     for run in runs:
         assert len(provider.scalars(run.name, "linreg/requests_per_s").value) >= 1
+
+
+def test_batched_requests_under_load_get_exactly_their_own_rows(base, tmp_path):
+    params = tmp_path / "batching.txt"
+    params.write_text("max_batch_size { value: 16 } batch_timeout_micros { value: 1000 }\n")
+    served = Served(
+        "--model-name", "linreg", "--model-base-path", str(base),
+        "--enable-batching", "--batching-parameters-file", str(params),
+    )  # fmt: skip
+    try:
+        with Load(served) as load:
+            load.wait_for(300)
+        assert load.failures == []
+        assert {_which(rows, got) for rows, got, _ in load.answers} == {1}
+        client = served.client()
+        code, body = client.predict("linreg", {"instances": [[0.0, 0.0]] * 17})
+        client.close()
+        assert code == 400 and "larger than maximum input batch size 16" in body["error"]
+    finally:
+        assert served.stop() == 0

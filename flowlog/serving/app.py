@@ -1,63 +1,68 @@
-"""The WSGI application of ``flowlog serve``: route, hold a version, decode, run, encode.
+"""The ASGI application of ``flowlog serve``: route, hold a version, decode, run, encode.
 
 No web framework: the REST surface is four routes, and every microsecond here is server
 overhead on top of the model (the target is ≤ 1 ms at p50). Bodies are read with a size limit
-before anything is decoded (``Content-Length`` first, then while reading and gunzipping), so
+before anything is decoded (``Content-Length`` first, then while receiving and gunzipping), so
 a huge payload costs the server nothing but the refusal.
+
+Where the model runs: status and metadata answer on the event loop (microseconds). A predict
+runs on the loop too when its version's warm-up run was fast (``INLINE_RUN_S``): a one-row
+linear model or small MLP takes 5–20 µs, less than a hop to a worker thread and back costs. A
+slower model, and every batched request (the batcher blocks its caller until the batch
+runs), goes to the request thread pool, so the loop keeps accepting and reading requests
+while numpy computes (and BLAS releases the GIL).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from flowlog.serving import rest
 from flowlog.serving.errors import ServingError
 
 DEFAULT_MAX_BODY = 64 * 2**20
-_JSON = [("Content-Type", "application/json")]
-_REASONS = {
-    200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 405: "405 Method Not Allowed",
-    413: "413 Payload Too Large", 415: "415 Unsupported Media Type",
-    500: "500 Internal Server Error", 501: "501 Not Implemented", 503: "503 Service Unavailable",
-}  # fmt: skip
-
-
-def _status_line(code: int) -> str:
-    return _REASONS.get(code) or f"{code} Error"
+INLINE_RUN_S = 200e-6  # warm-up time under which a model runs on the event loop itself
+_JSON = [(b"content-type", b"application/json")]
+_PLAIN = [(b"content-type", b"text/plain")]
 
 
 class ServingApp:
-    """``app(environ, start_response)``; ``metrics`` (optional) records every answer."""
+    """``await app(scope, receive, send)``; ``metrics`` (optional) records every answer."""
 
-    def __init__(self, manager, *, metrics=None, batcher=None, max_body_bytes=DEFAULT_MAX_BODY):
+    def __init__(
+        self, manager, *, metrics=None, batcher=None, max_body_bytes=DEFAULT_MAX_BODY, threads=8
+    ):
         self.manager = manager
         self.metrics = metrics
         self.batcher = batcher
         self.max_body_bytes = max_body_bytes
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="flowlog-serve")
 
-    def __call__(self, environ, start_response):
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":  # lifespan and websockets: nothing to set up or serve
+            return
         started = time.perf_counter()
         where = [None, None]  # model, version: for the metrics, filled as the request resolves
         try:
-            code, body = 200, self._answer(environ, where)
+            code, body = 200, await self._answer(scope, receive, where)
         except ServingError as exc:
             code = exc.http_status
             body = b"Not Found" if exc.plain else rest.error_body(exc.message)
         except Exception as exc:  # a bug must answer 500, never drop the connection
             code, body = 500, rest.error_body(f"internal error: {type(exc).__name__}: {exc}")
-        headers = (
-            [("Content-Type", "text/plain")] if code == 404 and body == b"Not Found" else _JSON
-        )
-        start_response(_status_line(code), [*headers, ("Content-Length", str(len(body)))])
+        headers = _PLAIN if body == b"Not Found" else _JSON
+        length = (b"content-length", str(len(body)).encode())
+        await send({"type": "http.response.start", "status": code, "headers": [*headers, length]})
+        await send({"type": "http.response.body", "body": body})
         if self.metrics is not None:
             self.metrics.record(where[0], where[1], time.perf_counter() - started, code)
-        return [body]
 
-    def _answer(self, environ, where: list) -> bytes:
-        method = environ["REQUEST_METHOD"]
-        path = environ.get("REQUEST_URI", environ.get("PATH_INFO", "")).split("?", 1)[0]
-        route = rest.parse_route(method, path)
+    async def _answer(self, scope, receive, where: list) -> bytes:
+        path = scope.get("raw_path") or scope["path"].encode()
+        route = rest.parse_route(scope["method"], path.decode("latin-1"))
         if route.kind == "status":
             model = self.manager.model(route.model, status=True)
             where[0] = model.name
@@ -68,39 +73,60 @@ class ServingApp:
             with model.acquire(route.version, route.label) as version:
                 where[1] = version.number
                 return rest.format_metadata(model.name, version.number, version.signature)
-        body = self._read_body(environ)
+        body = await self._read_body(scope, receive)
         with model.acquire(route.version, route.label) as version:
             where[1] = version.number
-            request = rest.parse_predict(body, version.signature)
-            outputs = self._run(model.name, version, request.feeds)
-        return rest.format_predict(outputs, request.row_format)
+            if self.batcher is None and version.warm_up_s < INLINE_RUN_S:
+                return _predict(version, body, None, model.name)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._pool, _predict, version, body, self.batcher, model.name
+            )
 
-    def _run(self, model: str, version, feeds: dict) -> dict:
-        loaded = version.loaded
-        try:
-            if self.batcher is not None:
-                return self.batcher.submit((model, version.number), feeds, loaded.run_checked)
-            return loaded.run_checked(feeds)
-        except ServingError:
-            raise
-        except ValueError as exc:  # the engine refusing these values (shapes inside the graph)
-            raise ServingError(400, str(exc)) from None
-
-    def _read_body(self, environ) -> bytes:
+    async def _read_body(self, scope, receive) -> bytes:
         limit = self.max_body_bytes
+        headers = dict(scope["headers"])
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            length = int(headers.get(b"content-length") or 0)
         except ValueError:
             raise ServingError(400, "Content-Length is not a number") from None
         if length > limit:
             raise _too_large(length, limit)
-        body = environ["wsgi.input"].read(length) if length else b""
-        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        encoding = headers.get(b"content-encoding", b"").strip().lower().decode("latin-1")
         if encoding in ("", "identity"):
             return body
         if encoding != "gzip":
             raise ServingError(415, f"Content-Encoding {encoding!r} is not supported (use gzip)")
         return _gunzip(body, limit)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _predict(version, body: bytes, batcher, model: str) -> bytes:
+    """Decode, run and encode one predict request on ``version`` (held by the caller)."""
+    request = rest.parse_predict(body, version.signature)
+    loaded = version.loaded
+    try:
+        if batcher is not None:
+            outputs = batcher.submit((model, version.number), request.feeds, loaded.run_checked)
+        else:
+            outputs = loaded.run_checked(request.feeds)
+    except ServingError:
+        raise
+    except ValueError as exc:  # the engine refusing these values (shapes inside the graph)
+        raise ServingError(400, str(exc)) from None
+    return rest.format_predict(outputs, request.row_format)
 
 
 def _too_large(size: int, limit: int) -> ServingError:
@@ -117,9 +143,7 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise ServingError(
-            400, f"Content-Encoding gzip: the body is not gzip data ({exc})"
-        ) from None
+        raise ServingError(400, f"Content-Encoding gzip: the body is not gzip ({exc})") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise ServingError(
             413,

@@ -46,6 +46,7 @@ class Version:
     error_message: str = ""
     loaded: saved_model.Loaded | None = None
     inflight: int = 0
+    warm_up_s: float = float("inf")  # one warm run of one row (inf: no warm-up was possible)
 
     @property
     def signature(self) -> dict:
@@ -77,6 +78,19 @@ def _warm_feed(signature: dict) -> dict[str, np.ndarray] | None:
         shape = [1 if d is None else d for d in spec["shape"]]
         feed[key] = np.zeros(shape, dtype=spec["dtype"])
     return feed
+
+
+def _warm_up(loaded: saved_model.Loaded, sessions: int) -> float:
+    """Compile ``sessions`` sessions' plans on a one-row feed; returns the time of one more
+    (warm) run, which tells the app whether the model is quick enough to run inline."""
+    feed = _warm_feed(loaded.signature)
+    if feed is None:
+        return float("inf")
+    checked = loaded.check_inputs(feed)
+    loaded.warm_up(checked, sessions)
+    started = time.perf_counter()
+    loaded.run_checked(checked)
+    return time.perf_counter() - started
 
 
 def _dir_stamp(path: Path) -> tuple:
@@ -192,9 +206,7 @@ class ServedModel:
         started = time.perf_counter()
         try:
             loaded = saved_model.load(path)
-            feed = _warm_feed(loaded.signature)
-            if feed is not None:
-                loaded.warm_up(loaded.check_inputs(feed), self._warm_sessions)
+            version.warm_up_s = _warm_up(loaded, self._warm_sessions)
         except Exception as exc:  # a broken version must never take the server down
             code = "DATA_LOSS" if isinstance(exc, (OSError, ValueError)) else "UNKNOWN"
             message = f"{type(exc).__name__}: {exc}"

@@ -1,12 +1,14 @@
 """``flowlog serve``: the command line, start-up and shutdown of the model server.
 
-Why waitress (already the dashboard's server): the server is one process with a thread pool,
-so every request shares one set of loaded versions, one swap state, one batching queue and one
-metrics writer; a pre-forking server (gunicorn) would load every version once per worker and
-swap them independently, so two requests could see different "latest" versions during a swap.
-It is pure Python (no compiler, any platform), and an ASGI server (uvicorn) would buy nothing
-for a CPU-bound model call but a hop from the event loop to a worker thread. The figures for
-its overhead are in ``benchmarks/serving.py``.
+Why uvicorn (with httptools and uvloop): the server is one process, so every request shares
+one set of loaded versions, one swap state, one batching queue and one metrics writer (a
+pre-forking server such as gunicorn would load every version once per worker and swap each on
+its own, so two requests could see different "latest" versions during a swap). In one Python
+process the GIL makes the HTTP stack's own CPU cost per request the limit, and there uvicorn's
+compiled parser and event loop cost a third of waitress' threads: on the same constant answer
+``benchmarks/serving.py`` measured 14,400 vs 6,400 requests/s from one client and 25,700 vs
+4,300 from 8 (waitress, the dashboard's server, loses to thread hand-offs and GIL contention).
+Small models run on the event loop itself, larger ones on a thread pool (``app.py``).
 
 Flags follow TensorFlow Serving's (``--rest_api_port`` becomes ``--port``, which serves REST;
 the underscore spellings are accepted too).
@@ -15,8 +17,10 @@ the underscore spellings are accepted too).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -30,6 +34,8 @@ from flowlog.serving.config import (
 )
 
 DEFAULT_PORT = 8501
+BACKLOG = 2048
+UNLOAD_WAIT_S = 30  # as long as a request may hold an unloading version
 
 
 def _flag(parser, name: str, **kw) -> None:
@@ -39,11 +45,23 @@ def _flag(parser, name: str, **kw) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    _flag(p, "--model-name", default="default", help="the model's name in URLs (default: default)")
-    _flag(p, "--model-base-path", help="directory holding the model's version directories 1/, 2/…")
     _flag(
-        p, "--model-config-file", help="TF Serving model_config_list file (several models; "
-        "replaces --model-name/--model-base-path)"
+        p,
+        "--model-name",
+        metavar="NAME",
+        default="default",
+        help="the model's name in URLs (default: default)",
+    )
+    _flag(
+        p,
+        "--model-base-path",
+        metavar="DIR",
+        help="directory holding the model's version directories 1/, 2/…",
+    )
+    _flag(
+        p, "--model-config-file", metavar="FILE",
+        help="TF Serving model_config_list file (several models; replaces --model-name and "
+        "--model-base-path)",
     )  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _flag(p, "--port", type=int, default=DEFAULT_PORT, help=f"REST port (default {DEFAULT_PORT})")
@@ -51,20 +69,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p, "--rest-api-port", type=int, dest="port", default=argparse.SUPPRESS,
         help=argparse.SUPPRESS,
     )  # fmt: skip
-    p.add_argument("--logdir", help="write the server's traffic as a flowlog run under this logdir")
-    _flag(p, "--metrics-interval-s", type=float, default=1.0, help="seconds per metrics step")
+    p.add_argument(
+        "--logdir",
+        metavar="DIR",
+        help="write the server's traffic as a flowlog run under this logdir",
+    )
     _flag(
-        p, "--file-system-poll-wait-seconds", type=float, default=1.0,
+        p,
+        "--metrics-interval-s",
+        metavar="S",
+        type=float,
+        default=1.0,
+        help="seconds per metrics step",
+    )
+    _flag(
+        p, "--file-system-poll-wait-seconds", metavar="S", type=float, default=1.0,
         help="how often to look for new versions (0: only at start; default 1)",
     )  # fmt: skip
     _flag(p, "--enable-batching", action="store_true", help="merge concurrent requests")
-    _flag(p, "--batching-parameters-file", help="TF Serving batching parameters (text format)")
     _flag(
-        p, "--rest-api-num-threads", type=int, default=4 * (os.cpu_count() or 1),
+        p,
+        "--batching-parameters-file",
+        metavar="FILE",
+        help="TF Serving batching parameters (text format)",
+    )
+    _flag(
+        p, "--rest-api-num-threads", metavar="N", type=int, default=4 * (os.cpu_count() or 1),
         help="request threads (default 4 per CPU, as TF Serving)",
     )  # fmt: skip
     _flag(
-        p, "--max-request-bytes", type=int, default=64 * 2**20,
+        p, "--max-request-bytes", metavar="BYTES", type=int, default=64 * 2**20,
         help="largest request body accepted, after gunzip (default 64 MiB)",
     )  # fmt: skip
 
@@ -105,7 +139,7 @@ class Server:
             self.configs, self._event, warm_sessions=min(args.rest_api_num_threads, 4)
         )
         self.batcher = self._make_batcher(params)
-        self.http = None
+        self.app = self.sock = None
 
     def _make_batcher(self, params):
         if params is None:
@@ -151,45 +185,67 @@ class Server:
                     "to name your leaf directory as a number (eg. '/1/')? Waiting for one."
                 )
 
-    def listen(self):
-        from waitress import create_server
-
+    def listen(self) -> int:
+        """Bind and listen (so connections queue from here on); returns the bound port."""
         from flowlog.serving.app import ServingApp
 
-        app = ServingApp(
+        host, port = self.args.host, self.args.port
+        try:
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(BACKLOG)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+        self.app = ServingApp(
             self.manager,
             metrics=self.metrics,
             batcher=self.batcher,
             max_body_bytes=self.args.max_request_bytes,
+            threads=self.args.rest_api_num_threads,
         )
-        try:
-            self.http = create_server(
-                app,
-                host=self.args.host,
-                port=self.args.port,
-                threads=self.args.rest_api_num_threads,
-                ident="flowlog-serve",
-                channel_timeout=60,
-                max_request_body_size=self.args.max_request_bytes + 2**20,
-                clear_untrusted_proxy_headers=True,
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {self.args.host}:{self.args.port}: {exc}"
-            ) from None
-        return self.http
+        return self.sock.getsockname()[1]
+
+    def serve(self) -> None:
+        """Serve until SIGINT/SIGTERM (uvicorn's graceful shutdown: running requests finish)."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            timeout_keep_alive=60,
+            timeout_graceful_shutdown=UNLOAD_WAIT_S,
+            backlog=BACKLOG,
+        )
+        uvicorn.Server(config).run(sockets=[self.sock])
 
     def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
         self.manager.stop()
+        if self.app is not None:
+            self.app.close()
         if self.batcher is not None:
             self.batcher.close()
         if self.metrics is not None:
             self.metrics.close()
+        if self.sock is not None:
+            self.sock.close()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _stop_on_sigterm() -> None:
+    """SIGTERM as SystemExit, so shutdown runs the ``finally`` (uvicorn re-raises the signal
+    it caught once it has stopped serving)."""
+
     def handler(signum, frame):
         raise SystemExit(0)
 
@@ -198,20 +254,22 @@ def _stop_on_sigterm() -> None:
 
 def run(args) -> int:
     """Start, serve until SIGINT/SIGTERM, shut down cleanly (metrics run closed finished)."""
-    import logging
-
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = Server(args)
     try:
         server._start_metrics()
         server.load_initial()
-        http = server.listen()
+        port = server.listen()
         server.manager.start_polling(args.file_system_poll_wait_seconds)
         for name in server.manager.models:
-            base = f"http://{args.host}:{http.effective_port}/v1/models/{name}"
+            base = f"http://{args.host}:{port}/v1/models/{name}"
             _say(f"serving {name} at {base} (POST {base}:predict)")
+        if not _is_loopback(args.host):
+            _say(
+                f"listening on {args.host}: anyone who can reach this address can query the "
+                "models (TF Serving's REST API has no authentication; put a proxy in front)"
+            )
         _stop_on_sigterm()
-        http.run()
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:
