@@ -129,7 +129,8 @@ def states(client: Client, model: str) -> dict[int, str]:
 def wait_for_states(client: Client, model: str, wanted: dict, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        now = states(client, model)
+        code, body = client.status(model)
+        now = {int(v["version"]): v["state"] for v in body.get("model_version_status", [])}
         if all(now.get(v) == s for v, s in wanted.items()):
             return now
         if time.monotonic() > deadline:

@@ -145,3 +145,25 @@ def test_unknown_models_and_missing_base_paths(tmp_path):
     with pytest.raises(ServingError) as err:
         manager.model("other")
     assert err.value.http_status == 404
+
+
+def test_a_config_reload_adds_removes_and_changes_models(tmp_path):
+    export_linear(tmp_path / "a", 1, W1, B1)
+    export_linear(tmp_path / "a", 2, W2, B2)
+    export_linear(tmp_path / "b", 5, W2, B2)
+    a = ModelConfig("a", str(tmp_path / "a"))
+    manager = ModelManager([a])
+    manager.poll_once()
+    old_a = manager.model("a")
+    pinned = ModelConfig("a", str(tmp_path / "a"), VersionPolicy("specific", versions=(1,)))
+    assert manager.reconfigure([pinned, ModelConfig("b", str(tmp_path / "b"))]) == []
+    assert manager.model("a") is old_a and old_a.serving_versions() == [1]
+    assert manager.model("b").serving_versions() == [5]
+    manager.reconfigure([ModelConfig("b", str(tmp_path / "a"))])  # b moves, a goes
+    with pytest.raises(ServingError):
+        manager.model("a")
+    assert old_a.serving_versions() == [] and dict((v, s) for v, s, *_ in old_a.status()) == {
+        2: END,
+        1: END,
+    }
+    assert manager.model("b").serving_versions() == [2]  # the latest under its new path

@@ -190,3 +190,36 @@ def test_batched_requests_under_load_get_exactly_their_own_rows(base, tmp_path):
         assert code == 400 and "larger than maximum input batch size 16" in body["error"]
     finally:
         assert served.stop() == 0
+
+
+def _write_config(path, models: dict) -> None:
+    """Replace the config file atomically (the server never reads half a file)."""
+    blocks = "".join(f"  config {{ name: '{n}' base_path: '{p}' }}\n" for n, p in models.items())
+    staged = path.with_suffix(".tmp")
+    staged.write_text(f"model_config_list {{\n{blocks}}}\n")
+    staged.replace(path)
+
+
+def test_a_reloaded_config_file_adds_and_removes_models(base, tmp_path):
+    other = tmp_path / "models" / "other"
+    export_linear(other, 4, W2, B2)
+    config = tmp_path / "models.config"
+    _write_config(config, {"linreg": base})
+    served = Served(
+        "--model-config-file", str(config), "--model-config-file-poll-wait-seconds", "0.1"
+    )
+    client = served.client()
+    try:
+        assert client.status("other")[0] == 404
+        _write_config(config, {"linreg": base, "other": other})
+        wait_for_states(client, "other", {4: "AVAILABLE"})
+        config.write_text("model_config_list { config { name: 'broken'")  # a bad edit
+        served.wait_for_log("config failed, serving as before")
+        code, body = client.predict("other", {"instances": [[1.0, 1.0]]})
+        assert code == 200 and body["predictions"] == [[0.0]]
+        _write_config(config, {"other": other})
+        served.wait_for_log("linreg: REMOVED")
+        assert client.predict("linreg", {"instances": [[1.0, 1.0]]})[0] == 404
+    finally:
+        client.close()
+        assert served.stop() == 0

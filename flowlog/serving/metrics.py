@@ -32,9 +32,11 @@ class ServingMetrics:
     """Collects request outcomes and version events; writes them on its own thread."""
 
     def __init__(self, writer: SummaryWriter, models, interval_s: float = 1.0, serving=None):
+        """``models``: a callable giving the names served now (they change on a config
+        reload); ``serving``: model name -> its newest serving version (or None)."""
         self.writer = writer
         self.interval_s = interval_s
-        self._models = list(models)
+        self._models = models
         self._serving = serving or (lambda model: None)  # model -> newest serving version
         self._lock = threading.Lock()
         self._latencies: dict[tuple, list[float]] = defaultdict(list)
@@ -89,7 +91,7 @@ class ServingMetrics:
             by_model[model].append(f"- {text}")
         for model, lines in by_model.items():  # one text per tag and step: a list of events
             w.add_text(f"{model}/events", "\n".join(lines), step)
-        for model in self._models:
+        for model in self._models():
             self._write_model(model, latencies, errors.get(model, 0), step, 1.0 / seconds)
         if errors.get("unrouted"):
             w.add_scalar("unrouted/errors_per_s", errors["unrouted"] / seconds, step)

@@ -163,6 +163,11 @@ class ServedModel:
             raise ServingError(404, f"Could not find version {version} of model {self.name}")
         return sorted(rows, reverse=True)
 
+    def unload_all(self) -> None:
+        """Unload every serving version (the model left the config)."""
+        for number in self.serving_versions():
+            self._unload(number)
+
     def serving_versions(self) -> list[int]:
         with self._lock:
             return sorted(self._serving)
@@ -242,13 +247,18 @@ class ServedModel:
 
 
 class ModelManager:
-    """Every served model, and the thread that polls their base paths."""
+    """Every served model, and the threads that poll their base paths and the config file."""
 
     def __init__(self, configs: list[ModelConfig], on_event=None, warm_sessions: int = 1):
         self._on_event = on_event or (lambda *a: None)
-        self.models = {c.name: ServedModel(c, self._on_event, warm_sessions) for c in configs}
+        self._warm_sessions = warm_sessions
+        self.models = {c.name: self._new_model(c) for c in configs}  # replaced, never mutated
+        self._poll_lock = threading.Lock()  # one poll or reconfiguration at a time
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+
+    def _new_model(self, config: ModelConfig) -> ServedModel:
+        return ServedModel(config, self._on_event, self._warm_sessions)
 
     def model(self, name: str, *, status: bool = False) -> ServedModel:
         """The model called ``name``; a 404 worded as TF Serving words it otherwise."""
@@ -260,25 +270,64 @@ class ModelManager:
         return found
 
     def poll_once(self) -> list[str]:
-        return [e for m in self.models.values() for e in m.poll()]
+        with self._poll_lock:
+            return [e for m in self.models.values() for e in m.poll()]
+
+    def reconfigure(self, configs: list[ModelConfig]) -> list[str]:
+        """Serve exactly ``configs`` (TF Serving's config reload): a new model loads, a removed
+        one is unloaded once its requests finish, a changed policy or label applies from this
+        poll, and a model whose base path changed is served anew from there."""
+        with self._poll_lock:
+            current, kept, dropped = self.models, {}, []
+            for config in configs:
+                model = current.get(config.name)
+                if model is not None and model.config.base_path != config.base_path:
+                    dropped.append(model)
+                    model = None
+                if model is None:
+                    model = self._new_model(config)
+                    self._on_event(config.name, None, "ADDED", f"serving {config.base_path}")
+                elif model.config != config or dict(model.config.labels) != dict(config.labels):
+                    model.config = config
+                    self._on_event(config.name, None, "CHANGED", "new version policy or labels")
+                kept[config.name] = model
+            dropped += [m for name, m in current.items() if name not in kept]
+            self.models = kept  # one assignment: a request sees the old mapping or the new
+            errors = [e for m in kept.values() for e in m.poll()]
+        for model in dropped:
+            model.unload_all()
+            if model.name not in kept:
+                self._on_event(model.name, None, "REMOVED", "no longer in the config file")
+        return errors
 
     def start_polling(self, every_s: float) -> None:
-        """Poll every ``every_s`` seconds on a daemon thread (0: never again)."""
+        """Poll the base paths every ``every_s`` seconds on a daemon thread (0: never again)."""
+        self._start_loop(every_s, self.poll_once, "flowlog-serve-poll", "poll")
+
+    def start_config_polling(self, read_configs, every_s: float) -> None:
+        """Re-read the model config every ``every_s`` seconds (0: never). A file that cannot
+        be read or parsed is reported and the models served stay as they are."""
+        self._start_loop(
+            every_s, lambda: self.reconfigure(read_configs()), "flowlog-serve-config", "config"
+        )
+
+    def _start_loop(self, every_s: float, work, name: str, what: str) -> None:
         if every_s <= 0:
             return
-        self._thread = threading.Thread(
-            target=self._poll_loop, args=(every_s,), name="flowlog-serve-poll", daemon=True
-        )
-        self._thread.start()
 
-    def _poll_loop(self, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            try:
-                self.poll_once()
-            except Exception as exc:  # the poller must outlive any one bad directory
-                self._on_event("*", None, "WARNING", f"poll failed: {type(exc).__name__}: {exc}")
+        def loop():
+            while not self._stop.wait(every_s):
+                try:
+                    work()
+                except Exception as exc:  # the poller must outlive any bad directory or file
+                    message = f"{what} failed, serving as before: {type(exc).__name__}: {exc}"
+                    self._on_event("*", None, "WARNING", message)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=UNLOAD_WAIT_S + 5)
+        for thread in self._threads:
+            thread.join(timeout=UNLOAD_WAIT_S + 5)

@@ -63,6 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="TF Serving model_config_list file (several models; replaces --model-name and "
         "--model-base-path)",
     )  # fmt: skip
+    _flag(
+        p, "--model-config-file-poll-wait-seconds", metavar="S", type=float, default=0.0,
+        help="re-read --model-config-file this often: new models load, removed ones unload "
+        "(default 0: read once, as TF Serving)",
+    )  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     _flag(p, "--port", type=int, default=DEFAULT_PORT, help=f"REST port (default {DEFAULT_PORT})")
     _flag(
@@ -165,11 +170,16 @@ class Server:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"serve-{stamp}-pid{os.getpid()}"  # a restart is a new run, as in training
         writer = SummaryWriter(logdir=self.args.logdir, run_name=name, flush_secs=1)
-        serving = self.manager.models
-        newest = lambda m: (serving[m].serving_versions() or [None])[-1]  # noqa: E731
-        self.metrics = ServingMetrics(writer, serving, self.args.metrics_interval_s, newest)
+        self.metrics = ServingMetrics(
+            writer, lambda: list(self.manager.models), self.args.metrics_interval_s, self._newest
+        )
         self.metrics.start()
         _say(f"traffic logged to {writer.log_dir}")
+
+    def _newest(self, name: str) -> int | None:
+        model = self.manager.models.get(name)
+        versions = model.serving_versions() if model is not None else []
+        return versions[-1] if versions else None
 
     def load_initial(self) -> None:
         """Load every model's wanted versions; any failure stops the start (as TF Serving)."""
@@ -260,6 +270,10 @@ def run(args) -> int:
         server.load_initial()
         port = server.listen()
         server.manager.start_polling(args.file_system_poll_wait_seconds)
+        if args.model_config_file:
+            server.manager.start_config_polling(
+                lambda: _configs(args), args.model_config_file_poll_wait_seconds
+            )
         for name in server.manager.models:
             base = f"http://{args.host}:{port}/v1/models/{name}"
             _say(f"serving {name} at {base} (POST {base}:predict)")
