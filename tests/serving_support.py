@@ -120,17 +120,15 @@ class Client:
 
 
 def states(client: Client, model: str) -> dict[int, str]:
-    """``{version: state}`` from the status endpoint."""
-    code, body = client.status(model)
-    assert code == 200, body
-    return {int(v["version"]): v["state"] for v in body["model_version_status"]}
+    """``{version: state}`` from the status endpoint (empty while the model has none)."""
+    _, body = client.status(model)
+    return {int(v["version"]): v["state"] for v in body.get("model_version_status", [])}
 
 
 def wait_for_states(client: Client, model: str, wanted: dict, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        code, body = client.status(model)
-        now = {int(v["version"]): v["state"] for v in body.get("model_version_status", [])}
+        now = states(client, model)
         if all(now.get(v) == s for v, s in wanted.items()):
             return now
         if time.monotonic() > deadline:

@@ -40,7 +40,37 @@ def _padding(value) -> str:
     return value.lower()
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """What Dense and Conv2D share: a kernel, an optional bias, an activation after them."""
+
+    def _init_weights(self, activation, use_bias, kernel_initializer, bias_initializer):
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+
+    def _build_weights(self, kernel_shape: tuple, units: int) -> None:
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (units,), self.bias_initializer)
+
+    def _finish(self, y):
+        """``activation(y + bias)``."""
+        if self.use_bias:
+            y = api.add(y, self.bias)
+        return self.activation(y)
+
+    def _weights_config(self) -> dict:
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class Dense(_KernelLayer):
     """``activation(x @ kernel + bias)`` on ``(batch, features)`` inputs."""
 
     input_ndim = 2
@@ -58,11 +88,7 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
         self.units = units
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._init_weights(activation, use_bias, kernel_initializer, bias_initializer)
 
     def _rank_hint(self):
         return " (batch, features)"
@@ -74,31 +100,23 @@ class Dense(Layer):
         features = input_shape[-1]
         if features is None:
             raise shape_error(self, "a known last dimension (features)", input_shape)
-        self.kernel = self.add_weight("kernel", (features, self.units), self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self._build_weights((features, self.units), self.units)
 
     def expected_shape(self):
         return (None, self.kernel.shape[0])
 
     def call(self, x, training=None):
-        y = api.matmul(x, self.kernel)
-        if self.use_bias:
-            y = api.add(y, self.bias)
-        return self.activation(y)
+        return self._finish(api.matmul(x, self.kernel))
 
     def get_config(self):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
+            **self._weights_config(),
         }
 
 
-class Conv2D(Layer):
+class Conv2D(_KernelLayer):
     """2-D convolution of NHWC images with an HWIO kernel (``fl.nn.conv2d``)."""
 
     input_ndim = 4
@@ -122,11 +140,7 @@ class Conv2D(Layer):
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = _padding(padding)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._init_weights(activation, use_bias, kernel_initializer, bias_initializer)
 
     def _rank_hint(self):
         return " (batch, height, width, channels)"
@@ -135,10 +149,7 @@ class Conv2D(Layer):
         channels = input_shape[-1]
         if channels is None:
             raise shape_error(self, "a known channel dimension (NHWC)", input_shape)
-        shape = (*self.kernel_size, channels, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self._build_weights((*self.kernel_size, channels, self.filters), self.filters)
 
     def expected_shape(self):
         return (None, None, None, self.kernel.shape[2])
@@ -148,9 +159,7 @@ class Conv2D(Layer):
             y = api.conv2d(x, self.kernel, self.strides, self.padding.upper())
         except Exception as exc:  # e.g. an image smaller than the kernel
             raise ValueError(f'layer "{self.name}": {exc}') from None
-        if self.use_bias:
-            y = api.add(y, self.bias)
-        return self.activation(y)
+        return self._finish(y)
 
     def get_config(self):
         return {
@@ -159,10 +168,7 @@ class Conv2D(Layer):
             "kernel_size": list(self.kernel_size),
             "strides": list(self.strides),
             "padding": self.padding,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
+            **self._weights_config(),
         }
 
 

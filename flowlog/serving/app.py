@@ -46,14 +46,15 @@ class ServingApp:
             return
         started = time.perf_counter()
         where = [None, None]  # model, version: for the metrics, filled as the request resolves
+        headers = _JSON
         try:
             code, body = 200, await self._answer(scope, receive, where)
         except ServingError as exc:
-            code = exc.http_status
-            body = b"Not Found" if exc.plain else rest.error_body(exc.message)
+            code, body = exc.http_status, rest.error_body(exc.message)
+            if exc.plain:  # TF Serving's one non-JSON answer
+                headers, body = _PLAIN, exc.message.encode()
         except Exception as exc:  # a bug must answer 500, never drop the connection
             code, body = 500, rest.error_body(f"internal error: {type(exc).__name__}: {exc}")
-        headers = _PLAIN if body == b"Not Found" else _JSON
         length = (b"content-length", str(len(body)).encode())
         await send({"type": "http.response.start", "status": code, "headers": [*headers, length]})
         await send({"type": "http.response.body", "body": body})
@@ -122,8 +123,6 @@ def _predict(version, body: bytes, batcher, model: str) -> bytes:
             outputs = batcher.submit((model, version.number), request.feeds, loaded.run_checked)
         else:
             outputs = loaded.run_checked(request.feeds)
-    except ServingError:
-        raise
     except ValueError as exc:  # the engine refusing these values (shapes inside the graph)
         raise ServingError(400, str(exc)) from None
     return rest.format_predict(outputs, request.row_format)

@@ -116,7 +116,7 @@ class ServedModel:
         self._serving: dict[int, Version] = {}
         self._latest: Version | None = None
         self._failed: dict[int, tuple] = {}  # version -> directory stamp when it failed
-        self.missing_base_warned = False
+        self._warned_missing_base = False
 
     # ------------------------------------------------------------- requests
     def acquire(self, version: int | None = None, label: str | None = None) -> Handle:
@@ -180,8 +180,8 @@ class ServedModel:
             found = saved_model.versions(base)
         except FileNotFoundError:
             found = []
-            if not self.missing_base_warned:
-                self.missing_base_warned = True
+            if not self._warned_missing_base:
+                self._warned_missing_base = True
                 self._event(None, "WARNING", f"base path {base} does not exist (yet)")
         self._forget_changed_failures(base, found)
         usable = [n for n in found if n not in self._failed]

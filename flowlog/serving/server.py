@@ -161,7 +161,7 @@ class Server:
         if self.metrics is not None:
             self.metrics.event(model, version, state, message)
 
-    def _start_metrics(self) -> None:
+    def start_metrics(self) -> None:
         if not self.args.logdir:
             return
         from flowlog.serving.metrics import ServingMetrics
@@ -266,7 +266,7 @@ def run(args) -> int:
     """Start, serve until SIGINT/SIGTERM, shut down cleanly (metrics run closed finished)."""
     server = Server(args)
     try:
-        server._start_metrics()
+        server.start_metrics()
         server.load_initial()
         port = server.listen()
         server.manager.start_polling(args.file_system_poll_wait_seconds)
