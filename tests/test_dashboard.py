@@ -204,6 +204,35 @@ def test_a_zoom_draws_twice_not_three_times_and_a_reset_draws_the_whole_range(sp
     assert trace(page, "loss/train", 3)["x"][0] == 0
 
 
+def test_a_zoom_drawn_outside_dash_reaches_its_stores(spage):
+    """assets/scalars_zoom.js draws a zoom itself, then hands the figure and state to Dash:
+    a y-only relayout (dcc.Graph re-plots its own figure) keeps the fine data, the zoomed
+    chart's export holds its window, and a smoothing change rebuilds it at the zoom."""
+    page, url = spage
+    page.goto(url)
+    page.locator("#sc-tag-filter").fill("train")
+    page.locator("#sc-tag-filter").press("Enter")
+    page.wait_for_function("document.querySelectorAll('.fl-chart .js-plotly-plot').length === 1")
+    wait_traces(page, "loss/train", 5)
+    page.wait_for_load_state("networkidle")
+    relayout = "([sel, r]) => Plotly.relayout(document.querySelector(sel), r)"
+    page.evaluate(relayout, [graph_sel("loss/train"), {"xaxis.range": [1000, 1600]}])
+    wait_traces(page, "loss/train", 5, "gd._fullData[3].x.length === 601")
+    page.evaluate(relayout, [graph_sel("loss/train"), {"yaxis.range": [0, 5]}])
+    page.wait_for_timeout(500)
+    assert trace(page, "loss/train", 3)["x"] == list(range(1000, 1601))
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path()).read())))
+    assert sorted({int(r["step"]) for r in rows}) == list(range(1000, 1601))
+    before = trace(page, "loss/train", 4)["y"]
+    page.locator("#sc-smoothing-box").fill("0.95")
+    page.locator("#sc-smoothing-box").press("Enter")
+    wait_traces(page, "loss/train", 5, f"gd._fullData[4].y[0] !== {before[0]!r}")
+    again = trace(page, "loss/train", 4)
+    assert again["x"] == list(range(1000, 1601))
+
+
 def test_export_csv_and_json_hold_every_visible_point(spage):
     page, url = spage
     page.goto(url)

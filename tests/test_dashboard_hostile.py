@@ -457,6 +457,66 @@ def test_no_callback_answers_500_to_hostile_requests(server, caplog):
     assert not failures, f"{len(failures)} failed:\n" + "\n".join(failures[:25])
 
 
+# the zoom route's body (dashboard/zoom_route.py): which sane value each part carries
+ZOOM_CONTROLS = {"selected": "selected-runs.data", "weight": "sc-smoothing.value",
+                 "xmode": "sc-xaxis.value", "logs": "sc-log.value",
+                 "gmode": "sc-group-mode.value", "gkey": "sc-group-key.value",
+                 "ranks": "sc-rank-mode.value", "zoom": "sc-zoom.data",
+                 "visible": "sc-visible.data", "focus": "focus.data"}  # fmt: skip
+
+
+def zoom_body(values: dict, tag="loss/train") -> dict:
+    controls = {k: values.get(arg) for k, arg in ZOOM_CONTROLS.items()}
+    return {"controls": controls, "id": {"type": "sc-graph", "tag": tag},
+            "state": values.get("sc-state.data"), "info": values.get("runs-info.data")}  # fmt: skip
+
+
+def zoom_requests(app):
+    """``(description, body)``: the sane zoom, then each part given every hostile value,
+    the combos, hostile chart ids and raw bodies that are not a request at all."""
+    sane = sane_values(app)
+    special = specific_values(sane)
+    yield "sane", json.dumps(zoom_body(sane)).encode()
+    args = [*ZOOM_CONTROLS.values(), "sc-state.data", "runs-info.data"]
+    for arg in args:
+        for value in [*GENERIC, *special.get(arg, [])]:
+            body = zoom_body({**sane, arg: value})
+            yield f"{arg}={json.dumps(value)[:60]}", json.dumps(body).encode()
+    for combo in combos():
+        if set(args) & set(combo):
+            body = zoom_body({**sane, **combo})
+            yield f"combo {json.dumps(combo)[:80]}", json.dumps(body).encode()
+    for tag in (GHOST, "weights/w", HUGE, 5, None, ["loss/train"]):
+        yield f"tag={str(tag)[:40]}", json.dumps(zoom_body(sane, tag)).encode()
+    raws = (b"", b"{", b"[1, 2]", b'"x"', b"\xff\xfe", b'{"controls": 5, "id": [], "state": 7}')
+    for raw in raws:
+        yield f"raw {raw[:20]!r}", raw
+
+
+def test_the_zoom_route_never_answers_500_to_hostile_requests(server, caplog):
+    """The zoom route gets what the chart's callback got, as a plain POST: every part with
+    every hostile value is 200 (a figure, maybe one naming the problem) or a 400 that says
+    what is wrong with the body; never a server error."""
+    url, app = server
+    failures, n = [], 0
+    for what, body in zoom_requests(app):
+        n += 1
+        req = urllib.request.Request(url + "_flowlog/scalars/zoom", data=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode(errors="replace")
+        if status == 200:
+            got = json.loads(text)
+            assert got.get("unchanged") or "figure" in got, what
+        elif status != 400 or not text.startswith("body "):
+            failures.append(f"{status} {what}: {text[:80]} {_last_error(caplog)}")
+    assert n > 100
+    assert not failures, f"{len(failures)} failed:\n" + "\n".join(failures[:25])
+
+
 # ------------------------------------------------------------------------- regex filters
 # (pattern, text, what the pattern means): stdlib re backtracks exponentially on each text
 # (seconds at these lengths, 4x per 2 more characters for the first); RE2 answers in

@@ -128,7 +128,7 @@ def layout_cards(app) -> list:
 
 
 def card_parts(card) -> dict:
-    graph, visible, _zoom, state = card.children[:4]
+    graph, visible, state = card.children[:3]
     return {
         "figure": graph.figure,
         "visible": getattr(visible, "data", None),

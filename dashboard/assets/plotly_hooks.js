@@ -9,7 +9,9 @@
  * figure meanwhile.
  *
  * A re-plot of what is drawn is skipped: dcc.Graph re-plots its figure after every relayout
- * (redrawsWhatIsDrawn), which cost a zoom ~60 ms before its request left.
+ * (redrawsWhatIsDrawn), which cost a zoom ~60 ms before its request left. A figure an asset
+ * fetched and drew itself (window.flowlogRedraw: assets/scalars_zoom.js) counts as drawn, so
+ * dcc.Graph skips it too when Dash hands it the same figure afterwards.
  *
  * SVG and PNG downloads: charts configured with toImageButtonOptions.format "svg" (controls.py
  * image_config) get two modebar buttons, "Download plot as SVG" (a vector-curve icon) and
@@ -108,6 +110,12 @@
           resolve(gd.__flCall === call ? drawn(gd, react.apply(plotly, args)) : gd),
         ),
       );
+    };
+    window.flowlogRedraw = (gd, figure) => {
+      // drawn with the chart's config as it is (dcc.Graph's own, recorded in __flConfig)
+      gd.__flData = figure.data;
+      gd.__flCall = (gd.__flCall || 0) + 1; // a deferred first drawing of an older figure is dropped
+      return drawn(gd, react.call(plotly, gd, { data: figure.data, layout: figure.layout }));
     };
     plotly.__flHooked = true;
     return plotly;

@@ -162,17 +162,6 @@
 
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   flowlog_scalars: {
-    zoom: function (relayout, id) {
-      // the x-range part of a relayout event, or no_update (autosize, y-only, legend clicks).
-      // A chart whose card was just replaced (runs filter, tag filter) still reports its last
-      // relayout: its zoom store is gone, and Dash would fail on the chart's callback input.
-      const holder = id && document.getElementById(JSON.stringify({ tag: id.tag, type: "sc-graph" }));
-      if (!holder || !holder.isConnected) return window.dash_clientside.no_update;
-      const keys = ["xaxis.range[0]", "xaxis.range[1]", "xaxis.range", "xaxis.autorange"];
-      const out = {};
-      for (const k of keys) if (relayout && k in relayout) out[k] = relayout[k];
-      return Object.keys(out).length ? out : window.dash_clientside.no_update;
-    },
     smoothing: function (slider, box) {
       // the slider and the number box show one weight; a typed value out of [0, 0.999] is
       // clamped (the charts' callback refuses weights >= 1)

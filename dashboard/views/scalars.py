@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, dcc, html
 
 from flowlog import export
-from flowlog.dashboard import scalars_custom, untrusted
+from flowlog.dashboard import scalars_custom, untrusted, zoom_route
 from flowlog.dashboard.controls import image_config
 from flowlog.dashboard.ids import FOCUS, RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.scalars_cards import CARD_EXPORT, card_export, card_tools
@@ -79,7 +79,7 @@ STATE = "sc-state"
 EXTEND = "sc-extend"  # new points for one chart, appended in the browser (assets/scalars.js)
 EXTENDED = "sc-extended"  # sequence number of the last append done (clientside output)
 VISIBLE = "sc-visible"  # per chart: set by assets/scalars.js when it scrolls into view
-ZOOM = "sc-zoom"  # per chart: x-range changes of its relayoutData (filtered in the browser)
+ZOOM = "sc-zoom"  # build_chart's trigger of a zoom (zoom_route: x-range changes of a relayout)
 GROUP = "sc-group"  # pattern id types of a tag group: its <details>, clickable summary,
 GROUP_HEAD = "sc-group-head"  # chart grid and {"tags", "open", "rendered"} store
 GROUP_BODY = "sc-group-body"
@@ -210,7 +210,6 @@ def _chart(tag: str, generation: int, built: tuple | None = None):
                 config=image_config(tag),
             ),
             dcc.Store(id={"type": VISIBLE, "tag": tag}),
-            dcc.Store(id={"type": ZOOM, "tag": tag}),
             dcc.Store(id={"type": STATE, "tag": tag}, data=built[1] if built else None),
             dcc.Store(id={"type": EXTEND, "tag": tag}),
             dcc.Store(id={"type": EXTENDED, "tag": tag}),
@@ -404,6 +403,13 @@ def build_chart(view, controls: dict, trigger, gid, old, info):
     return fig, state
 
 
+def zoom_build(view, controls: dict, gid, old, info):
+    """:func:`build_chart` for a zoom request of :mod:`zoom_route`: ``(figure, state)``, or
+    None when the zoom changes nothing drawn."""
+    got = build_chart(view, controls, {"type": ZOOM}, gid, old, info)
+    return None if got is UNCHANGED else got
+
+
 def chart_focus(value, moved: bool, old):
     """``(focus, zoom onto it)`` for a chart from the FOCUS store's ``value`` (``moved``: it
     just changed), or UNCHANGED when the chart has nothing to redo for it."""
@@ -581,7 +587,6 @@ def _register_charts(app, view):
         Input(GROUP_MODE, "value"),
         Input(GROUP_KEY, "value"),
         Input(RANK_MODE, "value"),
-        Input({"type": ZOOM, "tag": MATCH}, "data"),
         Input({"type": VISIBLE, "tag": MATCH}, "data"),
         Input(FOCUS, "data"),
         State({"type": GRAPH, "tag": MATCH}, "id"),
@@ -590,11 +595,10 @@ def _register_charts(app, view):
         # nothing is built until the browser flags the chart visible (assets/scalars.js)
         prevent_initial_call=True,
     )
-    def chart(selected, weight, xmode, logs, gmode, gkey, ranks, zoom, visible, focus, gid, old,
-              info):  # fmt: skip
+    def chart(selected, weight, xmode, logs, gmode, gkey, ranks, visible, focus, gid, old, info):
         controls = dict(
             selected=selected, weight=weight, xmode=xmode, logs=logs, gmode=gmode, gkey=gkey,
-            ranks=ranks, zoom=zoom, visible=visible, focus=focus,
+            ranks=ranks, zoom=None, visible=visible, focus=focus,
         )  # fmt: skip
         got = build_chart(view, controls, dash.ctx.triggered_id, gid, old, info)
         if got is UNCHANGED:
@@ -616,14 +620,27 @@ def _register_charts(app, view):
         updates = [live_update(view, s, info, selected, logs, gkey) for s in states]
         return tuple([_or_keep(u[i]) for u in updates] for i in range(3))
 
-    # Only x-range changes reach the server: Plotly also reports autosize and y-only changes,
-    # and such a request, issued after a settings change, would make Dash drop that change's
-    # (earlier) response for this chart.
+    # A zoom rebuilds the chart through zoom_route, drawn by assets/scalars_zoom.js itself
+    # (Dash's callback path cost the zoom ~100 ms in the browser). Only x-range changes go:
+    # Plotly also reports autosize and y-only changes.
+    zoom_route.register(app, lambda *request: zoom_build(view, *request))
     app.clientside_callback(
-        ClientsideFunction(namespace="flowlog_scalars", function_name="zoom"),
-        Output({"type": ZOOM, "tag": MATCH}, "data"),
+        ClientsideFunction(namespace="flowlog_scalars_zoom", function_name="zoom"),
+        Output({"type": GRAPH, "tag": MATCH}, "figure", allow_duplicate=True),
+        Output({"type": STATE, "tag": MATCH}, "data", allow_duplicate=True),
         Input({"type": GRAPH, "tag": MATCH}, "relayoutData"),
+        State(SELECTED_RUNS, "data"),
+        State(SMOOTHING, "value"),
+        State(XAXIS, "value"),
+        State(LOGSCALE, "value"),
+        State(GROUP_MODE, "value"),
+        State(GROUP_KEY, "value"),
+        State(RANK_MODE, "value"),
+        State({"type": VISIBLE, "tag": MATCH}, "data"),
+        State(FOCUS, "data"),
         State({"type": GRAPH, "tag": MATCH}, "id"),
+        State({"type": STATE, "tag": MATCH}, "data"),
+        State(RUNS_INFO, "data"),
         prevent_initial_call=True,
     )
 
