@@ -11,6 +11,7 @@ updates append points in the browser (``assets/scalars.js``) until ``LIVE_REBUIL
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 import time
@@ -38,7 +39,13 @@ from flowlog.dashboard.scalars_markers import (
 from flowlog.dashboard.smoothing import check_weight, ema_continue
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
-_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="flowlog-read")
+# A chart's lines are read this many at a time: a read spends most of its time in SQLite and
+# numpy, which release the GIL. Four, not two, on 2 cores: under writers at full speed the OS
+# shares the cores per thread, and four threads got a chart built in 0.67-0.94x the time with
+# the same total CPU (benchmarks/scale.py --load-only)
+_READERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowlog-read")
+# live catch-ups (ScalarsView.catch_up): one at a time, beside the charts' own reads
+_CATCH_UP = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowlog-catch-up")
 LIVE_REBUILD_AFTER = 2000  # appended points per chart before it is rebuilt (re-bucketed)
 # a chart rebuilt because its runs grew waits this many times its last build's duration since
 # that build: writers at full speed make every refresh a rebuild of millions of points, which
@@ -153,6 +160,8 @@ class ScalarsView:
         # after one build instead of after all of them sharing the CPU (GIL, 2 cores).
         self.build_lock = FifoLock()
         self.built_tags: set[str] = set()  # charts built so far (tests, benchmarks)
+        self._catching: set[str] = set()  # charts whose catch-up is queued or running
+        self._catching_lock = threading.Lock()
 
     # --- figures ----------------------------------------------------------------------------
     def build(
@@ -442,6 +451,39 @@ class ScalarsView:
             )
 
     # --- live -------------------------------------------------------------------------------
+    def catch_up(self, state: dict, lines: list[Line]):
+        """Extend in the background the passes of a live step-axis chart whose rebuild waits
+        (LIVE_REBUILD_PAUSE): the points written meanwhile are smoothed and bucketed on the
+        refresh after they arrive (scalars_grow, carried in the provider), so the rebuild or
+        a smoothing change reads only the last refresh's points. It is the rebuild's own
+        work, done earlier; one catch-up per chart at a time. Returns its future (None: one
+        is already under way, or nothing to extend)."""
+        buckets, tag = state.get("buckets"), state["tag"]
+        if state["xmode"] != "step" or not isinstance(buckets, int) or buckets < 1:
+            return None  # other x axes read the whole series: nothing carried to extend
+        how = (state["weight"], "step", None, buckets, not state.get("raw_lines", True))
+        plain = [line for line in lines if not line.ranks]
+        with self._catching_lock:
+            if not plain or tag in self._catching:
+                return None
+            self._catching.add(tag)
+
+        def extend_all():
+            try:
+                for line in plain:
+                    try:
+                        self.reads.points(line, *how)
+                    except RUN_ERRORS:
+                        pass  # the chart's rebuild names the run
+            except Exception:  # a bug: said, not lost in the future nobody waits on
+                logging.getLogger("flowlog.dashboard").exception("live catch-up of %r", tag)
+                raise
+            finally:
+                with self._catching_lock:
+                    self._catching.discard(tag)
+
+        return _CATCH_UP.submit(extend_all)
+
     def _too_many_new(self, name: str, tag: str, entry: dict, appended: int) -> bool:
         """Whether the points a line gained since it was drawn (its tag's count now against
         the count when drawn) would take the chart past LIVE_REBUILD_AFTER appended points:

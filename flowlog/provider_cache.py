@@ -74,6 +74,10 @@ class CachedProvider:
         # kept across commits, see carried()
         self._carried: OrderedDict[tuple, tuple] = OrderedDict()
         self._carried_used = 0
+        # (run, group) -> the lock held while one caller extends it: a second caller (a
+        # chart request during a live catch-up) extends what the first left, not the same
+        # points again
+        self._growing: dict[tuple, threading.Lock] = {}
 
     def __repr__(self) -> str:
         return f"CachedProvider({self.backend!r})"
@@ -165,6 +169,12 @@ class CachedProvider:
         ``grow`` must not modify what it is given (another thread may read it)."""
         if generation is None:  # nothing carried over, nothing to keep
             return grow({variant: None})[variant]
+        with self._lock:
+            growing = self._growing.setdefault((run, group), threading.Lock())
+        with growing:
+            return self._carried_grow(run, group, variant, generation, grow)
+
+    def _carried_grow(self, run: str, group: Hashable, variant: Hashable, generation, grow):
         now = time.monotonic()
         with self._lock:
             siblings = [

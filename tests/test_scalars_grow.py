@@ -212,3 +212,57 @@ def test_the_variants_of_a_line_grow_together_from_one_read(tmp_path):
     state = grown_state(data, 0.9, False)
     assert_same(got, reference(reads, 0.9, False, scalars_grow.drawn_edges(state, BUCKETS)))
     data.close()
+
+
+def test_two_callers_extending_one_line_read_its_new_points_once(tmp_path):
+    """A chart request while a live catch-up extends the same line waits for it, then
+    extends what it left: the new points are read once, not by both."""
+    import threading
+
+    data = CountingProvider(open_logdir(tmp_path, cache=False))
+    reads = ScalarsData(data)
+    line = Line("r", "loss")
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
+        log(w, 0, N0)
+        reads.points(line, 0.6, "step", None, BUCKETS)
+        log(w, N0, N0 + 60_000)
+        before = data.read
+        calls = [threading.Thread(target=reads.points, args=(line, 0.6, "step", None, BUCKETS))
+                 for _ in range(2)]  # fmt: skip
+        for t in calls:
+            t.start()
+        for t in calls:
+            t.join()
+    assert data.read - before == 60_000
+    assert grown_state(data, 0.6, False).points == N0 + 60_000
+    data.close()
+
+
+def test_a_live_catch_up_leaves_the_rebuild_nothing_to_read(tmp_path):
+    """ScalarsView.catch_up (a live chart whose rebuild waits) extends the chart's own
+    variant with the points written since: the rebuild then reads none, and draws what the
+    same rebuild draws without a catch-up."""
+    from flowlog.dashboard.scalars_charts import ScalarsView
+
+    data = CountingProvider(open_logdir(tmp_path, cache=False))
+    caught, plain = (
+        ScalarsView(data),
+        ScalarsView(CachedProvider(open_logdir(tmp_path, cache=False))),
+    )
+    info = [{"name": "r", "color": "#1f77b4"}]
+    args = ("loss", info, ["r"], 0.6, "step", [], "none", None, None)
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
+        log(w, 0, N0)
+        _fig, state = caught.build(*args)
+        plain.build(*args)
+        log(w, N0, N0 + 50_000)
+        lines = caught.run_lines("loss", ["r"], info, "each", {})
+        before = data.read
+        caught.catch_up(state, lines).result()
+        assert data.read - before == 50_000  # the new points, read in the background
+        fig, _new = caught.build(*args)
+        assert data.read - before == 50_000  # the rebuild read nothing more
+        assert caught.catch_up({**state, "xmode": "wall"}, lines) is None  # nothing carried
+    want, _ = plain.build(*args)
+    assert [t.get("y") for t in fig.data] == [t.get("y") for t in want.data]
+    data.close()

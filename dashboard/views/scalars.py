@@ -462,7 +462,8 @@ def live_update(view, state, info, selected, logs, gkey):
     if res is not None:
         return res[0], None, res[1]
     if not has_new_line and rebuilt_too_recently(state):
-        return None, None, None  # grown again: redrawn on a later refresh
+        view.catch_up(state, lines)  # redrawn on a later refresh, from what this extends
+        return None, None, None
     fig, new = view.build(
         state["tag"], info, sel, state["weight"], state["xmode"], untrusted.names(logs), "none",
         None, None, mode,
