@@ -233,6 +233,35 @@ def test_a_zoom_drawn_outside_dash_reaches_its_stores(spage):
     assert again["x"] == list(range(1000, 1601))
 
 
+def test_a_zoom_on_relative_time_and_a_log_x_axis_draws_its_window(spage):
+    """The zoom route reads a relayout in the chart's own axis units: seconds since the run
+    started on the Relative axis, decades on a log x axis."""
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/val", 5)
+    page.get_by_label("Relative").check()
+    wait_traces(page, "loss/val", 5, "gd.layout.xaxis.title.text.startsWith('relative')")
+    page.wait_for_load_state("networkidle")
+    rel = trace(page, "loss/val", 0)["x"]
+    lo, hi = rel[len(rel) // 4], rel[len(rel) // 2]
+    relayout = "([sel, r]) => Plotly.relayout(document.querySelector(sel), r)"
+    page.evaluate(relayout, [graph_sel("loss/val"), {"xaxis.range": [lo, hi]}])
+    wait_traces(page, "loss/val", 5, f"gd._fullData[0].x[0] >= {lo} - 1")
+    got = trace(page, "loss/val", 0)["x"]
+    assert lo - 1 <= got[0] and got[-1] <= hi + 1 and len(got) > 10
+    page.get_by_role("radio", name="Step").check()
+    page.get_by_label("log x").check()
+    wait_traces(page, "loss/val", 5, "gd._fullLayout.xaxis.type === 'log'")
+    page.wait_for_load_state("networkidle")
+    page.evaluate(relayout, [graph_sel("loss/val"), {"xaxis.range": [2, 3]}])  # steps 100..1000
+    page.wait_for_function(  # (not wait_traces: the zoomed figure need not have 5 traces)
+        "sel => { const gd = document.querySelector(sel); return gd._fullData[0].x[0] >= 90; }",
+        arg=graph_sel("loss/val"),
+    )
+    steps = trace(page, "loss/val", 0)["x"]
+    assert steps == list(range(100, 1001, 10))  # every logged step of the window
+
+
 def test_export_csv_and_json_hold_every_visible_point(spage):
     page, url = spage
     page.goto(url)
