@@ -19,6 +19,7 @@ without redrawing or re-sending the chart.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from html import escape
@@ -624,7 +625,7 @@ def _register_charts(app, view):
     # A zoom rebuilds the chart through zoom_route, drawn by assets/scalars_zoom.js itself
     # (Dash's callback path cost the zoom ~100 ms in the browser). Only x-range changes go:
     # Plotly also reports autosize and y-only changes.
-    zoom_route.register(app, lambda *request: zoom_build(view, *request))
+    zoom_route.register(app, functools.partial(zoom_build, view))
     app.clientside_callback(
         ClientsideFunction(namespace="flowlog_scalars_zoom", function_name="zoom"),
         Output({"type": GRAPH, "tag": MATCH}, "figure", allow_duplicate=True),
