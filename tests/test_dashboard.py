@@ -667,6 +667,29 @@ def test_first_chart_draws_without_its_own_request_and_still_follows_the_control
     wait_traces(page, "loss/train", 3)
 
 
+def test_a_redrawn_chart_is_updated_in_place_not_re_created(spage):
+    """A new figure for a drawn chart (a control, a live rebuild) is one Plotly.react. The
+    SVG/PNG buttons' click functions must be the same objects every time: a config with a new
+    function makes plotly.js re-create the chart, then react again (2.5x the cost)."""
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)
+    page.evaluate("sel => { window.__flSvg = document.querySelector(sel + ' .main-svg'); }",
+                  graph_sel("loss/train"))  # fmt: skip
+    page.locator(".fl-smoothing [role=slider]").focus()
+    page.keyboard.press("Home")
+    wait_traces(page, "loss/train", 3)
+    kept = page.evaluate(
+        "sel => document.querySelector(sel + ' .main-svg') === window.__flSvg",
+        graph_sel("loss/train"),
+    )
+    assert kept, "the chart was re-created (newPlot) instead of updated"
+    chart = page.locator(graph_sel("loss/train"))
+    chart.hover()
+    titles = chart.locator(".modebar-btn").evaluate_all("bs => bs.map(b => b.dataset.title)")
+    assert {"Download plot as SVG", "Download plot as PNG"} <= set(titles)
+
+
 def test_each_chart_saves_as_svg_and_png(spage, tmp_path):
     page, url = spage
     page.goto(url)

@@ -184,6 +184,22 @@ def test_page_layout_holds_the_first_charts_unless_they_need_a_long_read(logdir,
     assert prebuilt_tags(started) == ["loss/train", "loss/val"]
 
 
+def test_the_page_html_does_not_wait_for_the_first_charts(logdir):
+    """Dash checks the layout once, on the first request it serves; that check runs when
+    the app is made, on a layout without charts, so the page's HTML and scripts load while
+    the first charts are still being read."""
+    from flowlog.dashboard import create_app
+
+    app = create_app(logdir)
+    view = app.flowlog_context.extra["scalars"]
+    assert view.built_tags == set()
+    html = app.server.test_client().get("/")
+    assert html.status_code == 200
+    assert view.built_tags == set()  # the HTML came without reading a chart
+    assert app.server.test_client().get("/_dash-layout").status_code == 200
+    assert view.built_tags == {"loss/train", "loss/val"}  # the layout holds them
+
+
 # --- the callbacks' work, called as the callbacks call it --------------------------------------
 
 

@@ -31,11 +31,22 @@
     requestAnimationFrame(() => setTimeout(fn, 0)); // rAF runs before a paint, the timeout after
   }
 
+  // config JSON -> that config with the two buttons. The same button objects every time: a
+  // button's click is a function, and plotly.react re-creates a chart whose config holds a
+  // new function (newPlot, then react again: 2.5x the cost of one redraw)
+  const withButtons = new Map();
+
   function withDownloadButtons(plotly, spec) {
     // plotly's own camera button says just "Download plot" for SVG: two buttons that say which
     const config = spec && spec.config;
     const opts = config && config.toImageButtonOptions;
     if (!opts || opts.format !== "svg") return spec;
+    const key = JSON.stringify(config);
+    if (!withButtons.has(key)) withButtons.set(key, buttonsConfig(plotly, config, opts));
+    return { ...spec, config: withButtons.get(key) };
+  }
+
+  function buttonsConfig(plotly, config, opts) {
     const button = (format) => ({
       name: `flowlog-${format}`,
       title: `Download plot as ${format.toUpperCase()}`,
@@ -52,10 +63,7 @@
       (b) => !ours.some((o) => o.name === b.name),
     );
     const removed = [...(config.modeBarButtonsToRemove || []), "toImage"];
-    return {
-      ...spec,
-      config: { ...config, modeBarButtonsToAdd: [...ours, ...added], modeBarButtonsToRemove: removed },
-    };
+    return { ...config, modeBarButtonsToAdd: [...ours, ...added], modeBarButtonsToRemove: removed };
   }
 
   const SIZE_KEYS = ["height", "width", "autosize"]; // dcc.Graph's resize machinery's own

@@ -107,7 +107,8 @@ def layout(ctx):
     view = ctx.extra.get("scalars")
     shown = scalar_tags(view, init["selected"]) if view is not None else None
     generation = next(view.generation) if view is not None else 0
-    built = first_charts(view, shown or [], init) if view is not None else {}
+    light = getattr(ctx.page, "light", False)  # Dash's own check of the layout (app.py)
+    built = first_charts(view, shown or [], init) if view is not None and not light else {}
     return html.Div(
         className="fl-view fl-scalars",
         children=[
