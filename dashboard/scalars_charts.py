@@ -32,6 +32,7 @@ from flowlog.dashboard.scalars_focus import add_marker, focus_place
 from flowlog.dashboard.scalars_groups import draw_groups
 from flowlog.dashboard.scalars_groups import group_runs as group_runs  # (re-exported)
 from flowlog.dashboard.scalars_markers import (
+    line_keep,
     nonfinite_trace,
     numerics_marker,
     place_numerics_labels,
@@ -221,7 +222,8 @@ class ScalarsView:
                     else:
                         pts = extracts[line].result()
                         if pts:
-                            self._line_traces(fig, state, line, color, pts)
+                            logx = "logx" in (logs or [])
+                            self._line_traces(fig, state, line, color, pts, logx)
                     if pts and line.run not in marked:
                         marked.add(line.run)
                         self._numerics_marker(fig, line.run, colors[line.run], pts)
@@ -271,20 +273,21 @@ class ScalarsView:
                 problems[name] = untrusted.problem(name, exc, self.reads.data)
         return out
 
-    def _line_traces(self, fig, state, line: Line, color, pts):
+    def _line_traces(self, fig, state, line: Line, color, pts, logx=False):
         w = state["weight"]
         x, v, s, st = pts["x"], pts["v"], pts["s"], pts["st"]
+        keep = line_keep(x, np.isfinite(v), state["buckets"], logx)  # no sub-pixel gaps
+        lx, lv, ls, lst = (x, v, s, st) if keep.all() else (x[keep], v[keep], s[keep], st[keep])
         label = escape(line.name)
         head = _hover_head(line)
         entry = {"run": line.run, "tag": line.tag, "rank": line.rank}
         entry.update(last_step=pts["last_step"], wall0=pts["wall0"], ema=pts["ema"])
         if "count" in pts:  # the series' points when drawn: how many a refresh would append
             entry["count"] = pts["count"]
-        fin_v = np.where(np.isfinite(v), v, np.nan)
         few = draws_markers(x.size, state["buckets"])  # a handful of points: markers
         raw = scatter(
-            x=x,
-            y=fin_v,
+            x=lx,
+            y=np.where(np.isfinite(lv), lv, np.nan),
             mode="lines+markers" if few else "lines",
             marker=dict(size=5),
             name=label,
@@ -295,7 +298,7 @@ class ScalarsView:
         )
         if w == 0:
             raw.update(
-                customdata=encode(st),
+                customdata=encode(lst),
                 hovertemplate=f"{head}<br>step %{{customdata}}<br>value %{{y:.6g}}<extra></extra>",
             )
         else:
@@ -307,14 +310,14 @@ class ScalarsView:
             entry["smooth"] = len(fig.data)
             fig.add_trace(
                 scatter(
-                    x=x,
-                    y=np.where(np.isfinite(s), s, np.nan),
+                    x=lx,
+                    y=np.where(np.isfinite(ls), ls, np.nan),
                     mode="lines+markers" if few else "lines",
                     marker=dict(size=5),
                     name=label,
                     legendgroup=label,
                     line=dict(color=color, width=2),
-                    customdata=np.column_stack([st, v]),
+                    customdata=np.column_stack([lst, lv]),
                     hovertemplate=f"{head}<br>step %{{customdata[0]}}<br>"
                     "value %{customdata[1]:.6g}<br>smoothed %{y:.6g}<extra></extra>",
                     meta=row_meta(line.run, line.tag, "smooth"),
