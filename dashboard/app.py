@@ -58,7 +58,7 @@ def create_app(
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    from flowlog.dashboard import plotly_bundle, runs_panel
+    from flowlog.dashboard import plotly_bundle, runs_panel, tab_gate
 
     ctx.extra["plotly_bundle"] = plotly_bundle.install(app)  # None: dash's full plotly.js
     views = _views()
@@ -76,6 +76,7 @@ def create_app(
                 ),
                 dcc.Store(id=RUNS_INFO, data=ctx.page.initial["info"]),
                 dcc.Store(id=FOCUS),
+                *tab_gate.stores(v.TAB_ID for v in views),
                 dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
                 html.Header(
                     className="fl-header",

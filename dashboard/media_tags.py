@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 
-from flowlog.dashboard import untrusted
-from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard import tab_gate, untrusted
+from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS
 from flowlog.dashboard.patterns import PatternError, compile_pattern
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
@@ -290,7 +290,7 @@ def rebuild(data, kind: str, info, selected, pattern, old_version, extra_key, ma
     except PatternError as e:
         return html.Div(str(e), className="fl-message"), dash.no_update
     key = [version, *extra_key, pattern if isinstance(pattern, str) else None, sorted(problems)]
-    if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
+    if old_version == key and tab_gate.refresh_or_open(dash.ctx.triggered_id):
         return dash.no_update, dash.no_update
     previous = previous_choices(all_states(1), all_states(2))
     notes = [problem_card(problems, "fl-message")] if problems else []

@@ -314,6 +314,51 @@ def test_growing_run_shows_new_points_without_reload(page, dash_server, tmp_path
     page.locator(".fl-status-finished").wait_for()
 
 
+def test_refreshes_of_a_live_run_send_nothing_for_hidden_views(page, dash_server, tmp_path):
+    """A live run refreshes the runs every interval; only the shown views' callbacks take it
+    (tab_gate). A hidden view is brought up to date when its tab is opened, then follows."""
+    from flowlog.writer import SummaryWriter
+
+    d = tmp_path / "live"
+    w = SummaryWriter(logdir=d, run_name="live", flush_secs=0.1)
+    w.add_scalar("loss/train", 1.0, 0)
+    w.add_histogram("weights", np.arange(10.0), 0)
+    w.flush()
+    outputs = []
+    page.on(
+        "request",
+        lambda r: outputs.append(json.loads(r.post_data)["output"])
+        if "_dash-update-component" in r.url
+        else None,
+    )
+    try:
+        page.goto(dash_server(d, reload_interval=0.3))
+        wait_traces(page, "loss/train", 2)
+        for s in range(1, 8):  # the run grows on every refresh
+            w.add_scalar("loss/train", 1.0 / (s + 1), s)
+            w.flush()
+            page.wait_for_timeout(300)
+        wait_traces(page, "loss/train", 2, "gd._fullData[0].x.length === 8")
+        hidden = [o for o in outputs if any(v in o for v in ("graph-", "hist-", "img-", "hp-",
+                                                             "text-", "pr-"))]  # fmt: skip
+        assert "runs-info.data" in " ".join(outputs)  # the refreshes did happen
+        assert hidden == []
+        # opening Histograms shows what was logged while it was hidden, then follows the run
+        w.add_histogram("weights", np.arange(20.0), 8)
+        w.flush()
+        page.locator(".tab", has_text="Histograms").click()
+        # the ridgeline chart (after the percentiles'): one ridge per logged step
+        ridges = "([...document.querySelectorAll('.fl-histograms .js-plotly-plot')].at(-1) || {data: []}).data.length"  # noqa: E501
+        page.wait_for_function(f"() => {ridges} === 2")  # steps 0 and 8
+        outputs.clear()
+        w.add_histogram("weights", np.arange(30.0), 9)
+        w.flush()
+        page.wait_for_function(f"() => {ridges} === 3")
+        assert any("hist-charts" in o for o in outputs)
+    finally:
+        w.close()
+
+
 def test_missing_logdir_then_runs_appear(page, dash_server, tmp_path):
     d = tmp_path / "later"
     page.goto(dash_server(d, reload_interval=0.5))

@@ -221,15 +221,21 @@ EVIL_PATTERNS = ["(.|.)*!", r"(a)\1", "(?=x)", "(", "[[:nope:]]"]
 def sane_values(app) -> dict:
     """What the page would send: the runs as discovered, every run selected, the controls'
     defaults, a node of the watch run selected in the Graph view."""
-    from flowlog.dashboard import runs_panel
+    from flowlog.dashboard import runs_panel, tab_gate
+    from flowlog.dashboard.app import _views
 
     ctx = app.flowlog_context
     info = runs_panel.discover(ctx, 0)[0]
+    tab_ids = [v.TAB_ID for v in _views()]
     names = [r["name"] for r in info]
     view = ctx.extra["scalars"]
     _fig, state = view.build("loss/train", info, names, 0.6, "step", [], "none", None, None)
     state["visible"] = "1"
+    gated = {f"{tab_gate.runs_info(t)}.data": info for t in tab_ids}  # hidden views' copies
+    ticks = {f"{tab_gate.ticks(t)}.data": 3 for t in tab_ids}
     return {
+        **gated,
+        **ticks,
         "refresh.n_intervals": 3,
         "runs-info.data": info,
         "runs-warnings-seen.data": [],
@@ -284,7 +290,7 @@ def specific_values(sane: dict) -> dict:
     state = sane["sc-state.data"]
     entry = next(iter(state["runs"].values()))
     runs = [[DAMAGED], [GHOST], [GARBAGE], [DAMAGED, *GOOD, GHOST], [NOHIST], [[1], {"a": 2}]]
-    return {
+    got = {
         "selected-runs.data": runs,
         "runs-checklist.value": runs,
         "runs-checked.data": runs,
@@ -356,6 +362,10 @@ def specific_values(sane: dict) -> dict:
         "view-tabs.value": ["graph", "scalars", "histograms", "hparams", "images", "text",
                             "pr_curves", "nope"],
     }
+    for key in sane:  # the hidden views' copies of the runs (tab_gate): the same values
+        if key.startswith("runs-info-for-"):
+            got[key] = got["runs-info.data"]
+    return got
 
 
 def combos() -> list[dict]:
@@ -788,7 +798,7 @@ def test_histograms_name_a_run_that_cannot_be_read_and_draw_the_others(server):
     key = next(k for k in app.callback_map if k.startswith("..hist-charts.children"))
     crafted = Crafted(key, app.callback_map[key])
     info = [*sane_values(app)["runs-info.data"], {"name": GHOST, "color": "#000000"}]
-    values = {"runs-info.data": info, "selected-runs.data": ["alpha", GHOST],
+    values = {"runs-info-for-histograms.data": info, "selected-runs.data": ["alpha", GHOST],
               "view-tabs.value": "histograms", "hist-mode.value": "ridge"}  # fmt: skip
     status, text = post(url, crafted.body(values, SANE_KEYS))
     assert status == 200

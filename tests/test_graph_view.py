@@ -9,6 +9,7 @@ import pytest
 
 from flowlog.dashboard import graph_data as gd
 from flowlog.dashboard import graph_figures as gf
+from flowlog.dashboard import tab_gate
 
 DESC = {
     "format": "flowlog.graph/1",
@@ -265,7 +266,8 @@ def test_live_run_extends_the_step_slider(tmp_path, dash_server):
         sess.run(train)
     writer.flush()  # not closed: the run is still "running"
     url = dash_server(tmp_path)
-    (follow,) = [d for d in _dependencies(url) if d["inputs"][0]["id"] == "refresh"
+    ticks = tab_gate.ticks("graph")  # REFRESH ticks, passed on while the Graph tab is shown
+    (follow,) = [d for d in _dependencies(url) if d["inputs"][0]["id"] == ticks
                  and "graph-steps.data" in d["output"]]  # fmt: skip
     state = {"graph-run.value": "live", "view-tabs.value": "graph",
              "graph-loaded.data": {"run": "live", "focus": None}}  # fmt: skip

@@ -16,11 +16,13 @@ import pytest
 from conftest import BROWSER_TIMEOUT_MS, DashServer
 from test_dashboard_hostile import GENERIC, Crafted, post
 
-from flowlog.dashboard import image_route, media_tags
+from flowlog.dashboard import image_route, media_tags, tab_gate
 from flowlog.dashboard import images_data as imd
 from flowlog.dashboard.views import images as view
 from flowlog.provider import ImageInfo, ReadError
 from flowlog.writer import SummaryWriter
+
+RUNS = f"{tab_gate.runs_info(view.TAB_ID)}.data"  # the view's copy of the runs
 
 H, W = 32, 48  # the logged images' height and width
 STEPS = (0, 10, 20)
@@ -205,7 +207,7 @@ def _crafted(app, output_start):
 
 def test_callbacks_answer_urls_never_image_bytes(app, server):
     info = _info(app)
-    values = {"runs-info.data": info, "selected-runs.data": ["alpha", "beta", "ghost"],
+    values = {RUNS: info, "runs-info.data": info, "selected-runs.data": ["alpha", "beta", "ghost"],
               "view-tabs.value": view.TAB_ID}  # fmt: skip
     status, text = post(server, _crafted(app, f"..{view.CARDS}").body(values, {"tag": []}))
     assert status == 200
@@ -227,7 +229,7 @@ def test_callbacks_answer_urls_never_image_bytes(app, server):
 
 def test_the_image_callbacks_never_answer_500_to_hostile_requests(app, server):
     info = _info(app)
-    sane = {"runs-info.data": info, "selected-runs.data": ["alpha", "beta"],
+    sane = {RUNS: info, "selected-runs.data": ["alpha", "beta"],
             "view-tabs.value": view.TAB_ID, f"{view.TAG_FILTER}.value": "s",
             f"{view.STEP}.value": 1, f"{view.STEPS}.data": list(STEPS),
             f"{view.VERSION}.data": None}  # fmt: skip

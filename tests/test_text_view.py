@@ -13,10 +13,12 @@ import pytest
 from conftest import BROWSER_TIMEOUT_MS, DashServer
 from test_dashboard_hostile import GENERIC, Crafted, damage_middle, post
 
-from flowlog.dashboard import media_tags
+from flowlog.dashboard import media_tags, tab_gate
 from flowlog.dashboard import text_data as td
 from flowlog.dashboard.views import text as view
 from flowlog.writer import SummaryWriter
+
+RUNS = f"{tab_gate.runs_info(view.TAB_ID)}.data"  # the view's copy of the runs
 
 TABLE = "| metric | value |\n|---|---|\n| accuracy | 0.93 |\n| loss | 0.21 |\n"
 CODE = "```python\nprint('hello from a code block')\n```\n"
@@ -199,7 +201,7 @@ def test_the_cards_callback_renders_every_selected_run_and_names_a_damaged_one(s
     url, app = server
     info = _info(app)
     _key, crafted = _crafted(app, f"..{view.CARDS}.children")
-    values = {"runs-info.data": info, "selected-runs.data": ["alpha", "beta", "damaged"],
+    values = {RUNS: info, "selected-runs.data": ["alpha", "beta", "damaged"],
               "view-tabs.value": view.TAB_ID, f"{view.SHOW_ALL}.value": []}  # fmt: skip
     status, text = post(url, crafted.body(values, {"tag": []}))
     assert status == 200
@@ -213,7 +215,7 @@ def test_the_cards_callback_renders_every_selected_run_and_names_a_damaged_one(s
 def test_the_text_callbacks_never_answer_500_to_hostile_requests(server):
     url, app = server
     info = _info(app)
-    sane = {"runs-info.data": info, "selected-runs.data": ["alpha", "beta", "damaged"],
+    sane = {RUNS: info, "selected-runs.data": ["alpha", "beta", "damaged"],
             "view-tabs.value": view.TAB_ID, f"{view.SHOW_ALL}.value": ["all"],
             f"{view.TAG_FILTER}.value": "no", f"{view.STEP}.value": 0,
             f"{view.STEPS}.data": [0, 5, 10], f"{view.VERSION}.data": None}  # fmt: skip

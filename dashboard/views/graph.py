@@ -25,8 +25,9 @@ from flowlog.dashboard import graph_figures as gf
 from flowlog.dashboard import graph_legend as gl
 from flowlog.dashboard import graph_model as gm
 from flowlog.dashboard import graph_panel as gp
+from flowlog.dashboard import tab_gate
 from flowlog.dashboard.controls import image_config
-from flowlog.dashboard.ids import FOCUS, REFRESH, RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.ids import FOCUS, SELECTED_RUNS, TABS
 
 TAB_ID = "graph"
 TAB_LABEL = "Graph"
@@ -257,10 +258,12 @@ def register(app, ctx):
 
 
 def _choose_run(app, ctx):
+    tab_gate.register(app, TAB_ID)
+
     @app.callback(
         Output(RUN, "options"),
         Output(RUN, "value"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(SELECTED_RUNS, "data"),
         Input(FOCUS, "data"),
         Input(TABS, "value"),
@@ -319,13 +322,15 @@ def _load_run(app, ctx):
 
 
 def _follow_live_run(app, ctx):
+    tab_gate.register_ticks(app, TAB_ID)
+
     @app.callback(
         Output(STEPS, "data", allow_duplicate=True),
         Output(STEP, "max", allow_duplicate=True),
         Output(STEP, "value", allow_duplicate=True),
         Output(STEP, "disabled", allow_duplicate=True),
         Output(FLOW, "figure", allow_duplicate=True),
-        Input(REFRESH, "n_intervals"),
+        Input(tab_gate.ticks(TAB_ID), "data"),
         State(RUN, "value"),
         State(STEPS, "data"),
         State(STEP, "value"),

@@ -15,11 +15,11 @@ import numpy as np
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 
-from flowlog.dashboard import media_tags, untrusted
+from flowlog.dashboard import media_tags, tab_gate, untrusted
 from flowlog.dashboard.chart_axes import axis_style
 from flowlog.dashboard.colors import rgba
 from flowlog.dashboard.controls import image_config, tag_filter_input
-from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.ids import SELECTED_RUNS, TABS
 from flowlog.dashboard.patterns import PatternError
 from flowlog.dashboard.series import histogram_percentiles, rebin
 from flowlog.dashboard.untrusted import RUN_ERRORS
@@ -284,10 +284,12 @@ NO_HISTOGRAMS = (
 
 
 def register(app, ctx):
+    tab_gate.register(app, TAB_ID)
+
     @app.callback(
         Output(CHARTS, "children"),
         Output(VERSION, "data"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         Input(MODE, "value"),
@@ -308,7 +310,7 @@ def register(app, ctx):
         # run colours too: a colour picked in the runs panel redraws the charts in it
         key = [version, mode, pattern if isinstance(pattern, str) else None, sorted(problems),
                sorted(colors)]  # fmt: skip
-        if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
+        if old_version == key and tab_gate.refresh_or_open(dash.ctx.triggered_id):
             return dash.no_update, dash.no_update  # nothing new logged: keep the zoom state
         notes = [html.Div(problem_notes(problems), className="fl-message")] if problems else []
         if not by_tag:

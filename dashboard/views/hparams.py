@@ -22,7 +22,7 @@ import dash_ag_grid as dag
 from dash import Input, Output, State, dcc, html
 
 from flowlog.dashboard import hparams_grid as grid
-from flowlog.dashboard import untrusted
+from flowlog.dashboard import tab_gate, untrusted
 from flowlog.dashboard.controls import image_config
 from flowlog.dashboard.hparams_data import Table, default_metric_tags, scalar_tags, tag_label
 from flowlog.dashboard.hparams_figures import (
@@ -146,10 +146,12 @@ def layout(ctx):
 
 
 def register(app, ctx):
+    tab_gate.register(app, TAB_ID)
+
     @app.callback(
         Output(METRIC_TAGS, "options"),
         Output(METRIC_TAGS, "value"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(TABS, "value"),
         State(METRIC_TAGS, "value"),
         State(METRIC_TAGS, "options"),
@@ -175,7 +177,7 @@ def register(app, ctx):
         Output(MESSAGE, "children"),
         Output(TABLE_CARD, "style"),
         Output(PARCOORDS_CARD, "style"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(METRIC_TAGS, "value"),
         Input(TABS, "value"),
         State(SELECTED_RUNS, "data"),

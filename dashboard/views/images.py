@@ -16,10 +16,10 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, State, dcc, html
 
-from flowlog.dashboard import image_route, media_tags
+from flowlog.dashboard import image_route, media_tags, tab_gate
 from flowlog.dashboard import images_data as imd
 from flowlog.dashboard.controls import tag_filter_input
-from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.ids import SELECTED_RUNS, TABS
 from flowlog.dashboard.untrusted import RUN_ERRORS
 
 TAB_ID = "images"
@@ -186,12 +186,13 @@ empty_message = media_tags.empty_message("image", NO_IMAGES)
 
 
 def register(app, ctx):
+    tab_gate.register(app, TAB_ID)
     base = image_route.register(app, ctx)
 
     @app.callback(
         Output(CARDS, "children"),
         Output(VERSION, "data"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         Input(TABS, "value"),

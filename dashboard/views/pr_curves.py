@@ -12,7 +12,7 @@ from __future__ import annotations
 import dash
 from dash import ALL, MATCH, Input, Output, State, dcc, html
 
-from flowlog.dashboard import media_tags, pr_data, untrusted
+from flowlog.dashboard import media_tags, pr_data, tab_gate, untrusted
 from flowlog.dashboard.controls import image_config, tag_filter_input
 from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
 from flowlog.dashboard.patterns import PatternError
@@ -150,10 +150,12 @@ def step_figure(data, gid, index, steps, selected, info):
 
 
 def register(app, ctx):
+    tab_gate.register(app, TAB_ID)
+
     @app.callback(
         Output(CHARTS, "children"),
         Output(VERSION, "data"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         Input(TABS, "value"),
@@ -175,7 +177,7 @@ def register(app, ctx):
         except PatternError as e:
             return html.Div(str(e), className="fl-message"), dash.no_update
         key = [version, pattern if isinstance(pattern, str) else None, sorted(problems)]
-        if old_version == key and dash.ctx.triggered_id in (RUNS_INFO, TABS):
+        if old_version == key and tab_gate.refresh_or_open(dash.ctx.triggered_id):
             return dash.no_update, dash.no_update  # nothing new logged: keep zoom and steps
         old = old_slider_steps(values, step_lists, ids)
         return charts_children(ctx.data, info, by_tag, problems, old), key

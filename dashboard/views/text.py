@@ -17,10 +17,10 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, State, dcc, html
 
-from flowlog.dashboard import media_tags
+from flowlog.dashboard import media_tags, tab_gate
 from flowlog.dashboard import text_data as td
 from flowlog.dashboard.controls import tag_filter_input
-from flowlog.dashboard.ids import RUNS_INFO, SELECTED_RUNS, TABS
+from flowlog.dashboard.ids import SELECTED_RUNS, TABS
 
 TAB_ID = "text"
 TAB_LABEL = "Text"
@@ -173,10 +173,12 @@ empty_message = media_tags.empty_message("text", NO_TEXT)
 
 
 def register(app, ctx):
+    tab_gate.register(app, TAB_ID)
+
     @app.callback(
         Output(CARDS, "children"),
         Output(VERSION, "data"),
-        Input(RUNS_INFO, "data"),
+        Input(tab_gate.runs_info(TAB_ID), "data"),
         Input(SELECTED_RUNS, "data"),
         Input(TAG_FILTER, "value"),
         Input(SHOW_ALL, "value"),
