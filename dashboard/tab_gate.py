@@ -2,7 +2,7 @@
 
 The runs panel refreshes RUNS_INFO on every reload interval while runs grow, and every
 callback taking it as an Input then sends a request, even a hidden tab's that only answers
-"nothing to do": with a live run, 7 of each refresh's 15 requests, each costing the page a
+"nothing to do": with a live run, 8 of each refresh's 15 requests, each costing the page a
 round trip and the Dash renderer a pass over its store. Each such view takes its own copy
 instead, which a clientside callback sets from RUNS_INFO while the view's tab is shown, and
 once when it is opened; a hidden view costs nothing until then. Likewise the REFRESH ticks a
