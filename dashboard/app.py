@@ -76,7 +76,7 @@ def create_app(
                 ),
                 dcc.Store(id=RUNS_INFO, data=ctx.page.initial["info"]),
                 dcc.Store(id=FOCUS),
-                *tab_gate.stores(v.TAB_ID for v in views),
+                *tab_gate.stores(ctx),  # hidden views' copies of RUNS_INFO and REFRESH
                 dcc.Interval(id=REFRESH, interval=int(reload_interval * 1000)),
                 html.Header(
                     className="fl-header",

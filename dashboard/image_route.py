@@ -15,10 +15,10 @@ other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from flowlog.dashboard import images_data as imd
 from flowlog.dashboard import untrusted
+from flowlog.dashboard.routes import Reply, add_route, text_reply
 from flowlog.provider import ReadError
 
 CACHE_FOREVER = "private, max-age=31536000, immutable"
@@ -28,17 +28,8 @@ HEADERS = {
 }
 
 
-class Reply(NamedTuple):
-    status: int
-    body: bytes
-    mimetype: str
-    headers: dict
-
-
 def _text(status: int, message: str) -> Reply:
-    body = message.encode("utf-8", "backslashreplace")
-    headers = {**HEADERS, "Cache-Control": "no-store"}
-    return Reply(status, body, "text/plain", headers)
+    return text_reply(status, message, {**HEADERS, "Cache-Control": "no-store"})
 
 
 def answer(data, query: bytes, matches: Callable[[str], bool] = lambda _etag: False) -> Reply:
@@ -83,17 +74,8 @@ def answer(data, query: bytes, matches: Callable[[str], bool] = lambda _etag: Fa
 
 def register(app, ctx) -> str:
     """Serve the route on ``app.server``; returns the URL the pages use (prefix included)."""
-    import flask
 
-    rule = app.config.routes_pathname_prefix + imd.ROUTE
+    def handle(request) -> Reply:
+        return answer(ctx.data, request.query_string, request.if_none_match.contains)
 
-    def image():
-        request = flask.request
-        reply = answer(ctx.data, request.query_string, request.if_none_match.contains)
-        return flask.Response(
-            reply.body, status=reply.status, mimetype=reply.mimetype, headers=reply.headers
-        )
-
-    if "flowlog_image" not in app.server.view_functions:
-        app.server.add_url_rule(rule, "flowlog_image", image, methods=["GET"])
-    return app.config.requests_pathname_prefix + imd.ROUTE
+    return add_route(app, "flowlog_image", imd.ROUTE, "GET", handle)

@@ -211,6 +211,7 @@ class ScalarsView:
             palette = line_colors([(ln.run, ln.series, ln.rank) for ln in lines], colors)
             marked: set[str] = set()  # runs whose check_numerics marker is drawn
             lean = not state["raw_lines"]  # only smoothed lines: their extremes
+            logx = "logx" in (logs or [])  # (where a line's gaps show: line_keep)
             extracts = self._prefetch(lines, (weight, xmode, rng, buckets, lean))
             for line, color in zip(lines, palette, strict=True):
                 if line.run in problems:
@@ -222,7 +223,6 @@ class ScalarsView:
                     else:
                         pts = extracts[line].result()
                         if pts:
-                            logx = "logx" in (logs or [])
                             self._line_traces(fig, state, line, color, pts, logx)
                     if pts and line.run not in marked:
                         marked.add(line.run)

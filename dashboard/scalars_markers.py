@@ -47,8 +47,9 @@ def line_keep(x: np.ndarray, finite: np.ndarray, buckets: int, logx: bool = Fals
     on = np.isfinite(pos)
     if not on.any():
         return keep
-    b = bucket_index(pos[on], float(pos[on].min()), float(pos[on].max()), max(1, buckets))
-    has_value = np.zeros(max(1, buckets), dtype=bool)
+    buckets = max(1, buckets)
+    b = bucket_index(pos[on], float(pos[on].min()), float(pos[on].max()), buckets)
+    has_value = np.zeros(buckets, dtype=bool)
     has_value[b[finite[on]]] = True
     keep[on] = finite[on] | ~has_value[b]
     return keep

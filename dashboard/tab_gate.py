@@ -19,6 +19,7 @@ from flowlog.dashboard.ids import REFRESH, RUNS_INFO, TABS
 
 PREFIX = RUNS_INFO + "-for-"  # (not "@": Dash marks duplicate outputs with it)
 TICKS = REFRESH + "-for-"
+GATED = "tab_gate"  # ctx.extra: the ids of the copies registered
 PASS_ON = "function (value, tab) { return tab === TAB ? value : window.dash_clientside.no_update; }"
 
 
@@ -38,27 +39,29 @@ def ticks(tab_id: str) -> str:
     return TICKS + tab_id
 
 
-def stores(tab_ids) -> list:
-    return [dcc.Store(id=i) for t in tab_ids for i in (runs_info(t), ticks(t))]
+def stores(ctx) -> list:
+    """The app layout's stores of the copies views registered (:func:`register`)."""
+    return [dcc.Store(id=i) for i in ctx.extra.get(GATED, [])]
 
 
-def register(app, tab_id: str) -> None:
+def register(app, ctx, tab_id: str) -> None:
     """Pass RUNS_INFO on to the tab's copy while ``tab_id`` is the tab shown."""
-    app.clientside_callback(
-        PASS_ON.replace("TAB", json.dumps(tab_id)),
-        Output(runs_info(tab_id), "data"),
-        Input(RUNS_INFO, "data"),
-        Input(TABS, "value"),
-        prevent_initial_call=True,
-    )
+    _pass_on(app, ctx, tab_id, runs_info(tab_id), Input(RUNS_INFO, "data"), Input(TABS, "value"))
 
 
-def register_ticks(app, tab_id: str) -> None:
-    """Count REFRESH ticks into the tab's :func:`ticks` store while ``tab_id`` is shown."""
+def register_ticks(app, ctx, tab_id: str) -> None:
+    """Count REFRESH ticks into the tab's :func:`ticks` store while ``tab_id`` is shown
+    (TABS a State: opening the tab loads the view itself)."""
+    source = Input(REFRESH, "n_intervals")
+    _pass_on(app, ctx, tab_id, ticks(tab_id), source, State(TABS, "value"))
+
+
+def _pass_on(app, ctx, tab_id: str, store: str, source, tab) -> None:
+    ctx.extra.setdefault(GATED, []).append(store)
     app.clientside_callback(
         PASS_ON.replace("TAB", json.dumps(tab_id)),
-        Output(ticks(tab_id), "data"),
-        Input(REFRESH, "n_intervals"),
-        State(TABS, "value"),  # opening the tab loads the run itself
+        Output(store, "data"),
+        source,
+        tab,
         prevent_initial_call=True,
     )

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import NamedTuple
 
 from plotly.io.json import to_json_plotly
+
+from flowlog.dashboard.routes import Reply, add_route, text_reply
 
 ROUTE = "_flowlog/scalars/zoom"
 MAX_BODY = 32 << 20  # the runs' info and a chart's state travel along: big logdirs, big bodies
@@ -31,14 +32,8 @@ CONTROLS = ("selected", "weight", "xmode", "logs", "gmode", "gkey", "ranks", "zo
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-class Reply(NamedTuple):
-    status: int
-    body: bytes
-    mimetype: str
-
-
 def _text(status: int, message: str) -> Reply:
-    return Reply(status, message.encode("utf-8", "backslashreplace"), "text/plain")
+    return text_reply(status, message, HEADERS)
 
 
 def parse(body: bytes) -> dict:
@@ -71,23 +66,15 @@ def answer(build: Callable, body: bytes) -> Reply:
         return _text(400, str(e))
     got = build(req["controls"], req["id"], req["state"], req["info"])
     out = {"unchanged": True} if got is None else {"figure": got[0], "state": got[1]}
-    return Reply(200, to_json_plotly(out).encode(), "application/json")
+    return Reply(200, to_json_plotly(out).encode(), "application/json", HEADERS)
 
 
 def register(app, build: Callable) -> None:
     """Serve the route on ``app.server`` (the page finds it under Dash's
     requests_pathname_prefix, as its callbacks)."""
-    import flask
 
-    rule = app.config.routes_pathname_prefix + ROUTE
-
-    def zoom():
-        request = flask.request
+    def handle(request) -> Reply:
         # (read at most one byte past the limit: a longer body is refused, not held)
-        reply = answer(build, request.stream.read(MAX_BODY + 1))
-        return flask.Response(
-            reply.body, status=reply.status, mimetype=reply.mimetype, headers=HEADERS
-        )
+        return answer(build, request.stream.read(MAX_BODY + 1))
 
-    if "flowlog_zoom" not in app.server.view_functions:
-        app.server.add_url_rule(rule, "flowlog_zoom", zoom, methods=["POST"])
+    add_route(app, "flowlog_zoom", ROUTE, "POST", handle)

@@ -4,6 +4,7 @@ points changed other than by appending (real writer, real SQLite files)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 import numpy as np
@@ -47,6 +48,21 @@ def log(w: SummaryWriter, lo: int, hi: int, stride: int = 3) -> None:
     for i, v in zip(range(lo, hi), curve(lo, hi).tolist(), strict=True):
         w.add_scalar("loss", v, stride * i)
     w.flush()
+
+
+@contextlib.contextmanager
+def drawn_then_grown(tmp_path, provider, weights, more: int):
+    """Run "r"'s line drawn from N0 points at each of ``weights``, then ``more`` points written;
+    yields ``(data, reads, line)`` with the writer still open."""
+    data = provider(open_logdir(tmp_path, cache=False))
+    reads = ScalarsData(data)
+    line = Line("r", "loss")
+    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
+        log(w, 0, N0)
+        for weight in weights:
+            reads.points(line, weight, "step", None, BUCKETS)
+        log(w, N0, N0 + more)
+        yield data, reads, line
 
 
 def reference(reads: ScalarsData, weight: float, by_smoothed: bool, edges) -> dict:
@@ -119,13 +135,7 @@ def test_a_growing_series_reads_only_new_points_and_draws_as_every_point(
 
 
 def test_the_checkpoints_a_grown_pass_leaves_serve_zooms_exactly(tmp_path):
-    data = CachedProvider(open_logdir(tmp_path, cache=False))
-    reads = ScalarsData(data)
-    line = Line("r", "loss")
-    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
-        log(w, 0, N0)
-        reads.points(line, 0.9, "step", None, BUCKETS)
-        log(w, N0, N0 + 70_000)
+    with drawn_then_grown(tmp_path, CachedProvider, [0.9], 70_000) as (data, reads, line):
         reads.points(line, 0.9, "step", None, BUCKETS)
     rng = (3 * (N0 + 1000) + 0.5, 3 * (N0 + 1500))
     zoomed = reads.points(line, 0.9, "step", rng, 300)
@@ -195,14 +205,7 @@ def test_a_generation_is_kept_from_v4_on_and_unknown_before(tmp_path):
 def test_the_variants_of_a_line_grow_together_from_one_read(tmp_path):
     """A smoothing change on a live run: the other weight drawn lately was extended with the
     one drawn, so switching back reads nothing new, and draws as every point."""
-    data = CountingProvider(open_logdir(tmp_path, cache=False))
-    reads = ScalarsData(data)
-    line = Line("r", "loss")
-    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
-        log(w, 0, N0)
-        for weight in (0.6, 0.9):
-            reads.points(line, weight, "step", None, BUCKETS)
-        log(w, N0, N0 + 30_000)
+    with drawn_then_grown(tmp_path, CountingProvider, [0.6, 0.9], 30_000) as (data, reads, line):
         before = data.read
         reads.points(line, 0.6, "step", None, BUCKETS)
         assert data.read - before == 30_000  # once, for both weights
@@ -219,13 +222,7 @@ def test_two_callers_extending_one_line_read_its_new_points_once(tmp_path):
     extends what it left: the new points are read once, not by both."""
     import threading
 
-    data = CountingProvider(open_logdir(tmp_path, cache=False))
-    reads = ScalarsData(data)
-    line = Line("r", "loss")
-    with SummaryWriter(logdir=tmp_path, run_name="r") as w:
-        log(w, 0, N0)
-        reads.points(line, 0.6, "step", None, BUCKETS)
-        log(w, N0, N0 + 60_000)
+    with drawn_then_grown(tmp_path, CountingProvider, [0.6], 60_000) as (data, reads, line):
         before = data.read
         calls = [threading.Thread(target=reads.points, args=(line, 0.6, "step", None, BUCKETS))
                  for _ in range(2)]  # fmt: skip

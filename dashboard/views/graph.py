@@ -258,7 +258,7 @@ def register(app, ctx):
 
 
 def _choose_run(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
 
     @app.callback(
         Output(RUN, "options"),
@@ -322,7 +322,7 @@ def _load_run(app, ctx):
 
 
 def _follow_live_run(app, ctx):
-    tab_gate.register_ticks(app, TAB_ID)
+    tab_gate.register_ticks(app, ctx, TAB_ID)
 
     @app.callback(
         Output(STEPS, "data", allow_duplicate=True),

@@ -284,7 +284,7 @@ NO_HISTOGRAMS = (
 
 
 def register(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
 
     @app.callback(
         Output(CHARTS, "children"),

@@ -146,7 +146,7 @@ def layout(ctx):
 
 
 def register(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
 
     @app.callback(
         Output(METRIC_TAGS, "options"),

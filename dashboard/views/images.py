@@ -186,7 +186,7 @@ empty_message = media_tags.empty_message("image", NO_IMAGES)
 
 
 def register(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
     base = image_route.register(app, ctx)
 
     @app.callback(

@@ -150,7 +150,7 @@ def step_figure(data, gid, index, steps, selected, info):
 
 
 def register(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
 
     @app.callback(
         Output(CHARTS, "children"),

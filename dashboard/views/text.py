@@ -173,7 +173,7 @@ empty_message = media_tags.empty_message("text", NO_TEXT)
 
 
 def register(app, ctx):
-    tab_gate.register(app, TAB_ID)
+    tab_gate.register(app, ctx, TAB_ID)
 
     @app.callback(
         Output(CARDS, "children"),
