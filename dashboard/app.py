@@ -58,9 +58,10 @@ def create_app(
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    from flowlog.dashboard import plotly_bundle, runs_panel, tab_gate
+    from flowlog.dashboard import page_load, plotly_bundle, runs_panel, tab_gate
 
     ctx.extra["plotly_bundle"] = plotly_bundle.install(app)  # None: dash's full plotly.js
+    page_load.install(app)  # assets kept, the layout asked for at once
     views = _views()
 
     def page_layout():
