@@ -736,6 +736,26 @@ def test_a_redrawn_chart_is_updated_in_place_not_re_created(spage):
     assert {"Download plot as SVG", "Download plot as PNG"} <= set(titles)
 
 
+def test_plotlys_own_react_form_is_drawn_as_asked(spage):
+    """The wrapper's shortcut reads dcc.Graph's ``react(gd, {data, layout, config})``; the
+    positional ``react(gd, data, layout)`` a page's own script may use is drawn, not skipped."""
+    page, url = spage
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)
+    drawn = page.evaluate(
+        """async sel => {
+          const gd = document.querySelector(sel);
+          await Plotly.react(gd, [{x: [0, 1, 2], y: [3, 1, 2], name: 'one'}], gd.layout);
+          await Plotly.react(gd, [{x: [0, 1], y: [1, 2]}, {x: [0, 1], y: [2, 1], name: 'mine'}],
+                             gd.layout);
+          return [gd.data.length, gd.data[1].name,
+                  gd.querySelectorAll('.scatterlayer .trace').length];
+        }""",
+        graph_sel("loss/train"),
+    )
+    assert drawn == [2, "mine", 2]
+
+
 def test_each_chart_saves_as_svg_and_png(spage, tmp_path):
     page, url = spage
     page.goto(url)

@@ -106,6 +106,11 @@
       return result;
     };
     plotly.react = function (gd, spec, ...rest) {
+      if (Array.isArray(spec) || rest.length) {
+        // plotly's (gd, data, layout, config) form, not dcc.Graph's: drawn as asked
+        gd.__flData = undefined;
+        return drawn(gd, react.call(plotly, gd, spec, ...rest));
+      }
       if (redrawsWhatIsDrawn(gd, spec)) return Promise.resolve(gd);
       const call = (gd.__flCall = (gd.__flCall || 0) + 1);
       const args = [gd, withDownloadButtons(plotly, spec), ...rest];
