@@ -75,6 +75,9 @@ def discover(ctx, max_age: float) -> tuple[list[dict], list[str], str | None]:
             "start_time": r.start_time,
             "end_time": r.end_time,
             "last_step": r.last_step,
+            # per kind: a view refreshes when its own records move (histograms per epoch
+            # lag the scalars' steps and never move the run's last step)
+            "last_steps": dict(r.last_steps),
             "host": r.host,
             "ranks": [
                 {"rank": k.rank, "status": k.status, "last_step": k.last_step, "host": k.host}

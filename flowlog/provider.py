@@ -79,6 +79,9 @@ class RunInfo:
     ranks: tuple[RankInfo, ...] = ()
     # tag -> items the writer could not store and dropped (flowlog.writer_flush's policy)
     dropped: dict = field(default_factory=dict, compare=False)
+    # record kind -> its highest step ({"scalar": 999, "histogram": 9}): a view of one kind
+    # follows its own records, which may lag the run's last step (histograms per epoch)
+    last_steps: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

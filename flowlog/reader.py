@@ -182,9 +182,9 @@ class Run:
         def read(conn):
             token = (self._serial, schema.data_version(conn))
             dropped = schema_records.read_dropped(conn)
-            return token, schema.read_run(conn), schema.last_logged_step(conn), dropped
+            return token, schema.read_run(conn), schema.last_logged_steps(conn), dropped
 
-        token, row, last, dropped = self._call(read)
+        token, row, steps, dropped = self._call(read)
         if row is None:
             raise ReadError(f"run {self.name!r} ({self.path}) cannot be read: no run metadata")
         return RunInfo(
@@ -196,11 +196,12 @@ class Run:
             host=row["host"],
             pid=row["pid"],
             cmdline=row["cmdline"],
-            last_step=last,
+            last_step=max(steps.values(), default=None),
             heartbeat=row["heartbeat"],
             flowlog_version=row["flowlog_version"],
             token=token,
             dropped=dropped,
+            last_steps=steps,
         )
 
     def tags(self, kind: str | None = None) -> list[TagInfo]:

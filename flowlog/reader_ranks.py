@@ -41,9 +41,12 @@ class RankedRun:
         ends = [i.end_time for _, i in infos]
         steps = [i.last_step for _, i in infos if i.last_step is not None]
         dropped: dict[str, int] = {}  # what any rank's writer had to drop, summed per tag
+        kinds: dict[str, int] = {}  # each kind's highest step over the ranks
         for _, i in infos:
             for tag, count in (i.dropped or {}).items():
                 dropped[tag] = dropped.get(tag, 0) + count
+            for kind, step in (i.last_steps or {}).items():
+                kinds[kind] = max(step, kinds.get(kind, step))
         return dataclasses.replace(
             first,
             name=self.name,
@@ -56,6 +59,7 @@ class RankedRun:
             token=tuple(i.token for _, i in infos),
             ranks=ranks,
             dropped=dropped,
+            last_steps=kinds,
         )
 
     def part(self, rank: int | None = None, tag: str | None = None):

@@ -635,23 +635,25 @@ def read_numerics(conn: sqlite3.Connection) -> list[tuple]:
     ).fetchall()
 
 
-def last_logged_step(conn: sqlite3.Connection) -> int | None:
-    """Highest step of any record in the run: one primary-key seek per tag ((tag_id, step) is
-    each table's key), so it costs the same at 100 points or 10M."""
-    steps = []
+def last_logged_steps(conn: sqlite3.Connection) -> dict[str, int]:
+    """Highest step of the run's records of each kind that has any (``{"scalar": 999,
+    "histogram": 9}``): one primary-key seek per tag ((tag_id, step) is each table's key), so
+    it costs the same at 100 points or 10M."""
+    out: dict[str, int] = {}
+
+    def seen(kind: str, step) -> None:
+        if step is not None and (kind not in out or step > out[kind]):
+            out[kind] = step
+
     for kind, table in present_kind_tables(conn).items():
-        steps += [
-            r[0]
-            for r in conn.execute(
-                f"SELECT (SELECT max(step) FROM {table} WHERE tag_id = tags.id) FROM tags "
-                "WHERE kind = ?",
-                (kind,),
-            )
-        ]
+        per_tag = f"SELECT max(step) FROM {table} WHERE tag_id = tags.id"
+        sql = f"SELECT ({per_tag}) FROM tags WHERE kind = ?"
+        for (step,) in conn.execute(sql, (kind,)):
+            seen(kind, step)
     if chunked(conn):
-        steps += list(_chunks.last_steps(conn).values())
-    steps = [s for s in steps if s is not None]
-    return max(steps) if steps else None
+        for step in _chunks.last_steps(conn).values():
+            seen("scalar", step)
+    return out
 
 
 def find_tag(conn: sqlite3.Connection, tag: str) -> tuple[int, str, str | None] | None:

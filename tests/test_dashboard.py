@@ -359,6 +359,31 @@ def test_refreshes_of_a_live_run_send_nothing_for_hidden_views(page, dash_server
         w.close()
 
 
+def test_an_open_histograms_tab_follows_histograms_logged_below_the_last_scalar_step(
+    page, dash_server, tmp_path
+):
+    """Histograms per epoch beside scalars per batch: a new epoch's histogram never moves the
+    run's last step, yet the open tab shows it (the runs' info carries each kind's last step)."""
+    from flowlog.writer import SummaryWriter
+
+    d = tmp_path / "live"
+    w = SummaryWriter(logdir=d, run_name="live", flush_secs=0.1)
+    for s in range(100):
+        w.add_scalar("loss/train", 1.0 / (s + 1), s)
+    w.add_histogram("weights", np.arange(10.0), 0)  # epoch 0
+    w.flush()
+    ridges = "([...document.querySelectorAll('.fl-histograms .js-plotly-plot')].at(-1) || {data: []}).data.length"  # noqa: E501
+    try:
+        page.goto(dash_server(d, reload_interval=0.3))
+        page.locator(".tab", has_text="Histograms").click()
+        page.wait_for_function(f"() => {ridges} === 1")
+        w.add_histogram("weights", np.arange(20.0), 1)  # epoch 1, far below step 99
+        w.flush()
+        page.wait_for_function(f"() => {ridges} === 2", timeout=15_000)
+    finally:
+        w.close()
+
+
 def test_missing_logdir_then_runs_appear(page, dash_server, tmp_path):
     d = tmp_path / "later"
     page.goto(dash_server(d, reload_interval=0.5))

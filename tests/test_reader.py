@@ -167,6 +167,24 @@ def test_tags_listing(tmp_path):
     with pytest.raises(KeyError, match="'r'.*'absent'"):
         run.scalars("absent")
     assert run.info.last_step == 24
+    # each kind's own highest step: a view of histograms follows them, not the scalars' steps
+    assert run.info.last_steps == {"scalar": 24, "histogram": 3, "text": 7}
+
+
+def test_a_ranked_runs_last_step_of_each_kind_is_the_highest_over_its_ranks(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, (scalars, hist) in enumerate([(10, 2), (5, 6)]):
+        monkeypatch.setenv("RANK", str(rank))
+        with SummaryWriter(str(tmp_path / "ddp")) as w:
+            for s in range(scalars):
+                w.add_scalar("loss", 1.0, s)
+            w.add_histogram("weights", [1.0, 2.0], hist)
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    with Logdir(tmp_path) as logdir:
+        (info,) = logdir.runs()
+        assert len(info.ranks) == 2 and info.last_step == 9
+        assert info.last_steps == {"scalar": 9, "histogram": 6}
 
 
 def check_buckets(b, steps, values, start, end, nbuckets):
