@@ -21,9 +21,11 @@ one run, not figures of different runs. Figures, for each side (and this/baselin
   cold            a fresh server process on R x N points, navigating as soon as it listens
                   -> first Scalars chart drawn. Target <= 1 s. The page's timeline of the
                   cold load (layout, plotly.js, callback requests, drawn) is printed.
-  warm            the same server, navigating again (median of 3). Target <= 0.5 s.
+                  Cold, warm and zoom are measured in two rounds, the sides in the order
+                  A B B A, so neither side is always the one measured first.
+  warm            the same server, navigating again (median of 2 x 3). Target <= 0.5 s.
   zoom            Plotly.relayout onto 0.1 % of the steps -> the chart redrawn with the
-                  server's new data (median of 3 windows); points drawn / steps in the
+                  server's new data (median of 2 x 3 windows); points drawn / steps in the
                   window shows every point is there. Target <= 150 ms.
   RSS, VmHWM      the server process's memory after the charts, zooms. Target <= 300 MB.
   smoothing err   max relative error of the drawn smoothed traces against TensorBoard's
@@ -292,6 +294,13 @@ def write_logdirs(sides: list[Side], tmp: Path, runs: int, points: int, res: dic
     print(f"wrote {runs} runs x {points:,} points per side in {time.perf_counter() - t0:.0f} s")
 
 
+def settle() -> None:
+    """Write the logdirs just written out to disk before anything is timed: the kernel's
+    background writeback of ~0.5 GB otherwise lands on the first side measured."""
+    os.sync()
+    time.sleep(2)
+
+
 def measure_charts(side: Side, logdir: Path, points: int, seeds: dict, r: dict, pre="") -> None:
     """Cold and warm first chart, smoothing check, zooms and server memory on ``logdir``."""
     import scale_browser as sb
@@ -338,8 +347,34 @@ def browser_phase(b, sides: list[Side], runs: int, points: int, res: dict) -> No
         with serving(side, side.logdirs["tiny"]) as srv:
             r["floor_phases"] = {}
             r["floor_tiny_ms"] = sb.first_chart_ms(side.page, srv.url, r["floor_phases"])
-        measure_charts(side, side.logdirs["main"], points, seeds, r)
+    rounds: dict[str, list[dict]] = {s.name: [] for s in sides}
+    for order in (sides, sides[::-1]):
+        for side in order:
+            rounds[side.name].append({})
+            measure_charts(side, side.logdirs["main"], points, seeds, rounds[side.name][-1])
+    for side in sides:
+        res[side.name].update(merged_rounds(rounds[side.name]))
         print(f"  {side.name}: charts measured")
+
+
+def merged_rounds(rounds: list[dict]) -> dict:
+    """One side's main-logdir figures over its rounds: every warm and zoom sample, the median
+    cold, the first round's timeline, the worst smoothing error, zoom coverage and memory."""
+    warm = [ms for r in rounds for ms in r["warm_all"]]
+    zoom = [ms for r in rounds for ms in r["zoom_all"]]
+    return {
+        "cold_ms": statistics.median(r["cold_ms"] for r in rounds),
+        "cold_all": [r["cold_ms"] for r in rounds],
+        "cold_phases": rounds[0]["cold_phases"],
+        "warm_ms": statistics.median(warm),
+        "warm_all": warm,
+        "zoom_ms": statistics.median(zoom),
+        "zoom_all": zoom,
+        "zoom_points": min((r["zoom_points"] for r in rounds), key=lambda p: int(p.split("/")[0])),
+        "smooth": max((r["smooth"] for r in rounds), key=lambda s: s["err"]),
+        "rss_mb": max(r["rss_mb"] for r in rounds),
+        "hwm_mb": max(r["hwm_mb"] for r in rounds),
+    }
 
 
 def big_phase(b, sides: list[Side], points: int, res: dict) -> None:
@@ -347,6 +382,7 @@ def big_phase(b, sides: list[Side], points: int, res: dict) -> None:
     for side in sides:
         got = result(spawn("_write", side.root, side.logdirs["big"], "big", 100, points))
         res[side.name]["big_write_us"] = got["s"] / points * 1e6
+    settle()
     for side in sides:
         measure_charts(side, side.logdirs["big"], points, {"big": 100}, res[side.name], "big_")
         print(f"  {side.name}: {points:,}-point run measured")
@@ -447,7 +483,7 @@ def report(sides: list[Side], res: dict) -> None:
                 s = r[pre + "smooth"]
                 print(f"  {pre}smoothing w={s['w']}: {s['checked']} drawn points checked, "
                       f"{s['mismatched']} finite/non-finite mismatches")  # fmt: skip
-        for key in ("warm_all", "zoom_all", "load_calls", "load_aborted"):
+        for key in ("cold_all", "warm_all", "zoom_all", "load_calls", "load_aborted"):
             if key in r:
                 print(f"  {key}: {', '.join(fmt(v) for v in r[key][-20:])}")
     print(f"\n{'figure':<27}{'this':>11}{'baseline':>11}{'this/base':>10}  {'target':<12}this")
@@ -500,6 +536,7 @@ def main() -> int:
             print(f"{s.name}: {s.label}")
         if not a.load_only:
             write_logdirs(sides, tmp, runs, points, res)
+            settle()
         b = stack.enter_context(sb.browser())
         if not a.load_only:
             print(f"browser: {runs} runs x {points:,} points")
