@@ -107,7 +107,8 @@
     };
     plotly.react = function (gd, spec, ...rest) {
       if (Array.isArray(spec) || rest.length) {
-        // plotly's (gd, data, layout, config) form, not dcc.Graph's: drawn as asked
+        // plotly's (gd, data, layout, config) form, not dcc.Graph's: drawn as asked, and
+        // dcc.Graph's next figure is drawn too (what is drawn is no longer its last one)
         gd.__flData = undefined;
         return drawn(gd, react.call(plotly, gd, spec, ...rest));
       }
