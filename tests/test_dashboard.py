@@ -176,6 +176,44 @@ def test_zoom_fetches_every_point_of_the_visible_range(spage):
     assert fine == list(range(1000, 1601))
 
 
+def test_a_control_changed_during_a_zoom_is_not_undone_by_the_zooms_answer(spage):
+    """The zoom's request is held while the smoothing is set to 0 and Dash draws that figure.
+    Its answer, built with smoothing 0.6, is then dropped, and the zoom asked again: the chart
+    ends zoomed and unsmoothed, as the controls say (it ended smoothed before)."""
+    page, url = spage
+    held, asked = [], []
+
+    def hold_first(route):
+        asked.append(json.loads(route.request.post_data)["controls"]["weight"])
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.goto(url)
+    wait_traces(page, "loss/train", 5)  # two runs' raw and smoothed lines, alpha's NaN marker
+    page.wait_for_load_state("networkidle")
+    page.route("**/_flowlog/scalars/zoom", hold_first)
+    page.evaluate(
+        "sel => Plotly.relayout(document.querySelector(sel), {'xaxis.range': [1000, 1600]})",
+        graph_sel("loss/train"),
+    )
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    page.locator("#sc-smoothing-box").fill("0")
+    page.locator("#sc-smoothing-box").press("Enter")
+    wait_traces(page, "loss/train", 3)  # unsmoothed: no smoothed lines
+    held[0].continue_()  # the old zoom's answer comes now, after the newer figure
+    wait_traces(page, "loss/train", 3, "gd._fullData[2].x.length === 601")
+    page.wait_for_timeout(800)  # and nothing undoes it
+    assert page.evaluate(
+        "sel => document.querySelector(sel).data.map(t => t.meta && t.meta[3])",
+        graph_sel("loss/train"),
+    ) == ["plain", None, "plain"]
+    assert trace(page, "loss/train", 2)["x"] == list(range(1000, 1601))
+    assert asked == [0.6, 0]
+
+
 def test_a_zoom_draws_twice_not_three_times_and_a_reset_draws_the_whole_range(spage):
     """dcc.Graph re-plots its figure after every relayout (it writes the zoom back into it);
     assets/plotly_hooks.js skips that re-plot of what is drawn, so a zoom draws twice: the

@@ -7,10 +7,13 @@
  *
  * Only x-range changes are sent: Plotly also reports autosize, y-only changes and legend
  * clicks. A newer zoom of the same chart aborts the older request; an answer that arrives
- * after a newer zoom started is dropped.
+ * after a newer zoom started is dropped. So is one that arrives after Dash drew a newer
+ * figure (a control changed, a live rebuild: plotly_hooks.js counts them): it was built with
+ * the controls as they were, so the zoom is asked again, once, with them as they are now.
  */
 (function () {
   const X_KEYS = ["xaxis.range[0]", "xaxis.range[1]", "xaxis.range", "xaxis.autorange"];
+  const RETRY = "flowlog.retry"; // marks a zoom asked again (it is drawn whatever came meanwhile)
   let route = null;
 
   function routeUrl() {
@@ -59,10 +62,18 @@
     const range = xRange(relayout);
     if (!gd || !range) return [nu, nu];
     const seq = (gd.__flZoomSeq = (gd.__flZoomSeq || 0) + 1);
+    const retry = relayout[RETRY] !== undefined;
+    const figures = gd.__flFigures || 0;
     const controls = { selected, weight, xmode, logs, gmode, gkey, ranks, zoom: range, visible,
                        focus };
     const got = await fetchZoom(gd, { controls, id, state, info });
     if (!got || got.unchanged || !got.figure || seq !== gd.__flZoomSeq || !gd.isConnected) {
+      return [nu, nu];
+    }
+    if (!retry && (gd.__flFigures || 0) !== figures) {
+      // a new relayoutData (Dash ignores an equal one) runs this callback with today's states
+      const again = Object.assign({}, range, { [RETRY]: seq });
+      setTimeout(() => window.dash_clientside.set_props(id, { relayoutData: again }), 0);
       return [nu, nu];
     }
     await window.flowlogRedraw(gd, got.figure);
