@@ -198,7 +198,10 @@ def test_a_control_changed_during_a_zoom_is_not_undone_by_the_zooms_answer(spage
         "sel => Plotly.relayout(document.querySelector(sel), {'xaxis.range': [1000, 1600]})",
         graph_sel("loss/train"),
     )
-    page.wait_for_timeout(300)
+    for _ in range(400):  # (the route's handler runs while Playwright waits)
+        if held:
+            break
+        page.wait_for_timeout(25)
     assert len(held) == 1
     page.locator("#sc-smoothing-box").fill("0")
     page.locator("#sc-smoothing-box").press("Enter")
