@@ -4,6 +4,8 @@ decades or 1-2-5 steps (chart_axes). Real logs by the real SummaryWriter, the re
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import page_of_size
 
@@ -24,11 +26,12 @@ def logdir(tmp_path_factory):
     from flowlog.writer import SummaryWriter
 
     d = tmp_path_factory.mktemp("axes") / "runs"
+    start = time.time() - 3600
     for k, name in enumerate(["run-a", "run-b"]):
         w = SummaryWriter(logdir=d, run_name=name, flush_secs=0.2)
         for s in range(N):
-            for tag, f in SHAPES.items():
-                w.add_scalar(tag, f(s) * (1 + 0.1 * k), s)
+            for tag, f in SHAPES.items():  # a step every 2 s: a 10-minute run's wall axis
+                w.add_scalar(tag, f(s) * (1 + 0.1 * k), s, walltime=start + 2.0 * s)
         w.close()
     return d
 
