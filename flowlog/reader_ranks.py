@@ -39,7 +39,6 @@ class RankedRun:
         first = infos[0][1]
         statuses = {i.status for _, i in infos}
         ends = [i.end_time for _, i in infos]
-        steps = [i.last_step for _, i in infos if i.last_step is not None]
         dropped: dict[str, int] = {}  # what any rank's writer had to drop, summed per tag
         kinds: dict[str, int] = {}  # each kind's highest step over the ranks
         for _, i in infos:
@@ -54,7 +53,7 @@ class RankedRun:
             start_time=min(i.start_time for _, i in infos),
             end_time=None if None in ends else max(ends),
             status=next(s for s in _STATUS_ORDER if s in statuses),
-            last_step=max(steps) if steps else None,
+            last_step=max(kinds.values(), default=None),
             heartbeat=max(i.heartbeat for _, i in infos),
             token=tuple(i.token for _, i in infos),
             ranks=ranks,

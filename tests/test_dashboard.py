@@ -14,6 +14,11 @@ from conftest import BROWSER_TIMEOUT_MS, EVIL, N, linear_model, write_run, write
 from flowlog.writer import SummaryWriter
 
 pytestmark = pytest.mark.browser
+# the Histograms tab's ridgeline chart (after the percentiles'): one ridge per logged step
+RIDGES = (
+    "([...document.querySelectorAll('.fl-histograms .js-plotly-plot')].at(-1) || {data: []})"
+    ".data.length"
+)
 
 
 @pytest.fixture
@@ -388,13 +393,11 @@ def test_refreshes_of_a_live_run_send_nothing_for_hidden_views(page, dash_server
         w.add_histogram("weights", np.arange(20.0), 8)
         w.flush()
         page.locator(".tab", has_text="Histograms").click()
-        # the ridgeline chart (after the percentiles'): one ridge per logged step
-        ridges = "([...document.querySelectorAll('.fl-histograms .js-plotly-plot')].at(-1) || {data: []}).data.length"  # noqa: E501
-        page.wait_for_function(f"() => {ridges} === 2")  # steps 0 and 8
+        page.wait_for_function(f"() => {RIDGES} === 2")  # steps 0 and 8
         outputs.clear()
         w.add_histogram("weights", np.arange(30.0), 9)
         w.flush()
-        page.wait_for_function(f"() => {ridges} === 3")
+        page.wait_for_function(f"() => {RIDGES} === 3")
         assert any("hist-charts" in o for o in outputs)
     finally:
         w.close()
@@ -413,14 +416,13 @@ def test_an_open_histograms_tab_follows_histograms_logged_below_the_last_scalar_
         w.add_scalar("loss/train", 1.0 / (s + 1), s)
     w.add_histogram("weights", np.arange(10.0), 0)  # epoch 0
     w.flush()
-    ridges = "([...document.querySelectorAll('.fl-histograms .js-plotly-plot')].at(-1) || {data: []}).data.length"  # noqa: E501
     try:
         page.goto(dash_server(d, reload_interval=0.3))
         page.locator(".tab", has_text="Histograms").click()
-        page.wait_for_function(f"() => {ridges} === 1")
+        page.wait_for_function(f"() => {RIDGES} === 1")
         w.add_histogram("weights", np.arange(20.0), 1)  # epoch 1, far below step 99
         w.flush()
-        page.wait_for_function(f"() => {ridges} === 2", timeout=15_000)
+        page.wait_for_function(f"() => {RIDGES} === 2", timeout=15_000)
     finally:
         w.close()
 

@@ -113,7 +113,7 @@
         return drawn(gd, react.call(plotly, gd, spec, ...rest));
       }
       if (redrawsWhatIsDrawn(gd, spec)) return Promise.resolve(gd);
-      gd.__flFigures = (gd.__flFigures || 0) + 1; // figures Dash drew (scalars_zoom.js)
+      // counts every figure drawn on the chart (a deferred one, scalars_zoom.js's late answers)
       const call = (gd.__flCall = (gd.__flCall || 0) + 1);
       const args = [gd, withDownloadButtons(plotly, spec), ...rest];
       const layout = spec && spec.layout;

@@ -7,8 +7,8 @@
  *
  * Only x-range changes are sent: Plotly also reports autosize, y-only changes and legend
  * clicks. A newer zoom of the same chart aborts the older request; an answer that arrives
- * after a newer zoom started is dropped. So is one that arrives after Dash drew a newer
- * figure (a control changed, a live rebuild: plotly_hooks.js counts them): it was built with
+ * after a newer zoom started is dropped. So is one that arrives after a newer figure was
+ * drawn (a control changed, a live rebuild: plotly_hooks.js counts them): it was built with
  * the controls as they were, so the zoom is asked again, once, with them as they are now.
  */
 (function () {
@@ -63,14 +63,14 @@
     if (!gd || !range) return [nu, nu];
     const seq = (gd.__flZoomSeq = (gd.__flZoomSeq || 0) + 1);
     const retry = relayout[RETRY] !== undefined;
-    const figures = gd.__flFigures || 0;
+    const drawn = gd.__flCall || 0; // figures drawn on the chart so far (plotly_hooks.js)
     const controls = { selected, weight, xmode, logs, gmode, gkey, ranks, zoom: range, visible,
                        focus };
     const got = await fetchZoom(gd, { controls, id, state, info });
     if (!got || got.unchanged || !got.figure || seq !== gd.__flZoomSeq || !gd.isConnected) {
       return [nu, nu];
     }
-    if (!retry && (gd.__flFigures || 0) !== figures) {
+    if (!retry && (gd.__flCall || 0) !== drawn) {
       // a new relayoutData (Dash ignores an equal one) runs this callback with today's states
       const again = Object.assign({}, range, { [RETRY]: seq });
       setTimeout(() => window.dash_clientside.set_props(id, { relayoutData: again }), 0);
