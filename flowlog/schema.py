@@ -640,19 +640,17 @@ def last_logged_steps(conn: sqlite3.Connection) -> dict[str, int]:
     "histogram": 9}``): one primary-key seek per tag ((tag_id, step) is each table's key), so
     it costs the same at 100 points or 10M."""
     out: dict[str, int] = {}
-
-    def seen(kind: str, step) -> None:
-        if step is not None and (kind not in out or step > out[kind]):
-            out[kind] = step
-
     for kind, table in present_kind_tables(conn).items():
         per_tag = f"SELECT max(step) FROM {table} WHERE tag_id = tags.id"
-        sql = f"SELECT ({per_tag}) FROM tags WHERE kind = ?"
-        for (step,) in conn.execute(sql, (kind,)):
-            seen(kind, step)
-    if chunked(conn):
-        for step in _chunks.last_steps(conn).values():
-            seen("scalar", step)
+        sql = f"SELECT max(({per_tag})) FROM tags WHERE kind = ?"
+        (step,) = conn.execute(sql, (kind,)).fetchone()
+        if step is not None:
+            out[kind] = step
+    if chunked(conn):  # chunked scalars: their blocks' last steps, beside the row table's
+        steps = list(_chunks.last_steps(conn).values())
+        steps += [out["scalar"]] if "scalar" in out else []
+        if steps:
+            out["scalar"] = max(steps)
     return out
 
 
