@@ -219,7 +219,8 @@ def git(*args, cwd: Path = ROOT) -> str:
 def checkout(stack: contextlib.ExitStack, name: str, rev: str | None) -> Side:
     """The working tree (``rev`` None) or ``rev`` in a worktree of ours, removed at exit."""
     if rev is None:
-        return Side(name, ROOT, f"working tree (HEAD {git('log', '-1', '--format=%h')}, edited)")
+        edited = ", edited" if git("status", "--short", "--untracked-files=no") else ""
+        return Side(name, ROOT, f"working tree (HEAD {git('log', '-1', '--format=%h')}{edited})")
     path = SCRATCH / f"wt-{name}-{os.getpid()}"
     git("worktree", "add", "--detach", "-q", str(path), rev)
     stack.callback(lambda: git("worktree", "remove", "--force", str(path)))
