@@ -7,13 +7,11 @@ are the network's, not the browser's work.
   connections to one host), and the scripts after them, Dash's renderer among them, waited
   ~60 ms for the answers. A URL with ``m`` now answers with a year's lifetime; one without it
   (a file asked for by hand) is revalidated as before.
-- **The layout and the callbacks asked for at once.** Dash's renderer fetches ``_dash-layout``,
-  which holds the first charts (views/scalars.py first_charts), only once its ~130 ms of
-  scripts have run, and ``_dash-dependencies`` (the callbacks, 25 kB) only after that; it
-  renders nothing until both are in. A ``<link rel="preload">`` per URL in the page's head
-  sends both requests while the scripts run; the renderer's own fetches are then answered by
-  them (the same URL, mode and credentials), so the server answers beside the browser's work
-  instead of after it (the dependencies' answer had left the page idle ~20 ms per load).
+- **The layout asked for at once.** Dash's renderer fetches ``_dash-layout``, which holds the
+  first charts (views/scalars.py first_charts), only once its ~130 ms of scripts have run. A
+  ``<link rel="preload">`` in the page's head sends that request while they run; the
+  renderer's own fetch is then answered by it (the same URL, mode and credentials), so the
+  server builds the layout once, beside the browser's work instead of after it.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ YEAR_S = 365 * 24 * 3600
 def install(app) -> None:
     """Both, on a ``dash.Dash`` app (before its first request)."""
     _cache_fingerprinted_assets(app)
-    _preload_startup_fetches(app)
+    _preload_layout(app)
 
 
 def _cache_fingerprinted_assets(app) -> None:
@@ -43,16 +41,12 @@ def _cache_fingerprinted_assets(app) -> None:
         return response
 
 
-PRELOADED = ("_dash-layout", "_dash-dependencies")  # what the renderer fetches before rendering
+def layout_preload_tag(prefix: str) -> str:
+    """The head's link; ``crossorigin="anonymous"`` is the credentials mode of the renderer's
+    ``fetch`` (same-origin), without which the browser would not use the preloaded answer."""
+    return f'<link rel="preload" href="{prefix}_dash-layout" as="fetch" crossorigin="anonymous">'
 
 
-def preload_tag(prefix: str, name: str) -> str:
-    """The head's link for ``name``; ``crossorigin="anonymous"`` is the credentials mode of the
-    renderer's ``fetch`` (same-origin), without which the browser would not use the answer."""
-    return f'<link rel="preload" href="{prefix}{name}" as="fetch" crossorigin="anonymous">'
-
-
-def _preload_startup_fetches(app) -> None:
-    prefix = app.config.requests_pathname_prefix
-    tags = "".join("\n        " + preload_tag(prefix, name) for name in PRELOADED)
-    app.index_string = app.index_string.replace("{%css%}", "{%css%}" + tags, 1)
+def _preload_layout(app) -> None:
+    tag = layout_preload_tag(app.config.requests_pathname_prefix)
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}\n        " + tag, 1)

@@ -1,6 +1,5 @@
 """What a page load asks the server for (dashboard/page_load.py): the assets Dash fingerprints
-(``?m=<mtime>``) are kept by the browser, and the layout and the callbacks are requested from
-the page's head."""
+(``?m=<mtime>``) are kept by the browser, and the layout is requested from the page's head."""
 
 from __future__ import annotations
 
@@ -9,12 +8,11 @@ import re
 import pytest
 
 from flowlog.dashboard import create_app
-from flowlog.dashboard.page_load import PRELOADED, YEAR_S, preload_tag
+from flowlog.dashboard.page_load import YEAR_S, layout_preload_tag
 
-PRELOADED_ENTRIES_JS = (  # [url tail, how it was asked for] of each preloaded fetch
-    "names => performance.getEntriesByType('resource')"
-    ".filter(e => names.some(n => e.name.endsWith('/' + n)))"
-    ".map(e => [e.name.split('/').pop(), e.initiatorType])"
+LAYOUT_ENTRIES_JS = (
+    "() => performance.getEntriesByType('resource')"
+    ".filter(e => e.name.endsWith('/_dash-layout')).map(e => e.initiatorType)"
 )
 
 
@@ -46,11 +44,10 @@ def test_fingerprinted_assets_live_a_year_and_others_are_revalidated(tmp_path):
     assert missing.status_code == 404 and missing.cache_control.max_age is None
 
 
-def test_the_page_head_preloads_the_layout_and_the_callbacks(tmp_path):
+def test_the_page_head_preloads_the_layout(tmp_path):
     html = create_app(tmp_path).server.test_client().get("/").get_data(as_text=True)
     head = html.split("</head>")[0]
-    for name in PRELOADED:
-        assert html.count(name) == 1 and preload_tag("/", name) in head, name
+    assert html.count("_dash-layout") == 1 and layout_preload_tag("/") in head
 
 
 @pytest.mark.browser
@@ -74,19 +71,17 @@ def test_a_second_page_load_asks_the_server_for_no_asset(page, dash_server, one_
 
 
 @pytest.mark.browser
-def test_the_renderer_is_answered_by_the_preloaded_fetches(page, dash_server, one_run):
-    """One layout and one callbacks request per page load, the head's: the renderer's fetches
-    took their answers (a mismatch would show as a second request, and a console warning)."""
+def test_the_renderer_is_answered_by_the_preloaded_layout(page, dash_server, one_run):
+    """One layout request per page load, the head's: the renderer's fetch took its answer
+    (a mismatch would show as a second request, and a console warning)."""
     url = dash_server(one_run)
-    asked, warnings = [], []
-    page.on("request", lambda r: r.url.split("/")[-1] in PRELOADED and asked.append(r.url))
+    layouts, warnings = [], []
+    page.on("request", lambda r: r.url.endswith("/_dash-layout") and layouts.append(r.url))
     page.on("console", lambda m: "preload" in m.text and warnings.append(m.text))
     for _ in range(2):  # a first visit, and one with the browser's cache warm
-        asked.clear()
+        layouts.clear()
         page.goto(url)
         page.wait_for_selector(".fl-chart .js-plotly-plot .scatterlayer .trace")
-        got = page.evaluate(PRELOADED_ENTRIES_JS, list(PRELOADED))
-        assert sorted(got) == [[name, "link"] for name in sorted(PRELOADED)]
-        assert len(asked) == len(PRELOADED)
+        assert page.evaluate(LAYOUT_ENTRIES_JS) == ["link"] and len(layouts) == 1
     page.wait_for_timeout(3500)  # Chromium warns of a preload left unused after ~3 s
     assert warnings == []
