@@ -646,11 +646,10 @@ def last_logged_steps(conn: sqlite3.Connection) -> dict[str, int]:
         (step,) = conn.execute(sql, (kind,)).fetchone()
         if step is not None:
             out[kind] = step
-    if chunked(conn):  # chunked scalars: their blocks' last steps, beside the row table's
-        steps = list(_chunks.last_steps(conn).values())
-        steps += [out["scalar"]] if "scalar" in out else []
-        if steps:
-            out["scalar"] = max(steps)
+    if chunked(conn):  # a v3 file keeps its scalar points in chunks (no table of rows)
+        chunk_steps = _chunks.last_steps(conn).values()
+        if chunk_steps:
+            out["scalar"] = max(chunk_steps)
     return out
 
 
